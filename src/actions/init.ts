@@ -1,0 +1,35 @@
+// `glassdome init`: a new vault in $GLASSDOME_HOME, its master password asked twice (or read from
+// stdin with --password-stdin). Refuses to replace a vault unless --force.
+
+import { prepareKdf } from '../cli/kdf.js';
+import { readPassword } from '../cli/password.js';
+import type { VaultPaths } from '../store/paths.js';
+import { createVaultFiles } from '../store/vault-files.js';
+import { createVault, wipeKeys } from '../vault/vault.js';
+import { fail } from '../errors.js';
+import { readPrivate } from '../store/secure-file.js';
+
+/** Creates the vault. */
+export async function initAction(options: { passwordStdin: boolean; force: boolean }, paths: VaultPaths): Promise<void> {
+  prepareKdf();
+  if (!options.force && readPrivateQuiet(paths.masterKey)) {
+    fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: glassdome init --force');
+  }
+  const password = await readPassword({ stdin: options.passwordStdin, message: 'New master password', confirm: 'Repeat it' });
+  try {
+    const vault = await createVault(password);
+    wipeKeys(vault.keys);
+    await createVaultFiles(paths, vault, options.force);
+  } finally {
+    password.fill(0);
+  }
+  process.stderr.write(`glassdome: created a vault at ${paths.home}\nglassdome: hint: next: eval "$(glassdome agent)"; glassdome unlock\n`);
+}
+
+function readPrivateQuiet(file: string): boolean {
+  try {
+    return readPrivate(file) !== null;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,104 @@
+// `glassdome status`: which source holds the key (agent, keyring, or none), until when, and how
+// many secrets. Exits 0 when unlocked, 4 when locked.
+
+import { connectAgent } from '../cli/session.js';
+import { writeJson } from '../cli/render.js';
+import { GlassdomeError } from '../errors.js';
+import type { VaultPaths } from '../store/paths.js';
+import { readMasterKeyText } from '../store/vault-text.js';
+import { vaultIdOf } from '../vault/format.js';
+
+/** The facts `status --json` prints. */
+export interface StatusResult {
+  vault: string;
+  vault_id: string;
+  mode: 'agent' | 'keyring' | 'locked';
+  agent: { pid: number; socket: string; hardening: unknown } | null;
+  unlocked_at: string | null;
+  expires_at: string | null;
+  secret_count: number | null;
+  note?: string;
+}
+
+/** Gathers the status of the vault at `paths`. */
+export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
+  const result: StatusResult = {
+    vault: paths.home,
+    vault_id: vaultIdOf(readMasterKeyText(paths)),
+    mode: 'locked',
+    agent: null,
+    unlocked_at: null,
+    expires_at: null,
+    secret_count: null,
+  };
+  const client = await connectAgent(paths);
+  if (client) {
+    try {
+      const st = await client.request('status');
+      result.agent = { pid: Number(st.pid), socket: String(st.socket), hardening: st.hardening };
+      if (st.state === 'unlocked') {
+        Object.assign(result, { mode: 'agent', unlocked_at: st.unlocked_at, expires_at: st.expires_at, secret_count: st.secret_count });
+      } else if (st.reason === 'expired') {
+        result.note = 'the agent key expired';
+      }
+    } finally {
+      client.close();
+    }
+    return result;
+  }
+  const { resumeKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
+  try {
+    const session = resumeKeyringSession(paths);
+    if (session) {
+      const { LocalStore } = require('../store/local-store.js') as typeof import('../store/local-store.js');
+      const store = new LocalStore(paths, session.keys);
+      try {
+        Object.assign(result, {
+          mode: 'keyring',
+          unlocked_at: new Date(session.cache.createdAt).toISOString(),
+          expires_at: new Date(session.cache.expiresAt).toISOString(),
+          secret_count: (await store.list()).length,
+        });
+      } finally {
+        store.close();
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof GlassdomeError) || !['expired', 'keyring_unavailable', 'locked'].includes(err.code)) throw err;
+    result.note = err.message;
+  }
+  return result;
+}
+
+/** Prints the status; returns the exit status (0 unlocked, 4 locked). */
+export async function statusAction(options: { json: boolean }, paths: VaultPaths): Promise<number> {
+  const st = await gatherStatus(paths);
+  if (options.json) {
+    writeJson(st);
+  } else {
+    const lines = [`vault:    ${st.vault} (${st.vault_id})`];
+    const agent = st.agent ? `agent pid ${st.agent.pid} at ${st.agent.socket}` : '';
+    if (st.mode === 'locked') {
+      lines.push(`mode:     locked${agent ? ` (${agent})` : ''}`);
+      if (st.note) lines.push(`note:     ${st.note}`);
+    } else {
+      lines.push(`mode:     ${st.mode}${agent ? ` (${agent})` : ''}`);
+      lines.push(`unlocked: ${st.unlocked_at}`);
+      lines.push(`expires:  ${st.expires_at} (${untilText(Date.parse(String(st.expires_at)) - Date.now())})`);
+      lines.push(`secrets:  ${st.secret_count}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return st.mode === 'locked' ? 4 : 0;
+}
+
+/** "in 7h 59m", "in 42s". */
+export function untilText(ms: number): string {
+  if (ms <= 0) return 'now';
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h > 0) return `in ${h}h ${m}m`;
+  if (m > 0) return `in ${m}m ${s % 60}s`;
+  return `in ${s}s`;
+}

@@ -1,0 +1,63 @@
+// `glassdome unlock`: the password opens master_key.enc here, in the CLI (Argon2id never runs in
+// the agent), and the master key goes to the agent when one answers, else into the OS keyring
+// with an 8-hour session cache. The agent's identity is checked before the key is sent.
+
+import { prepareKdf } from '../cli/kdf.js';
+import { AgentClient } from '../client/agent-client.js';
+import { connectAgent } from '../cli/session.js';
+import { readPassword } from '../cli/password.js';
+import { GlassdomeError } from '../errors.js';
+import type { VaultPaths } from '../store/paths.js';
+import { LocalStore } from '../store/local-store.js';
+import { readMasterKeyText } from '../store/vault-text.js';
+import { toBase64 } from '../vault/base64.js';
+import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { DEFAULT_LIFETIME_MS } from '../cli/duration.js';
+
+/** Unlocks the vault for `lifetimeS` seconds (default: the agent's, or 8 h for the keyring). */
+export async function unlockAction(options: { passwordStdin: boolean; lifetimeS: number | undefined }, paths: VaultPaths): Promise<void> {
+  prepareKdf();
+  const masterKeyText = readMasterKeyText(paths);
+  const agent = await connectAgent(paths);
+  if (!agent) await checkKeyringUsable();
+  let keys: VaultKeys | undefined;
+  try {
+    const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
+    try {
+      keys = await unsealMasterKey(masterKeyText, password);
+    } finally {
+      password.fill(0);
+    }
+    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS) : await unlockKeyring(paths, keys, options.lifetimeS);
+    process.stderr.write(`glassdome: unlocked until ${until}\n`);
+  } finally {
+    agent?.close();
+    wipeKeys(keys);
+  }
+}
+
+async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined): Promise<string> {
+  const pid = await agent.verifyPeerUid();
+  const reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });
+  return `${String(reply.expires_at)} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
+}
+
+async function unlockKeyring(paths: VaultPaths, keys: VaultKeys, lifetimeS: number | undefined): Promise<string> {
+  const { openKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
+  const count = (await new LocalStore(paths, keys).list()).length;
+  const cache = openKeyringSession(paths, keys, lifetimeS ? lifetimeS * 1000 : DEFAULT_LIFETIME_MS, count);
+  return `${new Date(cache.expiresAt).toISOString()} (OS keyring session, ${count} secrets)`;
+}
+
+/** Without an agent, unlock needs a keyring that can store the key: find out before asking the password. */
+async function checkKeyringUsable(): Promise<void> {
+  const { probe } = require('../keyring/os-keyring.js') as typeof import('../keyring/os-keyring.js');
+  try {
+    probe();
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'keyring_unavailable') {
+      throw new GlassdomeError('no_keyholder', `no agent is running and ${err.message}`, 'start an agent: eval "$(glassdome agent)"');
+    }
+    throw err;
+  }
+}

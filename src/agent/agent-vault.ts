@@ -1,0 +1,201 @@
+// The SecretStore the agent serves. It keeps every value sealed in memory (ChaCha20-Poly1305
+// under a random session key held in the mlocked arena, the name as associated data), so the
+// only long-lived plaintext is the keys. A stat of secrets.encrypted per request notices writes
+// by other processes and reloads; the agent holds the loaded file open, so its inode number
+// cannot be reused by a newer file. Writes go to disk first (read-modify-write under the lock).
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { fail, GlassdomeError } from '../errors.js';
+import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js';
+import { readMasterKeyText } from '../store/vault-text.js';
+import type { VaultPaths } from '../store/paths.js';
+import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
+import { randomBytes } from '../vault/crypto.js';
+import { wipeMap, type SecretMap } from '../vault/payload.js';
+import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
+import { type VaultKeys } from '../vault/vault.js';
+import { vaultIdOf } from '../vault/format.js';
+import type { AgentState } from './state.js';
+
+const NONCE = 12;
+const TAG = 16;
+
+interface Sealed {
+  box: Buffer; // nonce || ciphertext || tag
+}
+
+/** The agent's vault: sealed in-memory entries kept in step with secrets.encrypted. */
+export class AgentVault implements SecretStore {
+  private entries = new Map<string, Sealed>();
+  private sessionKey: Uint8Array | undefined;
+  private signature: FileSignature | undefined;
+  private heldFd: number | undefined;
+
+  constructor(
+    private readonly paths: VaultPaths,
+    private readonly state: AgentState,
+  ) {}
+
+  /** Loads the vault with freshly unlocked keys (the state must already hold them). */
+  adoptUnlock(): number {
+    this.clear();
+    this.sessionKey = this.state.sessionKey(randomBytes);
+    this.sync();
+    return this.entries.size;
+  }
+
+  /** Forgets every sealed entry and the file it came from (on lock and expiry). */
+  clear(): void {
+    this.entries.clear();
+    this.sessionKey = undefined;
+    this.signature = undefined;
+    this.release();
+  }
+
+  /** The number of secrets (keyed state only). */
+  count(): number {
+    this.sync();
+    return this.entries.size;
+  }
+
+  async get(name: string): Promise<Uint8Array> {
+    this.sync();
+    const sealed = this.entries.get(name) ?? notFound(name);
+    return this.open(name, sealed);
+  }
+
+  async list(): Promise<string[]> {
+    this.sync();
+    return [...this.entries.keys()].sort();
+  }
+
+  async set(name: string, value: Uint8Array): Promise<void> {
+    const keys = this.keys();
+    const copy = Uint8Array.from(value);
+    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), name);
+  }
+
+  async rm(name: string): Promise<void> {
+    const keys = this.keys();
+    await this.write(keys, (map) => removeSecret(map, name), name);
+  }
+
+  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, name: string): Promise<void> {
+    await this.guard(keys, () =>
+      updateSecrets(this.paths, keys, mutate, (map, commit) => {
+        if (this.state.current() !== keys) return; // locked while waiting for the lock
+        this.afterCommit(map, commit, name);
+      }),
+    );
+  }
+
+  private afterCommit(map: SecretMap, commit: Commit, name: string): void {
+    if (sameSignature(commit.before, this.signature)) {
+      const entry = map.get(name);
+      if (entry) this.entries.set(name, this.seal(name, entry.value));
+      else this.entries.delete(name);
+    } else {
+      this.fill(map);
+    }
+    this.hold(commit.after);
+  }
+
+  /** Reloads from disk when secrets.encrypted is not the version loaded last. */
+  private sync(): void {
+    const keys = this.keys();
+    if (sameSignature(statSignature(this.paths.secrets), this.signature)) return;
+    const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
+    try {
+      this.fill(map);
+      this.hold(signature);
+    } finally {
+      wipeMap(map);
+    }
+  }
+
+  private fill(map: SecretMap): void {
+    this.entries.clear();
+    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry.value));
+  }
+
+  /** Holds the loaded file open so its inode number stays unique while it is the one we know. */
+  private hold(signature: FileSignature): void {
+    this.release();
+    try {
+      const fd = fs.openSync(this.paths.secrets, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      if (fs.fstatSync(fd, { bigint: true }).ino === signature.ino) this.heldFd = fd;
+      else fs.closeSync(fd);
+    } catch {
+      // not fatal: the next request reloads
+    }
+    this.signature = signature;
+  }
+
+  private release(): void {
+    if (this.heldFd !== undefined) fs.closeSync(this.heldFd);
+    this.heldFd = undefined;
+  }
+
+  private keys(): VaultKeys {
+    const keys = this.state.current();
+    if (!keys) fail('locked', 'the agent is locked', 'glassdome unlock');
+    return keys;
+  }
+
+  private seal(name: string, value: Uint8Array): Sealed {
+    const nonce = crypto.randomBytes(NONCE);
+    const cipher = crypto.createCipheriv('chacha20-poly1305', this.sessionKey!, nonce, { authTagLength: TAG });
+    cipher.setAAD(Buffer.from(name), { plaintextLength: value.length });
+    const box = Buffer.concat([nonce, cipher.update(value), cipher.final(), cipher.getAuthTag()]);
+    return { box };
+  }
+
+  private open(name: string, sealed: Sealed): Uint8Array {
+    const { box } = sealed;
+    const decipher = crypto.createDecipheriv('chacha20-poly1305', this.sessionKey!, box.subarray(0, NONCE), { authTagLength: TAG });
+    decipher.setAAD(Buffer.from(name), { plaintextLength: box.length - NONCE - TAG });
+    decipher.setAuthTag(box.subarray(box.length - TAG));
+    const out = decipher.update(box.subarray(NONCE, box.length - TAG));
+    decipher.final();
+    return out;
+  }
+
+  /** A vault replaced (init --force) or removed no longer opens with our keys: lock, say so. */
+  private guardSync<T>(keys: VaultKeys, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.explain(err, keys);
+    }
+  }
+
+  private async guard<T>(keys: VaultKeys, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.explain(err, keys);
+    }
+  }
+
+  private explain(err: unknown, keys: VaultKeys): unknown {
+    if (!(err instanceof GlassdomeError) || !['corrupt', 'tampered', 'no_vault'].includes(err.code)) return err;
+    let vaultId: string | undefined;
+    try {
+      vaultId = vaultIdOf(readMasterKeyText(this.paths));
+    } catch {
+      vaultId = undefined;
+    }
+    if (vaultId === keys.vaultId) return err;
+    this.state.lock('replaced');
+    return new GlassdomeError('locked', 'the vault was replaced or removed since it was unlocked', 'glassdome unlock');
+  }
+}
+
+function statSignature(file: string): FileSignature | undefined {
+  try {
+    return signatureOf(fs.statSync(file, { bigint: true }));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,69 @@
+// Running the agent process: harden it (umask 077, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, mlocked key
+// buffers), prepare the socket, serve, and on SIGTERM or SIGINT wipe the key, remove the socket
+// and exit. Errors a client causes never reach here; anything unexpected is logged, not fatal.
+
+import fs from 'node:fs';
+import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
+import type { VaultPaths } from '../store/paths.js';
+import { checkSocket, prepareSocketPath } from './listen.js';
+import { AgentServer, type Log } from './server.js';
+
+/** How to run one agent. */
+export interface DaemonOptions {
+  paths: VaultPaths;
+  socketPath: string;
+  /** True when the socket is at the default location, whose directory must be 0700. */
+  defaultLocation: boolean;
+  lifetimeMs: number;
+  log: Log;
+}
+
+/** Hardens this process, then listens. Resolves once the socket accepts connections. */
+export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
+  const { log } = options;
+  process.umask(0o077);
+  setNotDumpable();
+  disableCoreDumps();
+  await prepareSocketPath(options.socketPath, options.defaultLocation);
+  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, log });
+  const memory = server.state.memoryLock;
+  if (!memory.locked) log(`warning: key memory not locked (${memory.error}); raise RLIMIT_MEMLOCK (ulimit -l) to keep keys out of swap`);
+  const previous = process.umask(0o177);
+  try {
+    await server.listen();
+  } finally {
+    process.umask(previous);
+  }
+  checkSocket(options.socketPath);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: wiping the key and exiting`);
+    void server.close().finally(() => {
+      removeSocket(options.socketPath);
+      process.exit(0);
+    });
+    // close() waits for connections; exit regardless after a moment.
+    setTimeout(() => {
+      removeSocket(options.socketPath);
+      process.exit(0);
+    }, 1000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => log('SIGHUP: nothing to reload'));
+  process.on('uncaughtException', (err) => log(`unexpected error (agent keeps running): ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log(`unexpected rejection (agent keeps running): ${String(err)}`));
+  log(`listening on ${options.socketPath} (pid ${process.pid}; vault ${options.paths.home}; default lifetime ${Math.round(options.lifetimeMs / 1000)} s)`);
+  return server;
+}
+
+function removeSocket(socketPath: string): void {
+  try {
+    fs.unlinkSync(socketPath);
+  } catch {
+    // already gone
+  }
+}

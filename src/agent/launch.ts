@@ -1,0 +1,47 @@
+// Starting a detached agent from the CLI: a new session (setsid), cwd /, stdio on /dev/null, and
+// a pipe on fd 3 on which the child says "ready" once its socket accepts connections, or why it
+// could not start. The CLI then prints the shell code and exits; the agent lives on.
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { GlassdomeError, isErrorCode } from '../errors.js';
+
+/** How long to wait for a starting agent to report (ms). */
+const START_TIMEOUT_MS = 15_000;
+
+/** Starts an agent in the background; resolves with its pid once it listens. */
+export function launchAgent(options: { home: string; socketPath: string; lifetimeMs: number; defaultLocation: boolean }): Promise<number> {
+  const main = path.join(__dirname, 'main.js');
+  const args = [main, '--home', options.home, '--socket', options.socketPath, '--lifetime-ms', String(options.lifetimeMs)];
+  if (options.defaultLocation) args.push('--default-location');
+  const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const channel = child.stdio[3]!;
+  return new Promise<number>((resolve, reject) => {
+    let said = '';
+    const timer = setTimeout(() => finish(new GlassdomeError('internal', 'the agent did not start within 15 s')), START_TIMEOUT_MS);
+    const finish = (result: number | GlassdomeError): void => {
+      clearTimeout(timer);
+      channel.destroy();
+      child.unref();
+      if (typeof result === 'number') resolve(result);
+      else reject(result);
+    };
+    channel.on('data', (chunk: Buffer) => {
+      said += chunk.toString('utf8');
+    });
+    channel.on('close', () => {
+      const line = said.trim();
+      if (line === 'ready' && child.pid) return finish(child.pid);
+      if (line.startsWith('error ')) {
+        try {
+          const e = JSON.parse(line.slice(6)) as { code: unknown; message: string; hint?: string };
+          return finish(new GlassdomeError(isErrorCode(e.code) ? e.code : 'internal', e.message, e.hint));
+        } catch {
+          // fall through
+        }
+      }
+      finish(new GlassdomeError('internal', `the agent exited before it was ready${line ? `: ${line.slice(0, 200)}` : ''}`));
+    });
+    child.on('error', (err) => finish(new GlassdomeError('internal', `cannot start the agent: ${err.message}`)));
+  });
+}

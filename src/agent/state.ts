@@ -1,0 +1,101 @@
+// The agent's one piece of state: locked, or unlocked with the vault's keys held in an mlocked
+// arena until a deadline. The deadline is a timer, so the keys are wiped at the deadline itself;
+// every use also checks the wall clock, because Node's timers run on the monotonic clock, which
+// stops while the machine is suspended.
+
+import { SecureArena } from '../os/secure-memory.js';
+import { KEY_BYTES } from '../vault/constants.js';
+import { keysFor, wipeKeys, type VaultKeys } from '../vault/vault.js';
+
+/** The longest single timer Node accepts (ms); longer lifetimes re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Why the agent holds no key. */
+export type LockReason = 'never' | 'locked' | 'expired' | 'replaced';
+
+/** The unlocked state's public facts (no key material). */
+export interface Session {
+  vaultId: string;
+  unlockedAt: number;
+  expiresAt: number;
+}
+
+/** Holds the keys of one unlocked vault and forgets them at the deadline or on lock. */
+export class AgentState {
+  private readonly arena = new SecureArena();
+  private keys: VaultKeys | undefined;
+  private session: Session | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reason: LockReason = 'never';
+
+  /** @param onLock called after the keys are wiped, with the reason. */
+  constructor(private readonly onLock: (reason: LockReason, session: Session) => void = () => undefined) {}
+
+  /** Whether the key buffers are mlocked, and why not when they are not. */
+  get memoryLock(): { locked: boolean; error: string | undefined } {
+    return { locked: this.arena.locked, error: this.arena.lockError };
+  }
+
+  /** Takes the master key (copied into locked memory; the caller wipes its own copy). */
+  unlock(vaultId: string, masterKey: Uint8Array, lifetimeMs: number, now = Date.now()): Session {
+    this.wipe();
+    const master = this.arena.slot(KEY_BYTES, masterKey);
+    const derived = keysFor(vaultId, master);
+    const secretsKey = this.arena.slot(KEY_BYTES, derived.secretsKey);
+    derived.secretsKey.fill(0);
+    this.keys = { vaultId, masterKey: master, secretsKey };
+    this.session = { vaultId, unlockedAt: now, expiresAt: now + lifetimeMs };
+    this.arm();
+    return this.session;
+  }
+
+  /** A fresh random key in locked memory, valid until the next lock (for sealing cached values). */
+  sessionKey(random: (n: number) => Uint8Array): Uint8Array {
+    const bytes = random(KEY_BYTES);
+    const slot = this.arena.slot(KEY_BYTES, bytes);
+    bytes.fill(0);
+    return slot;
+  }
+
+  /** The keys while unlocked and before the deadline; undefined otherwise. */
+  current(now = Date.now()): VaultKeys | undefined {
+    if (this.session && now >= this.session.expiresAt) this.lock('expired');
+    return this.keys;
+  }
+
+  /** The session facts while unlocked. */
+  get info(): Session | undefined {
+    this.current();
+    return this.session;
+  }
+
+  /** Why the agent is locked (meaningful while it is). */
+  get lockReason(): LockReason {
+    return this.reason;
+  }
+
+  /** Wipes the keys and stops the timer. */
+  lock(reason: Exclude<LockReason, 'never'> = 'locked'): void {
+    const session = this.session;
+    this.wipe();
+    this.reason = reason;
+    if (session) this.onLock(reason, session);
+  }
+
+  private wipe(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    wipeKeys(this.keys);
+    this.arena.reset();
+    this.keys = undefined;
+    this.session = undefined;
+  }
+
+  private arm(): void {
+    const left = this.session ? this.session.expiresAt - Date.now() : 0;
+    this.timer = setTimeout(() => {
+      if (this.session && Date.now() < this.session.expiresAt) this.arm();
+      else this.lock('expired');
+    }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+  }
+}

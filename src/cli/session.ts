@@ -1,0 +1,44 @@
+// Where a command finds the unlocked vault: the agent at GLASSDOME_AUTH_SOCK first, then the OS
+// keyring session of the fallback. A source with nothing to offer says so (null) and the next one
+// is tried; a real failure (wrong vault, tampered file) stops the search.
+
+import { AgentClient } from '../client/agent-client.js';
+import { GlassdomeError } from '../errors.js';
+import type { VaultPaths } from '../store/paths.js';
+import type { SecretStore } from '../vault/store.js';
+
+/** Which source answered: the agent, the keyring session, or a password typed for this one call. */
+export type Mode = 'agent' | 'keyring' | 'password';
+
+/** An unlocked vault from some source. */
+export interface OpenStore {
+  store: SecretStore;
+  mode: Mode;
+  close(): void;
+}
+
+/** The agent at GLASSDOME_AUTH_SOCK, or null when none is set or none answers there. */
+export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient | null> {
+  const socketPath = env.GLASSDOME_AUTH_SOCK;
+  if (!socketPath) return null;
+  try {
+    return await AgentClient.connect(socketPath, paths.home);
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'no_agent') return null;
+    throw err;
+  }
+}
+
+/** The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it. */
+export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<OpenStore> {
+  const client = await connectAgent(paths, env);
+  if (client) return { store: client, mode: 'agent', close: () => client.close() };
+  const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');
+  const keyring = await openKeyringStore(paths, env);
+  if (keyring) return keyring;
+  throw new GlassdomeError(
+    'locked',
+    env.GLASSDOME_AUTH_SOCK ? `no agent answers at ${env.GLASSDOME_AUTH_SOCK} and no keyring session is open` : 'no agent is running and no keyring session is open',
+    'start an agent and unlock: eval "$(glassdome agent)"; glassdome unlock',
+  );
+}

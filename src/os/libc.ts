@@ -1,0 +1,157 @@
+// The Linux system calls Node does not expose, through koffi (prebuilt FFI): peer credentials of
+// a Unix socket, process hardening (prctl, setrlimit, mlock), advisory file locks (flock) and
+// sealed memfds. Loaded lazily: the hot read path of the CLI never pays for koffi's start-up.
+
+import path from 'node:path';
+import type { LibraryHandle } from 'koffi';
+
+type Koffi = typeof import('koffi');
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+const PR_SET_DUMPABLE = 4;
+const PR_GET_DUMPABLE = 3;
+const RLIMIT_CORE = 4;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const MFD_CLOEXEC = 0x1;
+const MFD_ALLOW_SEALING = 0x2;
+const F_ADD_SEALS = 1033;
+const F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8; // SEAL, SHRINK, GROW, WRITE
+const MADV_HUGEPAGE = 14;
+const EWOULDBLOCK = 11;
+const EINTR = 4;
+
+/** The C prototypes glassdome calls, bound on first use (binding costs ~0.1 ms each). */
+const PROTOTYPES = {
+  getsockopt: 'int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)',
+  prctl: 'int prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+  setrlimit: 'int setrlimit(int resource, const void *rlim)',
+  getrlimit: 'int getrlimit(int resource, _Out_ void *rlim)',
+  mlock: 'int mlock(const void *addr, size_t len)',
+  munlock: 'int munlock(const void *addr, size_t len)',
+  madvise: 'int madvise(void *addr, size_t len, int advice)',
+  flock: 'int flock(int fd, int op)',
+  memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
+  fcntl: 'int fcntl(int fd, int cmd, ...)',
+} as const;
+
+type Fn = (...args: unknown[]) => number;
+
+let koffi: Koffi | undefined;
+let lib: LibraryHandle | undefined;
+const bound = new Map<keyof typeof PROTOTYPES, Fn>();
+
+/**
+ * koffi's own loader spends ~9 ms reading the node binary's ELF headers to choose its glibc or
+ * musl build. Where the prebuilt package for this platform loads directly (glibc), take it
+ * (~2.5 ms), checking its version; anywhere else, koffi's loader finds the right build.
+ */
+function loadKoffi(): Koffi {
+  try {
+    const dir = path.dirname(require.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`));
+    const { version } = require(path.join(dir, 'package.json')) as { version: string };
+    const native = { exports: {} as Koffi & { version?: string } };
+    process.dlopen(native, path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node'));
+    if (native.exports.version === version) return native.exports;
+  } catch {
+    // fall through to koffi's loader
+  }
+  return require('koffi') as Koffi;
+}
+
+/** The libc function `name`, loading koffi and binding it on first use. */
+function c(name: keyof typeof PROTOTYPES): Fn {
+  let fn = bound.get(name);
+  if (!fn) {
+    koffi ??= loadKoffi();
+    lib ??= koffi.load('libc.so.6');
+    fn = lib.func(PROTOTYPES[name]) as unknown as Fn;
+    bound.set(name, fn);
+  }
+  return fn;
+}
+
+/** An errno from the last call, as a Node-style code name where known. */
+function errnoError(call: string): Error & { code?: string; errno?: number } {
+  koffi ??= loadKoffi();
+  const errno = koffi.errno();
+  const err = new Error(`${call} failed (errno ${errno})`) as Error & { code?: string; errno?: number };
+  err.errno = errno;
+  err.code = errno === EWOULDBLOCK ? 'EWOULDBLOCK' : errno === EINTR ? 'EINTR' : `E${errno}`;
+  return err;
+}
+
+/** Kernel credentials of the process at the other end of a connected Unix socket (SO_PEERCRED). */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
+  const out = Buffer.alloc(12);
+  if (c('getsockopt')(fd, SOL_SOCKET, SO_PEERCRED, out, [12]) !== 0) throw errnoError('getsockopt(SO_PEERCRED)');
+  return { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
+}
+
+/** PR_SET_DUMPABLE 0: no core dumps, and same-uid processes can no longer ptrace this one or read its memory. */
+export function setNotDumpable(): void {
+  if (c('prctl')(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) throw errnoError('prctl(PR_SET_DUMPABLE)');
+}
+
+/** Whether this process is dumpable (PR_GET_DUMPABLE). */
+export function isDumpable(): boolean {
+  return c('prctl')(PR_GET_DUMPABLE, 0, 0, 0, 0) !== 0;
+}
+
+/** RLIMIT_CORE 0 (soft and hard): this process never writes a core file. */
+export function disableCoreDumps(): void {
+  if (c('setrlimit')(RLIMIT_CORE, new BigUint64Array([0n, 0n])) !== 0) throw errnoError('setrlimit(RLIMIT_CORE)');
+}
+
+/** The current RLIMIT_CORE as [soft, hard]. */
+export function coreLimit(): [bigint, bigint] {
+  const out = new BigUint64Array(2);
+  if (c('getrlimit')(RLIMIT_CORE, out) !== 0) throw errnoError('getrlimit(RLIMIT_CORE)');
+  return [out[0]!, out[1]!];
+}
+
+/** mlock(2) on a buffer whose memory never moves (allocate it with Buffer.allocUnsafeSlow). */
+export function mlock(buf: Uint8Array): void {
+  if (c('mlock')(buf, buf.byteLength) !== 0) throw errnoError('mlock');
+}
+
+/** munlock(2), the reverse of mlock. */
+export function munlock(buf: Uint8Array): void {
+  c('munlock')(buf, buf.byteLength);
+}
+
+/** Tries to take an exclusive flock on an open file; false when another holder has it. */
+export function tryLockExclusive(fd: number): boolean {
+  for (;;) {
+    if (c('flock')(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const err = errnoError('flock');
+    if (err.errno === EINTR) continue;
+    if (err.errno === EWOULDBLOCK) return false;
+    throw err;
+  }
+}
+
+/** Releases a flock (closing the file releases it too). */
+export function unlock(fd: number): void {
+  c('flock')(fd, LOCK_UN);
+}
+
+/**
+ * A sealed memfd holding `data`: an anonymous in-memory file, not on any file system, that no one
+ * can write, grow or shrink once sealed. The descriptor is close-on-exec; a child gets it only
+ * when it is placed in the child's stdio. Reading starts at offset 0; /dev/fd/N reopens it afresh.
+ */
+export function sealedMemfd(name: string, data: Uint8Array, writeAll: (fd: number, data: Uint8Array) => void): number {
+  const fd = c('memfd_create')(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw errnoError('memfd_create');
+  writeAll(fd, data);
+  if (c('fcntl')(fd, F_ADD_SEALS, 'int', F_SEAL_ALL) !== 0) throw errnoError('fcntl(F_ADD_SEALS)');
+  return fd;
+}
+
+/** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
+export function adviseHugePages(buf: Uint8Array): boolean {
+  return c('madvise')(buf, buf.byteLength, MADV_HUGEPAGE) === 0;
+}

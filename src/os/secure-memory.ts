@@ -1,0 +1,44 @@
+// Key buffers that stay put and stay out of swap: a small arena allocated outside the V8 heap
+// (so the garbage collector never copies it), locked with mlock(2), and zeroed on release.
+// Never mlockall: V8 reserves huge ranges and aborts under it.
+
+import { mlock } from './libc.js';
+
+const PAGE = 4096;
+
+/** A fixed pool of mlocked memory handing out key-sized slots. */
+export class SecureArena {
+  private readonly buffer: Buffer;
+  private next = 0;
+  /** Whether mlock succeeded (it can fail under a low RLIMIT_MEMLOCK; the arena still works). */
+  readonly locked: boolean;
+  /** Why mlock failed, when it did. */
+  readonly lockError: string | undefined;
+
+  constructor(bytes = PAGE) {
+    this.buffer = Buffer.allocUnsafeSlow(Math.ceil(bytes / PAGE) * PAGE).fill(0);
+    let error: string | undefined;
+    try {
+      mlock(this.buffer);
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    this.locked = error === undefined;
+    this.lockError = error;
+  }
+
+  /** A zeroed slot of `length` bytes that holds a copy of `from` when given. */
+  slot(length: number, from?: Uint8Array): Uint8Array {
+    if (this.next + length > this.buffer.length) throw new Error('secure arena exhausted');
+    const out = this.buffer.subarray(this.next, this.next + length);
+    this.next += length;
+    if (from) out.set(from);
+    return out;
+  }
+
+  /** Zeroes every slot and makes the whole arena available again. */
+  reset(): void {
+    this.buffer.fill(0);
+    this.next = 0;
+  }
+}

@@ -1,0 +1,28 @@
+// Every limit of the agent protocol, as one named constant each (docs/PROTOCOL.md §limits). Pure.
+
+/** The protocol version carried in every message's `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * The longest line, newline excluded. DESIGN.md names 1 MiB, but a 1 MiB value travels as
+ * 1.33 MiB of base64 inside a `set` request or a `get` reply, so a line may hold 2 MiB.
+ */
+export const MAX_LINE_BYTES = 2 * 1024 * 1024;
+
+/** Connections the agent serves at once; the next one gets a `busy` reply and is closed. */
+export const MAX_CONNECTIONS = 128;
+
+/** Requests read ahead on one connection before the agent stops reading it until they finish. */
+export const MAX_PENDING_PER_CONNECTION = 16;
+
+/** Bytes of replies queued for a slow reader before the agent stops reading its requests. */
+export const MAX_QUEUED_REPLY_BYTES = 8 * 1024 * 1024;
+
+/** Malformed frames one connection may send before the agent closes it. */
+export const MAX_BAD_FRAMES = 8;
+
+/** A connection idle this long is closed (ms). */
+export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The largest request id (ids are JSON integers 0..2^53-1). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;

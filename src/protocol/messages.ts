@@ -1,0 +1,130 @@
+// The agent protocol's messages: the ops, their request fields, their replies, and the checks
+// that turn a decoded line into a typed request (docs/PROTOCOL.md). Pure. These are the first
+// gates (parse, version, id, op, fields); the agent applies lock state and peer policy after them.
+
+import type { ErrorCode } from '../errors.js';
+import { fromBase64 } from '../vault/base64.js';
+import { KEY_BYTES } from '../vault/constants.js';
+import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
+import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
+
+/** Every op the agent answers. */
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm'] as const;
+
+/** One of OPS. */
+export type Op = (typeof OPS)[number];
+
+/** Ops that need an unlocked agent. */
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm']);
+
+/** The longest lifetime an unlock may ask for, in seconds (30 days). */
+export const MAX_LIFETIME_S = 30 * 24 * 3600;
+
+/** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
+export type Request =
+  | { id: number; op: 'hello' | 'status' | 'lock' | 'list' }
+  | { id: number; op: 'get' | 'rm'; name: string }
+  | { id: number; op: 'set'; name: string; value: Uint8Array }
+  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined };
+
+/** A request that failed a gate: the error to send back, with the id when it had a usable one. */
+export interface Rejection {
+  id: number | null;
+  code: ErrorCode;
+  message: string;
+}
+
+/** The error object inside a failed reply; `hint` names a fix when there is one. */
+export interface WireError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** Builds a success reply. */
+export function okReply(id: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return { v: PROTOCOL_VERSION, id, ok: true, ...fields };
+}
+
+/** Builds an error reply. */
+export function errorReply(id: number | null, code: string, message: string, hint?: string): Record<string, unknown> {
+  const error: WireError = hint ? { code, message, hint } : { code, message };
+  return { v: PROTOCOL_VERSION, id, ok: false, error };
+}
+
+const FIELDS: Record<Op, readonly string[]> = {
+  hello: [],
+  status: [],
+  lock: [],
+  list: [],
+  get: ['name'],
+  rm: ['name'],
+  set: ['name', 'value'],
+  unlock: ['key', 'lifetime'],
+};
+
+/** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
+export function parseRequest(doc: unknown): Request | Rejection {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    return { id: null, code: 'bad_request', message: 'a request is one JSON object per line' };
+  }
+  const msg = doc as Record<string, unknown>;
+  const id = Number.isSafeInteger(msg.id) && (msg.id as number) >= 0 && (msg.id as number) <= MAX_ID ? (msg.id as number) : null;
+  if (msg.v !== PROTOCOL_VERSION) {
+    return { id, code: 'unsupported_version', message: `protocol version ${JSON.stringify(msg.v ?? null)} is not supported; this agent speaks v${PROTOCOL_VERSION}` };
+  }
+  if (id === null) return { id, code: 'bad_request', message: 'id must be an integer from 0 to 2^53-1' };
+  const op = msg.op;
+  if (typeof op !== 'string' || !(OPS as readonly string[]).includes(op)) {
+    return { id, code: 'unknown_op', message: `unknown op ${JSON.stringify(op ?? null).slice(0, 64)}` };
+  }
+  const allowed = FIELDS[op as Op];
+  for (const key of Object.keys(msg)) {
+    if (key !== 'v' && key !== 'id' && key !== 'op' && !allowed.includes(key)) {
+      return { id, code: 'bad_request', message: `unexpected field ${JSON.stringify(key).slice(0, 64)} for op ${op}` };
+    }
+  }
+  switch (op as Op) {
+    case 'hello':
+    case 'status':
+    case 'lock':
+    case 'list':
+      return { id, op: op as 'hello' | 'status' | 'lock' | 'list' };
+    case 'get':
+    case 'rm':
+      if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
+      return { id, op: op as 'get' | 'rm', name: msg.name };
+    case 'set': {
+      if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
+      if (typeof msg.value !== 'string') return { id, code: 'bad_request', message: 'value must be a base64 string' };
+      if (msg.value.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
+        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+      }
+      const value = fromBase64(msg.value);
+      if (!value) return { id, code: 'bad_request', message: 'value must be canonical base64' };
+      if (value.length > MAX_VALUE_BYTES) {
+        value.fill(0);
+        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+      }
+      return { id, op: 'set', name: msg.name, value };
+    }
+    case 'unlock': {
+      const key = typeof msg.key === 'string' ? fromBase64(msg.key) : null;
+      if (!key || key.length !== KEY_BYTES) {
+        key?.fill(0);
+        return { id, code: 'bad_request', message: `key must be base64 of ${KEY_BYTES} bytes` };
+      }
+      const lifetime = msg.lifetime;
+      if (lifetime !== undefined && !(Number.isSafeInteger(lifetime) && (lifetime as number) > 0 && (lifetime as number) <= MAX_LIFETIME_S)) {
+        key.fill(0);
+        return { id, code: 'bad_request', message: `lifetime must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
+      }
+      return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
+    }
+  }
+}
+
+/** True when a parse result is a rejection. */
+export function isRejection(r: Request | Rejection): r is Rejection {
+  return 'code' in r;
+}

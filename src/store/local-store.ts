@@ -1,0 +1,50 @@
+// The vault in this process: a SecretStore over the files with the keys in hand, used when no
+// agent runs (keyring session, or a password typed for one call). Every read decrypts the file
+// afresh; every write is the same locked read-modify-write the agent does.
+
+import { wipeMap } from '../vault/payload.js';
+import { notFound, putSecret, removeSecret, sortedNames, type SecretStore } from '../vault/store.js';
+import { wipeKeys, type VaultKeys } from '../vault/vault.js';
+import type { VaultPaths } from './paths.js';
+import { loadSecrets, updateSecrets } from './vault-files.js';
+
+/** A SecretStore reading and writing the vault files directly. */
+export class LocalStore implements SecretStore {
+  constructor(
+    private readonly paths: VaultPaths,
+    private readonly keys: VaultKeys,
+  ) {}
+
+  async get(name: string): Promise<Uint8Array> {
+    const { map } = loadSecrets(this.paths, this.keys);
+    try {
+      const entry = map.get(name) ?? notFound(name);
+      return entry.value.slice();
+    } finally {
+      wipeMap(map);
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const { map } = loadSecrets(this.paths, this.keys);
+    try {
+      return sortedNames(map);
+    } finally {
+      wipeMap(map);
+    }
+  }
+
+  async set(name: string, value: Uint8Array): Promise<void> {
+    const copy = Uint8Array.from(value);
+    await updateSecrets(this.paths, this.keys, (map) => putSecret(map, name, copy, Date.now()));
+  }
+
+  async rm(name: string): Promise<void> {
+    await updateSecrets(this.paths, this.keys, (map) => removeSecret(map, name));
+  }
+
+  /** Wipes the keys; the store is unusable afterwards. */
+  close(): void {
+    wipeKeys(this.keys);
+  }
+}

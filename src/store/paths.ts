@@ -1,0 +1,34 @@
+// Where a vault's files live: $GLASSDOME_HOME, default ~/.glassdome (DESIGN.md §files).
+
+import os from 'node:os';
+import path from 'node:path';
+
+/** The files of one vault home. */
+export interface VaultPaths {
+  home: string;
+  masterKey: string;
+  secrets: string;
+  cache: string;
+  audit: string;
+  policy: string;
+  lock: string;
+}
+
+/** The vault home for an environment, as an absolute path. */
+export function vaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.GLASSDOME_HOME;
+  return path.resolve(configured && configured.length > 0 ? configured : path.join(os.homedir(), '.glassdome'));
+}
+
+/** Every file path of the vault at `home`. */
+export function vaultPaths(home: string = vaultHome()): VaultPaths {
+  return {
+    home,
+    masterKey: path.join(home, 'master_key.enc'),
+    secrets: path.join(home, 'secrets.encrypted'),
+    cache: path.join(home, 'session_cache.json'),
+    audit: path.join(home, 'audit.log'),
+    policy: path.join(home, 'policy.yaml'),
+    lock: path.join(home, '.lock'),
+  };
+}

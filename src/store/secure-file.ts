@@ -1,0 +1,174 @@
+// Reading and writing the vault's files safely: owner and mode checked on the open descriptor
+// (as ssh does, refusing anything others can read), no symlinks followed, and every write done
+// as temp file + fsync + rename + fsync of the directory, so a crash leaves the old file or the
+// new one, never a mix. Errors are one-line GlassdomeErrors naming the file and the fix.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail, GlassdomeError } from '../errors.js';
+
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
+
+/** What identifies one version of a file: its inode, size and change times. */
+export interface FileSignature {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** A file's text and the signature of the version read. */
+export interface SecureRead {
+  text: string;
+  signature: FileSignature;
+}
+
+/** Signature of a bigint stat. */
+export function signatureOf(st: fs.BigIntStats): FileSignature {
+  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+/** True when two signatures name the same version of a file. */
+export function sameSignature(a: FileSignature | undefined, b: FileSignature | undefined): boolean {
+  return !!a && !!b && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/** Refuses a file or directory owned by another user or open to group or others. */
+export function checkPrivate(file: string, st: { uid: number | bigint; mode: number | bigint }, kind: 'file' | 'directory'): void {
+  const uid = process.geteuid?.() ?? 0;
+  const mode = Number(st.mode) & 0o777;
+  if (Number(st.uid) !== uid) {
+    fail('insecure_file', `${file} is owned by uid ${st.uid}, not by you (uid ${uid})`, `check who wrote it, then: chown ${uid} ${quote(file)}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    const want = kind === 'directory' ? '700' : '600';
+    fail('insecure_file', `${file} is accessible by others (mode ${mode.toString(8).padStart(4, '0')})`, `chmod ${want} ${quote(file)}`);
+  }
+}
+
+/** Reads a private file; null when it does not exist. */
+export function readPrivate(file: string): SecureRead | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') fail('insecure_file', `${file} is a symbolic link`, `replace it with the file itself`);
+    throw ioError(err, `cannot read ${file}`);
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (!st.isFile()) fail('insecure_file', `${file} is not a regular file`);
+    checkPrivate(file, st, 'file');
+    const text = fs.readFileSync(fd, 'utf8');
+    return { text, signature: signatureOf(st) };
+  } catch (err) {
+    if (err instanceof GlassdomeError) throw err;
+    throw ioError(err, `cannot read ${file}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates the vault directory (0700) if needed and checks it is private. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw ioError(err, `cannot create ${dir}`);
+  }
+  checkPrivateDir(dir);
+}
+
+/** Checks an existing directory is ours and private; `no_vault` when it is missing. */
+export function checkPrivateDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail('no_vault', `no vault at ${dir}`, 'create one: glassdome init');
+    throw ioError(err, `cannot read ${dir}`);
+  }
+  if (!st.isDirectory()) fail('insecure_file', `${dir} is not a directory`);
+  checkPrivate(dir, st, 'directory');
+}
+
+let fileSizeSignalIgnored = false;
+
+/** Replaces `file` atomically with `data` (mode 0600), fsyncing the file and its directory. */
+export function writePrivateAtomic(file: string, data: string | Uint8Array): FileSignature {
+  if (!fileSizeSignalIgnored) {
+    // Past RLIMIT_FSIZE (ulimit -f) the kernel sends SIGXFSZ, which would kill us mid-write;
+    // with a handler the write fails with EFBIG instead, and the old file stays.
+    process.on('SIGXFSZ', () => undefined);
+    fileSizeSignalIgnored = true;
+  }
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o600);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temp, file);
+    fsyncDir(dir);
+    // Stat after the rename, which changes the inode's ctime; writers hold the lock, so this is ours.
+    return signatureOf(fs.statSync(file, { bigint: true }));
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    try {
+      fs.unlinkSync(temp);
+    } catch {
+      // already gone or never made
+    }
+    throw ioError(err, `cannot write ${file}; the old file is unchanged`);
+  }
+}
+
+/** fsync(2) of a directory, so a rename inside it is durable. */
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes a file; true when it existed. */
+export function removeIfPresent(file: string): boolean {
+  try {
+    fs.unlinkSync(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw ioError(err, `cannot remove ${file}`);
+  }
+}
+
+/** Wraps a Node I/O error as an `io` GlassdomeError with a plain cause. */
+export function ioError(err: unknown, what: string): GlassdomeError {
+  if (err instanceof GlassdomeError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const cause: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is used up',
+    EFBIG: 'the file size limit (ulimit -f) was reached',
+    EROFS: 'the file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOENT: 'no such file or directory',
+    EISDIR: 'it is a directory',
+  };
+  const why = (code && cause[code]) ?? code ?? (err as Error).message;
+  return new GlassdomeError('io', `${what}: ${why}`);
+}
+
+function quote(p: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}

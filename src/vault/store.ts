@@ -1,0 +1,44 @@
+// The one interface every face of the vault offers: the agent client over the socket, the
+// in-process store over the files, and the policy and audit layers that wrap either. Pure.
+
+import { fail } from '../errors.js';
+import { checkName, checkValueSize } from './names.js';
+import type { SecretMap } from './payload.js';
+
+/** Read and write access to one unlocked vault's secrets. Values are bytes the caller wipes. */
+export interface SecretStore {
+  /** The value of a secret; `not_found` when there is none. */
+  get(name: string): Promise<Uint8Array>;
+  /** Every secret name, sorted. */
+  list(): Promise<string[]>;
+  /** Creates or replaces a secret. */
+  set(name: string, value: Uint8Array): Promise<void>;
+  /** Deletes a secret; `not_found` when there is none. */
+  rm(name: string): Promise<void>;
+}
+
+/** Puts a value into a map (the map takes ownership of `value`). */
+export function putSecret(map: SecretMap, name: string, value: Uint8Array, now: number): void {
+  checkName(name);
+  checkValueSize(value.length);
+  const existing = map.get(name);
+  if (existing) existing.value.fill(0);
+  map.set(name, { value, created: existing?.created ?? now, updated: now });
+}
+
+/** Deletes a secret from a map, wiping its value; `not_found` when absent. */
+export function removeSecret(map: SecretMap, name: string): void {
+  const existing = map.get(name) ?? notFound(name);
+  existing.value.fill(0);
+  map.delete(name);
+}
+
+/** Throws the `not_found` error for a secret name. */
+export function notFound(name: string): never {
+  return fail('not_found', `no secret named ${JSON.stringify(name)}`, 'see the names with: glassdome list');
+}
+
+/** The sorted names of a map. */
+export function sortedNames(map: SecretMap): string[] {
+  return [...map.keys()].sort();
+}

@@ -1,0 +1,141 @@
+// The vault's cryptographic operations on file contents: create a vault, unseal and re-seal the
+// master key, open and seal the secret map. Pure: takes and returns file text and bytes; the
+// caller owns reading, writing and locking. The master key never leaves as text.
+
+import { fail, GlassdomeError } from '../errors.js';
+import {
+  aeadOpen,
+  aeadSeal,
+  checksum,
+  deriveSubkey,
+  passwordKey,
+  randomBytes,
+  wipe,
+} from './crypto.js';
+import { DEFAULT_KDF, KEY_BYTES, NONCE_BYTES, SALT_BYTES } from './constants.js';
+import {
+  corrupt,
+  FORMAT_VERSION,
+  masterKeyAd,
+  masterKeyChecksumInput,
+  parseMasterKeyFile,
+  parseSecretsFile,
+  secretsAd,
+  serializeMasterKeyFile,
+  serializeSecretsFile,
+  toHex,
+  type MasterKeyFile,
+} from './format.js';
+import { decodePayload, encodePayload, type SecretMap } from './payload.js';
+
+/** The crypto_kdf context of every subkey glassdome derives from a master key. */
+export const KDF_CONTEXT = 'glassdom';
+
+/** Subkey ids under KDF_CONTEXT. */
+export const SUBKEY = { secrets: 1, sessionCache: 2 } as const;
+
+/** An unlocked vault's keys: what the agent holds and what opens secrets.encrypted. */
+export interface VaultKeys {
+  vaultId: string;
+  masterKey: Uint8Array;
+  secretsKey: Uint8Array;
+}
+
+/** A new vault: both file texts and the keys that open it. */
+export interface NewVault {
+  vaultId: string;
+  masterKeyText: string;
+  secretsText: string;
+  keys: VaultKeys;
+}
+
+/** Argon2id cost for a new or re-wrapped master key. */
+export type KdfCost = { opslimit: number; memlimit: number };
+
+/** Creates a vault with a fresh random master key, sealed under `password`, holding no secrets. */
+export async function createVault(password: Uint8Array, cost: KdfCost = DEFAULT_KDF): Promise<NewVault> {
+  const vaultId = toHex(randomBytes(16));
+  const masterKey = randomBytes(KEY_BYTES);
+  const masterKeyText = await sealMasterKey(masterKey, vaultId, password, cost);
+  const keys = keysFor(vaultId, masterKey);
+  const secretsText = sealSecrets(keys, new Map());
+  return { vaultId, masterKeyText, secretsText, keys };
+}
+
+/** Seals a master key under a password with a fresh salt and nonce: the text of master_key.enc. */
+export async function sealMasterKey(masterKey: Uint8Array, vaultId: string, password: Uint8Array, cost: KdfCost = DEFAULT_KDF): Promise<string> {
+  const kdf = { opslimit: cost.opslimit, memlimit: cost.memlimit, salt: randomBytes(SALT_BYTES) };
+  const wrapKey = await passwordKey(password, kdf);
+  try {
+    const nonce = randomBytes(NONCE_BYTES);
+    const header = { version: FORMAT_VERSION, vaultId, kdf };
+    const sealedKey = aeadSeal(wrapKey, nonce, masterKey, masterKeyAd(header));
+    const file = { ...header, nonce, sealedKey };
+    return serializeMasterKeyFile(file, toHex(checksum(masterKeyChecksumInput(file))));
+  } finally {
+    wipe(wrapKey);
+  }
+}
+
+/** Opens master_key.enc with a password. A wrong password is `bad_password`. */
+export async function unsealMasterKey(masterKeyText: string, password: Uint8Array): Promise<VaultKeys> {
+  const file = readMasterKeyFile(masterKeyText);
+  const wrapKey = await passwordKey(password, file.kdf);
+  try {
+    const masterKey = aeadOpen(wrapKey, file.nonce, file.sealedKey, masterKeyAd(file), 'master_key.enc');
+    return keysFor(file.vaultId, masterKey);
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'tampered') {
+      // The checksum held, so the file is intact: the password is what failed.
+      fail('bad_password', 'wrong password', 'try again; the password is the one given to glassdome init or passwd');
+    }
+    throw err;
+  } finally {
+    wipe(wrapKey);
+  }
+}
+
+/** Parses master_key.enc and verifies its checksum: damage is `corrupt`, never a "wrong password". */
+export function readMasterKeyFile(masterKeyText: string): MasterKeyFile {
+  const { file, checksum: recorded } = parseMasterKeyFile(masterKeyText);
+  if (toHex(checksum(masterKeyChecksumInput(file))) !== recorded) corrupt('master_key.enc', 'checksum mismatch');
+  return file;
+}
+
+
+/** Derives the keys of a vault from its master key (which the result then owns). */
+export function keysFor(vaultId: string, masterKey: Uint8Array): VaultKeys {
+  return { vaultId, masterKey, secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT) };
+}
+
+/** Seals a secret map: the text of secrets.encrypted, under a fresh nonce. */
+export function sealSecrets(keys: VaultKeys, map: SecretMap): string {
+  const plaintext = encodePayload(map);
+  try {
+    const header = { version: FORMAT_VERSION, vaultId: keys.vaultId };
+    const nonce = randomBytes(NONCE_BYTES);
+    const ciphertext = aeadSeal(keys.secretsKey, nonce, plaintext, secretsAd(header));
+    return serializeSecretsFile({ ...header, nonce, ciphertext });
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+/** Opens secrets.encrypted. Another vault's file is `corrupt`; a modified one is `tampered`. */
+export function openSecrets(keys: VaultKeys, secretsText: string): SecretMap {
+  const file = parseSecretsFile(secretsText);
+  if (file.vaultId !== keys.vaultId) {
+    fail('corrupt', 'secrets.encrypted belongs to another vault than master_key.enc', 'restore the matching pair of files from a backup');
+  }
+  const plaintext = aeadOpen(keys.secretsKey, file.nonce, file.ciphertext, secretsAd(file), 'secrets.encrypted');
+  try {
+    return decodePayload(plaintext);
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+/** Zeroes a vault's keys. */
+export function wipeKeys(keys: VaultKeys | undefined): void {
+  if (keys) wipe(keys.masterKey, keys.secretsKey);
+}

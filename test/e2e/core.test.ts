@@ -1,0 +1,188 @@
+// The core flow of the README through the real binary and a real agent, and the contract's
+// exit codes, messages and hints for the ways it goes wrong.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+
+let t: TestEnv;
+beforeEach(() => {
+  t = makeEnv();
+});
+afterEach(() => t.cleanup());
+
+/** Every error output is one line of message plus at most one hint line, never a stack trace. */
+function expectCleanError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^glassdome: [a-z"0-9/]/);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines.length).toBeLessThanOrEqual(2);
+  if (lines[1]) expect(lines[1]).toMatch(/^glassdome: hint: /);
+  expect(stderr).not.toMatch(/\n\s+at |Error:/);
+}
+
+describe('the README flow', () => {
+  it('agent, init, unlock, set, get, list, status, rm, lock', async () => {
+    const agent = await startAgent(t.env);
+    const init = await cli(t.env, ['init', '--password-stdin'], PASSWORD);
+    expect(init.code, init.stderr).toBe(0);
+    expect(fs.statSync(t.home).mode & 0o777).toBe(0o700);
+    for (const f of ['master_key.enc', 'secrets.encrypted']) expect(fs.statSync(path.join(t.home, f)).mode & 0o777).toBe(0o600);
+
+    const u = await unlock(t.env);
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stderr).toMatch(/unlocked until \d{4}-/);
+
+    expect((await cli(t.env, ['set', 'proxmox_password'], 'hunter2')).code).toBe(0);
+    expect(await cli(t.env, ['get', 'proxmox_password'])).toMatchObject({ code: 0, stdout: 'hunter2\n' });
+    expect(await cli(t.env, ['get', '-n', 'proxmox_password'])).toMatchObject({ code: 0, stdout: 'hunter2' });
+    expect(JSON.parse((await cli(t.env, ['get', 'proxmox_password', '--json'])).stdout)).toEqual({ name: 'proxmox_password', value: 'hunter2' });
+
+    expect((await cli(t.env, ['set', 'a_first'], 'x\n')).code).toBe(0);
+    expect(await cli(t.env, ['list'])).toMatchObject({ code: 0, stdout: 'a_first\nproxmox_password\n' });
+    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout)).toEqual(['a_first', 'proxmox_password']);
+
+    const st = await cli(t.env, ['status', '--json']);
+    expect(st.code).toBe(0);
+    const status = JSON.parse(st.stdout);
+    expect(status).toMatchObject({ vault: t.home, mode: 'agent', secret_count: 2, agent: { pid: agent.pid, socket: agent.socket } });
+    expect(Date.parse(status.expires_at) - Date.parse(status.unlocked_at)).toBe(8 * 3600 * 1000);
+    const human = await cli(t.env, ['status']);
+    expect(human.stdout).toMatch(/^mode: +agent/m);
+
+    expect((await cli(t.env, ['rm', 'proxmox_password'])).code).toBe(0);
+    const gone = await cli(t.env, ['get', 'proxmox_password']);
+    expect(gone.code).toBe(3);
+    expectCleanError(gone.stderr, /no secret named "proxmox_password"/);
+
+    expect((await cli(t.env, ['lock'])).code).toBe(0);
+    const locked = await cli(t.env, ['get', 'a_first']);
+    expect(locked.code).toBe(4);
+    expectCleanError(locked.stderr, /locked/);
+    expect(locked.stderr).toMatch(/hint: .*glassdome unlock/);
+    expect((await cli(t.env, ['status'])).code).toBe(4);
+    expect(JSON.parse((await cli(t.env, ['status', '--json'])).stdout).mode).toBe('locked');
+  });
+});
+
+describe('errors', () => {
+  it('a wrong password exits 1 with one line and a hint, and leaves the vault as it was', async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    const before = fs.readFileSync(path.join(t.home, 'master_key.enc'));
+    const r = await unlock(t.env, [], 'not the password');
+    expect(r.code).toBe(1);
+    expectCleanError(r.stderr, /^glassdome: wrong password$/m);
+    expect(fs.readFileSync(path.join(t.home, 'master_key.enc'))).toEqual(before);
+    expect((await cli(t.env, ['get', 'x'])).code).toBe(4);
+  });
+
+  it('a command that needs the key and finds no agent exits 4 naming eval "$(glassdome agent)"', async () => {
+    await makeVault(t);
+    const r = await cli(t.env, ['get', 'x']);
+    expect(r.code).toBe(4);
+    expectCleanError(r.stderr, /.*/);
+    expect(r.stderr).toContain('eval "$(glassdome agent)"');
+    expect(r.stderr).toContain('glassdome unlock');
+  });
+
+  it('no vault: a clear error and the init hint', async () => {
+    await startAgent(t.env);
+    const r = await unlock(t.env);
+    expect(r.code).toBe(1);
+    expectCleanError(r.stderr, /no vault at /);
+    expect(r.stderr).toContain('glassdome init');
+  });
+
+  it('names outside the pattern exit 2 and store nothing', async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    await unlock(t.env);
+    for (const bad of ['-x', '.hidden', 'a b', 'x'.repeat(129), 'ü', 'a\\b']) {
+      const r = await cli(t.env, ['set', '--', bad], 'v');
+      expect(r.code, bad).toBe(2);
+      expectCleanError(r.stderr, /.*/);
+    }
+    expect((await cli(t.env, ['get', 'a:b'])).code).toBe(2);
+    expect((await cli(t.env, ['list'])).stdout).toBe('');
+  });
+
+  it('usage errors exit 2 in the same style', async () => {
+    const missing = await cli(t.env, ['get']);
+    expect(missing.code).toBe(2);
+    expectCleanError(missing.stderr, /missing/);
+    const unknown = await cli(t.env, ['list', '--bogus']);
+    expect(unknown.code).toBe(2);
+    const noTty = await cli(t.env, ['init'], 'pw');
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toContain('--password-stdin');
+  });
+
+  it('init refuses to replace a vault; --force replaces it and the agent drops the old key', async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    await unlock(t.env);
+    await cli(t.env, ['set', 'x'], 'old');
+    const again = await cli(t.env, ['init', '--password-stdin'], 'pw2');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('--force');
+    expect((await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2')).code).toBe(0);
+    const r = await cli(t.env, ['get', 'x']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/replaced/);
+    expect((await unlock(t.env, [], 'pw2')).code).toBe(0);
+    expect((await cli(t.env, ['list'])).stdout).toBe('');
+  });
+});
+
+describe('values', () => {
+  beforeEach(async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    await unlock(t.env);
+  });
+
+  it('stdin loses exactly one trailing newline; bytes round-trip', async () => {
+    await cli(t.env, ['set', 'two'], 'a\n\n');
+    expect((await cli(t.env, ['get', '-n', 'two'])).stdout).toBe('a\n');
+    await cli(t.env, ['set', 'crlf'], 'b\r\n');
+    expect((await cli(t.env, ['get', '-n', 'crlf'])).stdout).toBe('b');
+    const binary = Buffer.from([0, 1, 2, 255, 254, 10, 13, 0]);
+    await cli(t.env, ['set', 'bin'], Buffer.concat([binary, Buffer.from('\n')]));
+    const got = await cli(t.env, ['get', 'bin', '--json']);
+    expect(Buffer.from(JSON.parse(got.stdout).value_base64, 'base64')).toEqual(binary);
+  });
+
+  it('1 MiB is the limit; an empty value is refused', async () => {
+    const max = Buffer.alloc(1024 * 1024, 'v');
+    expect((await cli(t.env, ['set', 'big'], max)).code).toBe(0);
+    expect((await cli(t.env, ['get', '-n', 'big'])).stdout.length).toBe(1024 * 1024);
+    const over = await cli(t.env, ['set', 'bigger'], Buffer.concat([max, Buffer.from('vv')]));
+    expect(over.code).toBe(1);
+    expectCleanError(over.stderr, /over the limit/);
+    const empty = await cli(t.env, ['set', 'nothing'], '');
+    expect(empty.code).toBe(1);
+    expectCleanError(empty.stderr, /empty/);
+    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout)).toEqual(['big']);
+  });
+});
+
+describe('passwd', () => {
+  it('re-seals the master key only: the old password stops working, secrets and sessions stay', async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    await unlock(t.env);
+    await cli(t.env, ['set', 'keep'], 'me');
+    const secretsBefore = fs.readFileSync(path.join(t.home, 'secrets.encrypted'));
+    const r = await cli(t.env, ['passwd', '--password-stdin'], `${PASSWORD}\nnew password\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(secretsBefore);
+    expect((await cli(t.env, ['get', '-n', 'keep'])).stdout).toBe('me');
+    expect(JSON.parse(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8')).kdf).toMatchObject({ opslimit: 3, memlimit: 67108864 });
+    expect((await unlock(t.env)).code).toBe(1);
+    expect((await unlock(t.env, [], 'new password')).code).toBe(0);
+    const wrongOld = await cli(t.env, ['passwd', '--password-stdin'], 'nope\nother\n');
+    expect(wrongOld.code).toBe(1);
+    expect((await cli(t.env, ['passwd', '--password-stdin'], 'just one line')).code).toBe(2);
+  });
+});
