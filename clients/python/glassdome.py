@@ -1,0 +1,150 @@
+"""glassdome for Python scripts: standard library only, Python >= 3.8.
+
+    import glassdome
+    password = glassdome.get("proxmox_password")
+    everything = glassdome.secrets()
+
+Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSDOME_SECRETS_FD``):
+it is read once, closed, and the values kept in this process. Otherwise the agent at
+``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). Errors raise
+``GlassdomeError`` carrying the protocol's error code (``not_found``, ``locked``, ...).
+"""
+
+import base64
+import json
+import os
+import socket
+import threading
+
+__all__ = ["GlassdomeError", "get", "get_bytes", "secrets"]
+
+_TIMEOUT_S = 60.0
+_MAX_LINE = 2 * 1024 * 1024 + 1
+
+_lock = threading.Lock()
+_from_fd = None  # the decoded JSON object once the descriptor has been read
+
+
+class GlassdomeError(Exception):
+    """A glassdome failure; ``code`` is the stable error code of the protocol."""
+
+    def __init__(self, code, message, hint=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    def __str__(self):
+        return "%s: %s" % (self.code, self.message)
+
+
+def get(name):
+    """The value of secret ``name`` as text (UTF-8)."""
+    value = _lookup(name)
+    return value if isinstance(value, str) else value.decode("utf-8")
+
+
+def get_bytes(name):
+    """The value of secret ``name`` as bytes."""
+    value = _lookup(name)
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def secrets():
+    """Every secret available: the descriptor's under exec, else all the agent holds (as text)."""
+    handed = _read_descriptor()
+    if handed is not None:
+        return dict(handed)
+    names = _ask([("list", {})])[0]["names"]
+    replies = _ask([("get", {"name": n}) for n in names]) if names else []
+    return {n: base64.b64decode(r["value"]).decode("utf-8") for n, r in zip(names, replies)}
+
+
+def _lookup(name):
+    handed = _read_descriptor()
+    if handed is not None:
+        if name in handed:
+            return handed[name]
+        if not os.environ.get("GLASSDOME_AUTH_SOCK"):
+            raise GlassdomeError(
+                "not_found",
+                "secret %r was not handed to this process" % name,
+                "name it with glassdome exec -s %s, or keep the agent with --keep-agent" % name,
+            )
+    reply = _ask([("get", {"name": name})])[0]
+    return base64.b64decode(reply["value"])
+
+
+def _read_descriptor():
+    """Reads and closes the exec descriptor once; None when not run under glassdome exec."""
+    global _from_fd
+    with _lock:
+        if _from_fd is not None:
+            return _from_fd
+        text = os.environ.get("GLASSDOME_SECRETS_FD")
+        if not text:
+            return None
+        try:
+            fd = int(text)
+        except ValueError:
+            raise GlassdomeError("bad_request", "GLASSDOME_SECRETS_FD is not a descriptor number: %r" % text)
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError as err:
+            raise GlassdomeError("io", "cannot read the secrets descriptor %d: %s" % (fd, err.strerror))
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            # Children of this process must not try a descriptor that is now closed.
+            os.environ.pop("GLASSDOME_SECRETS_FD", None)
+        try:
+            _from_fd = json.loads(b"".join(chunks).decode("utf-8"))
+        except ValueError:
+            raise GlassdomeError("bad_request", "the secrets descriptor does not hold a JSON object")
+        return _from_fd
+
+
+def _ask(requests):
+    """Sends requests to the agent on one connection; returns the replies in order."""
+    path = os.environ.get("GLASSDOME_AUTH_SOCK")
+    if not path:
+        raise GlassdomeError("no_agent", "no agent: GLASSDOME_AUTH_SOCK is not set",
+                             'start one with: eval "$(glassdome agent)"; glassdome unlock')
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(_TIMEOUT_S)
+    try:
+        try:
+            sock.connect(path)
+        except OSError as err:
+            raise GlassdomeError("no_agent", "no agent answers at %s (%s)" % (path, err.strerror or err),
+                                 'start one with: eval "$(glassdome agent)"; glassdome unlock')
+        lines = b"".join(
+            json.dumps(dict(fields, v=1, id=i, op=op), separators=(",", ":")).encode("utf-8") + b"\n"
+            for i, (op, fields) in enumerate(requests)
+        )
+        sock.sendall(lines)
+        stream = sock.makefile("rb")
+        replies = []
+        for i in range(len(requests)):
+            line = stream.readline(_MAX_LINE)
+            if not line.endswith(b"\n"):
+                raise GlassdomeError("no_agent", "the agent at %s closed the connection" % path)
+            reply = json.loads(line.decode("utf-8"))
+            if not reply.get("ok"):
+                error = reply.get("error") or {}
+                raise GlassdomeError(error.get("code", "internal"), error.get("message", "the agent reported an error"), error.get("hint"))
+            if reply.get("id") != i:
+                raise GlassdomeError("internal", "the agent answered out of order")
+            replies.append(reply)
+        return replies
+    except socket.timeout:
+        raise GlassdomeError("io", "the agent at %s did not answer within %d s" % (path, _TIMEOUT_S))
+    finally:
+        sock.close()

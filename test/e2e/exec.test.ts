@@ -1,0 +1,242 @@
+// glassdome exec with real children: a Python child reading fd 3, cat on {{glassdome:NAME}},
+// exit statuses and signals, SIGINT forwarding without orphans, 1 MiB values, a child that never
+// reads, stdin, a terminal, --mask across writes; and the Python client both ways.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { alive, BIN, cli, makeEnv, makeVault, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+
+const PY = '/usr/bin/python3';
+const CLIENT_DIR = path.join(__dirname, '../../clients/python');
+const BIG = 'b'.repeat(1024 * 1024);
+
+let t: TestEnv;
+beforeAll(async () => {
+  t = makeEnv();
+  await makeVault(t);
+  await startAgent(t.env);
+  await unlock(t.env);
+  await cli(t.env, ['set', 'db_pass'], 'p@ss w0rd');
+  await cli(t.env, ['set', 'api_token'], 'tok-123');
+  await cli(t.env, ['set', 'big'], BIG);
+});
+afterAll(() => t.cleanup());
+
+const exec = (args: string[], input?: string) => cli(t.env, ['exec', ...args], input);
+
+describe('descriptors', () => {
+  it('a Python child reads its secrets from fd 3; its environ and cmdline hold no value', async () => {
+    const script = [
+      'import json, os, sys',
+      'fd = int(os.environ["GLASSDOME_SECRETS_FD"])',
+      'data = json.loads(os.read(fd, 1 << 22))',
+      'environ = open("/proc/self/environ", "rb").read()',
+      'cmdline = open("/proc/self/cmdline", "rb").read()',
+      '# the values, built here so that this script (in our own cmdline) does not contain them',
+      'values = ["p@s" + "s w0rd", "tok-" + "123"]',
+      'leak = [v for v in values if v.encode() in environ or v.encode() in cmdline]',
+      'print(json.dumps({"fd": fd, "names": sorted(data), "db": data["db_pass"], "leak": leak, "sock": "GLASSDOME_AUTH_SOCK" in os.environ, "pid": "GLASSDOME_AGENT_PID" in os.environ}))',
+    ].join('\n');
+    const r = await exec(['-s', 'db_pass', '-s', 'api_token', '--', PY, '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ fd: 3, names: ['api_token', 'db_pass'], db: 'p@ss w0rd', leak: [], sock: false, pid: false });
+  });
+
+  it('without -s the JSON holds every secret; --keep-agent keeps the agent variables', async () => {
+    const r = await exec(['--keep-agent', '--', PY, '-c', 'import json,os; d=json.load(os.fdopen(3)); print(sorted(d), len(d["big"]), os.environ.get("GLASSDOME_AUTH_SOCK") is not None)']);
+    expect(r.stdout.trim()).toBe(`['api_token', 'big', 'db_pass'] ${1024 * 1024} True`);
+  });
+
+  it('{{glassdome:NAME}} becomes /dev/fd/N holding exactly that value, readable twice', async () => {
+    const r = await exec(['--', 'sh', '-c', 'echo "$1"; cat "$1"; echo; cat "$1"', 'sh', '{{glassdome:api_token}}']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('/dev/fd/4\ntok-123\ntok-123');
+    const two = await exec(['--', 'sh', '-c', 'cat "$1"; echo "|$2"', 'sh', '{{glassdome:db_pass}}', '--pw-file={{glassdome:api_token}}']);
+    expect(two.stdout).toBe('p@ss w0rd|--pw-file=/dev/fd/5\n');
+  });
+
+  it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
+    const r = await exec(['-s', 'big', '--', PY, '-c', 'import json,os,sys; print(len(json.load(os.fdopen(3))["big"]), len(open(sys.argv[1]).read()))', '{{glassdome:big}}']);
+    expect(r.stdout.trim()).toBe(`${1024 * 1024} ${1024 * 1024}`);
+  });
+
+  it('a child that never reads its descriptors neither hangs nor breaks glassdome', async () => {
+    const r = await exec(['--', 'true', '{{glassdome:big}}']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('a named secret that does not exist: exit 3 before the child starts', async () => {
+    const marker = path.join(t.dir, 'started');
+    const r = await exec(['-s', 'nope', '--', 'touch', marker]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no secret named "nope"/);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect((await exec(['--', 'touch', marker, '{{glassdome:nope}}'])).code).toBe(3);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('refuses when locked (exit 4), before starting anything', async () => {
+    const env = { ...t.env };
+    delete env.GLASSDOME_AUTH_SOCK;
+    const r = await cli(env, ['exec', '--', 'true']);
+    expect(r.code).toBe(4);
+  });
+});
+
+describe('process', () => {
+  it('exits with the child’s status, 128+N for a signal, 127 and 126 like a shell', async () => {
+    expect((await exec(['--', 'sh', '-c', 'exit 7'])).code).toBe(7);
+    expect((await exec(['--', 'sh', '-c', 'kill -TERM $$'])).code).toBe(143);
+    const missing = await exec(['--', 'no-such-command-here']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^glassdome: no-such-command-here: command not found/);
+    const plain = path.join(t.dir, 'not-executable');
+    fs.writeFileSync(plain, 'echo hi\n', { mode: 0o644 });
+    const denied = await exec(['--', plain]);
+    expect(denied.code).toBe(126);
+    expect(denied.stderr).toContain('permission denied');
+  });
+
+  it('passes stdin through', async () => {
+    expect((await exec(['--', 'cat'], 'from stdin')).stdout).toBe('from stdin');
+  });
+
+  it('SIGINT to glassdome reaches the child, which exits; no orphan is left', async () => {
+    const marker = path.join(t.dir, 'child.pid');
+    const script = [
+      'import os, signal, sys, time',
+      `open(${JSON.stringify(marker)}, "w").write(str(os.getpid()))`,
+      'signal.signal(signal.SIGINT, lambda *a: (print("child got SIGINT", flush=True), sys.exit(42)))',
+      'time.sleep(30)',
+    ].join('\n');
+    const child = spawn(process.execPath, [BIN, 'exec', '--', PY, '-c', script], { env: t.env, detached: true });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    await waitFor(() => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8').length > 0, 'the child to start');
+    const pythonPid = Number(fs.readFileSync(marker, 'utf8'));
+    const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    process.kill(child.pid!, 'SIGINT'); // to glassdome alone (its own process group): forwarding must carry it
+    expect(await done).toBe(42);
+    expect(out).toContain('child got SIGINT');
+    await waitFor(() => !alive(pythonPid), 'the child to be gone');
+  });
+
+  it('forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and SIGWINCH', async () => {
+    const marker = path.join(t.dir, 'signals.ready');
+    const script = [
+      'import os, signal, sys',
+      'got = []',
+      'names = ["SIGWINCH", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGTERM"]',
+      'def on(n, _):',
+      '    got.append(signal.Signals(n).name)',
+      '    if len(got) == len(names): print(" ".join(got), flush=True); sys.exit(0)',
+      'for n in names: signal.signal(getattr(signal, n), on)',
+      `open(${JSON.stringify(marker)}, "w").write("1")`,
+      'while True: signal.pause()',
+    ].join('\n');
+    const child = spawn(process.execPath, [BIN, 'exec', '--', PY, '-c', script], { env: t.env, detached: true });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    await waitFor(() => fs.existsSync(marker), 'the child to be ready');
+    const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    for (const s of ['SIGWINCH', 'SIGUSR1', 'SIGUSR2', 'SIGHUP', 'SIGTERM'] as const) {
+      process.kill(child.pid!, s);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await done).toBe(0);
+    expect(out.trim()).toBe('SIGWINCH SIGUSR1 SIGUSR2 SIGHUP SIGTERM');
+  });
+
+  it('a terminal stays a terminal', () => {
+    const script = [
+      'import os, pty, sys',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      `    os.execvpe(sys.argv[1], sys.argv[1:] + ["exec", "--", "${PY}", "-c", "import os; print('TTY', os.isatty(0), os.isatty(1), os.isatty(2))"], os.environ)`,
+      'out = b""',
+      'while True:',
+      '    try: chunk = os.read(fd, 1024)',
+      '    except OSError: break',
+      '    if not chunk: break',
+      '    out += chunk',
+      'print(out.decode())',
+    ].join('\n');
+    const r = spawnSync(PY, ['-c', script, process.execPath, BIN], { env: t.env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout).toContain('TTY True True True');
+  });
+});
+
+describe('--mask', () => {
+  it('conceals values in stdout and stderr, even split across writes', async () => {
+    const script = [
+      'import sys, time',
+      'sys.stdout.write("token: tok-"); sys.stdout.flush(); time.sleep(0.2)',
+      'sys.stdout.write("123 and p@ss"); sys.stdout.flush(); time.sleep(0.2)',
+      'sys.stdout.write(" w0rd.\\n"); sys.stdout.flush()',
+      'sys.stderr.write("err p@ss w0rd\\n")',
+    ].join('\n');
+    const r = await exec(['--mask', '--', PY, '-c', script]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('token: <concealed by glassdome> and <concealed by glassdome>.\n');
+    expect(r.stderr).toBe('err <concealed by glassdome>\n');
+  });
+});
+
+describe('the Python client', () => {
+  const env = () => ({ ...t.env, PYTHONPATH: CLIENT_DIR });
+
+  it('under exec reads the descriptor once, closes it, and keeps the values', async () => {
+    const script = [
+      'import os, glassdome',
+      'print(glassdome.get("db_pass"))',
+      'print(sorted(glassdome.secrets()))',
+      'try: os.fstat(3); print("fd still open")',
+      'except OSError: print("fd closed")',
+      'print(glassdome.get("api_token"), "GLASSDOME_SECRETS_FD" in os.environ)',
+      'try: glassdome.get("big")',
+      'except glassdome.GlassdomeError as e: print("error", e.code)',
+    ].join('\n');
+    const r = await cli(env(), ['exec', '-s', 'db_pass', '-s', 'api_token', '--', PY, '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("p@ss w0rd\n['api_token', 'db_pass']\nfd closed\ntok-123 False\nerror not_found\n");
+  });
+
+  it('without exec asks the agent; errors carry the protocol code', () => {
+    const script = [
+      'import glassdome',
+      'print(glassdome.get("api_token"), len(glassdome.get_bytes("big")))',
+      'print(sorted(glassdome.secrets()))',
+      'try: glassdome.get("nope")',
+      'except glassdome.GlassdomeError as e: print("error", e.code)',
+    ].join('\n');
+    const r = spawnSync(PY, ['-c', script], { env: env(), encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`tok-123 ${1024 * 1024}\n['api_token', 'big', 'db_pass']\nerror not_found\n`);
+    const noAgent = { ...env() };
+    delete noAgent.GLASSDOME_AUTH_SOCK;
+    const r2 = spawnSync(PY, ['-c', 'import glassdome\ntry: glassdome.get("x")\nexcept glassdome.GlassdomeError as e: print(e.code)'], { env: noAgent, encoding: 'utf8' });
+    expect(r2.stdout.trim()).toBe('no_agent');
+  });
+
+  it('reports a locked agent as `locked`', async () => {
+    const other = makeEnv();
+    try {
+      await makeVault(other);
+      await startAgent(other.env);
+      const r = spawnSync(PY, ['-c', 'import glassdome\ntry: glassdome.get("x")\nexcept glassdome.GlassdomeError as e: print(e.code, e.hint)'], { env: { ...other.env, PYTHONPATH: CLIENT_DIR }, encoding: 'utf8' });
+      expect(r.stdout.trim()).toBe('locked unlock it: glassdome unlock');
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('stays within the standard library and Python 3.8 syntax', () => {
+    const source = fs.readFileSync(path.join(CLIENT_DIR, 'glassdome.py'), 'utf8');
+    const imports = [...source.matchAll(/^import (\w+)|^from (\w+)/gm)].map((m) => m[1] ?? m[2]);
+    expect(imports.sort()).toEqual(['base64', 'json', 'os', 'socket', 'threading']);
+    const r = spawnSync(PY, ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read(), feature_version=(3, 8)); print("ok")', path.join(CLIENT_DIR, 'glassdome.py')], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('ok');
+  });
+});
