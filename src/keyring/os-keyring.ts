@@ -89,9 +89,9 @@ export function reachable(): void {
 function unavailable(err: unknown): GlassdomeError {
   if (err instanceof GlassdomeError) return err;
   const raw = err instanceof Error ? err.message : String(err);
-  let cause = raw.split('\n')[0]!.replace(/^Platform failure: /, '');
+  let cause = raw.split('\n')[0]!.replace(/^Platform failure: /, '').toLowerCase();
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|dbus-daemon|Failed to connect to socket|No such file/i.test(raw)) cause = 'no D-Bus session bus';
   else if (/ServiceUnknown|was not provided by any .service files|org\.freedesktop\.secrets/i.test(raw)) cause = 'no Secret Service on the session bus';
   else if (/prompt was dismissed|locked/i.test(raw)) cause = 'the keyring collection is locked and its unlock prompt was dismissed';
-  return new GlassdomeError('keyring_unavailable', `the OS keyring is unavailable: ${cause.toLowerCase()}`);
+  return new GlassdomeError('keyring_unavailable', `the OS keyring is unavailable: ${cause}`);
 }

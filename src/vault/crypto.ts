@@ -1,13 +1,12 @@
-// The cryptographic primitives of the vault, and the only module that imports a crypto library.
+// The cryptographic primitives of the vault, and the only module that uses a crypto library.
 // Pure: no I/O. Argon2id comes from libsodium-wrappers-sumo, loaded lazily because it costs about
 // 90 ms of start-up (a whole `node -e 0`), so only init, unlock and passwd pay for it. The AEAD
 // (XChaCha20-Poly1305, IETF) and crypto_kdf (BLAKE2b with salt and personalization) come from the
-// audited @noble libraries; test/unit/crypto.test.ts checks they produce libsodium's exact bytes.
+// audited @noble libraries (through src/vendor/noble.ts); test/unit/crypto.test.ts checks they
+// produce libsodium's exact bytes.
 // Every function takes and returns Uint8Arrays the caller owns and can wipe.
 
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { randomBytes as nobleRandomBytes } from '@noble/ciphers/utils.js';
-import { blake2b } from '@noble/hashes/blake2.js';
+import { blake2b, randomBytes as nobleRandomBytes, xchacha20poly1305 } from '../vendor/noble.js';
 import { fail } from '../errors.js';
 import { KDF_CONTEXT_BYTES, KEY_BYTES, TAG_BYTES } from './constants.js';
 
