@@ -7,6 +7,7 @@ import type { VaultPaths } from '../store/paths.js';
 import { createVaultFiles } from '../store/vault-files.js';
 import { createVault, wipeKeys } from '../vault/vault.js';
 import { fail } from '../errors.js';
+import { recordLocal } from '../audit/local.js';
 import { readPrivate } from '../store/secure-file.js';
 
 /** Creates the vault. */
@@ -23,6 +24,7 @@ export async function initAction(options: { passwordStdin: boolean; force: boole
   } finally {
     password.fill(0);
   }
+  await recordLocal(paths, { event_type: 'admin_action', action: 'init', resource: null, result: 'success', reason: options.force ? 'replaced the vault (--force)' : 'new vault' });
   process.stderr.write(`glassdome: created a vault at ${paths.home}\nglassdome: hint: next: eval "$(glassdome agent)"; glassdome unlock\n`);
 }
 

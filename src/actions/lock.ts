@@ -41,5 +41,9 @@ export async function lockAction(paths: VaultPaths): Promise<void> {
   const ended = endSession(paths, ids);
   if (ended.item) done.push('keyring item removed');
   if (ended.cache) done.push('session cache removed');
+  if (ended.item || ended.cache) {
+    const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
+    await recordLocal(paths, { event_type: 'admin_action', action: 'lock', resource: null, result: 'success', reason: 'keyring session ended' });
+  }
   process.stderr.write(`glassdome: ${done.length > 0 ? `locked (${done.join('; ')})` : 'nothing was unlocked'}\n`);
 }

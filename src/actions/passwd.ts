@@ -5,7 +5,8 @@
 
 import { prepareKdf } from '../cli/kdf.js';
 import { promptPassword, promptTwice, canPrompt, readStdin, stripOneNewline, MAX_PASSWORD_BYTES } from '../cli/password.js';
-import { fail } from '../errors.js';
+import { fail, GlassdomeError } from '../errors.js';
+import { recordLocal } from '../audit/local.js';
 import type { VaultPaths } from '../store/paths.js';
 import { replaceMasterKeyText } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -18,7 +19,12 @@ export async function passwdAction(options: { passwordStdin: boolean }, paths: V
   const text = readMasterKeyText(paths);
   const [oldPassword, newPassword] = await readBoth(options.passwordStdin);
   try {
-    const keys = await unsealMasterKey(text, oldPassword);
+    const keys = await unsealMasterKey(text, oldPassword).catch(async (err: unknown) => {
+      if (err instanceof GlassdomeError && err.code === 'bad_password') {
+        await recordLocal(paths, { event_type: 'auth_failure', action: 'passwd', resource: null, result: 'failure', reason: 'wrong current password' });
+      }
+      throw err;
+    });
     try {
       const sealed = await sealMasterKey(keys.masterKey, keys.vaultId, newPassword);
       await replaceMasterKeyText(paths, keys.vaultId, sealed, () => vaultIdOf(readMasterKeyText(paths)));
@@ -29,6 +35,7 @@ export async function passwdAction(options: { passwordStdin: boolean }, paths: V
     oldPassword.fill(0);
     newPassword.fill(0);
   }
+  await recordLocal(paths, { event_type: 'admin_action', action: 'passwd', resource: null, result: 'success' });
   process.stderr.write('glassdome: master password changed\n');
 }
 

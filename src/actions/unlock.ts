@@ -7,6 +7,7 @@ import { AgentClient } from '../client/agent-client.js';
 import { connectAgent } from '../cli/session.js';
 import { readPassword } from '../cli/password.js';
 import { GlassdomeError } from '../errors.js';
+import { recordLocal } from '../audit/local.js';
 import type { VaultPaths } from '../store/paths.js';
 import { LocalStore } from '../store/local-store.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -25,6 +26,9 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
     const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
     try {
       keys = await unsealMasterKey(masterKeyText, password);
+    } catch (err) {
+      if (err instanceof GlassdomeError && err.code === 'bad_password') await reportFailure(paths, agent);
+      throw err;
     } finally {
       password.fill(0);
     }
@@ -46,7 +50,25 @@ async function unlockKeyring(paths: VaultPaths, keys: VaultKeys, lifetimeS: numb
   const { openKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
   const count = (await new LocalStore(paths, keys).list()).length;
   const cache = openKeyringSession(paths, keys, lifetimeS ? lifetimeS * 1000 : DEFAULT_LIFETIME_MS, count);
-  return `${new Date(cache.expiresAt).toISOString()} (OS keyring session, ${count} secrets)`;
+  const until = new Date(cache.expiresAt).toISOString();
+  await recordLocal(paths, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `keyring session until ${until}` });
+  return `${until} (OS keyring session, ${count} secrets)`;
+}
+
+/**
+ * A wrong password: the agent, when one runs, counts and audits it (and answers rate_limited once
+ * there were too many); without one, the CLI audits it itself.
+ */
+async function reportFailure(paths: VaultPaths, agent: AgentClient | null): Promise<void> {
+  if (agent) {
+    try {
+      await agent.request('unlock', { failed: 'bad_password' });
+    } catch (err) {
+      if (err instanceof GlassdomeError && err.code === 'rate_limited') throw err;
+    }
+    return;
+  }
+  await recordLocal(paths, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason: 'wrong password' });
 }
 
 /** Without an agent, unlock needs a keyring that can store the key: find out before asking the password. */

@@ -7,18 +7,10 @@ import type net from 'node:net';
 import { LineSplitter, decodeJson, encodeLine, type Frame } from '../protocol/codec.js';
 import { IDLE_TIMEOUT_MS, MAX_BAD_FRAMES, MAX_PENDING_PER_CONNECTION, MAX_QUEUED_REPLY_BYTES } from '../protocol/limits.js';
 import { errorReply, isRejection, parseRequest, type Request } from '../protocol/messages.js';
-
-/** The process at the other end, from SO_PEERCRED and /proc at connection time. */
-export interface Peer {
-  pid: number;
-  uid: number;
-  gid: number;
-  exe: string | null;
-  cwd: string | null;
-}
+import type { Client } from '../policy/client.js';
 
 /** Answers one validated request with a complete reply object. */
-export type Dispatch = (request: Request, peer: Peer) => Promise<Record<string, unknown>>;
+export type Dispatch = (request: Request, peer: Client) => Promise<Record<string, unknown>>;
 
 /** Serves one accepted socket until it closes. */
 export class Connection {
@@ -30,9 +22,9 @@ export class Connection {
 
   constructor(
     private readonly socket: net.Socket,
-    readonly peer: Peer,
+    readonly peer: Client,
     private readonly dispatch: Dispatch,
-    private readonly onBadFrame: (peer: Peer, reason: string) => void = () => undefined,
+    private readonly onBadFrame: (peer: Client, reason: string) => void = () => undefined,
   ) {
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -94,7 +86,7 @@ export class Connection {
       return await this.dispatch(request, this.peer);
     } finally {
       if (request.op === 'set') request.value.fill(0);
-      if (request.op === 'unlock') request.key.fill(0);
+      if (request.op === 'unlock') request.key?.fill(0);
     }
   }
 

@@ -1,11 +1,10 @@
-// Who is on the other end of an accepted connection: the kernel's SO_PEERCRED (pid, uid, gid,
-// fixed at connect time and unforgeable), then the executable and working directory from /proc,
+// Who is on the other end of an accepted connection: the kernel's SO_PEERCRED (pid and uid, fixed
+// at connect time and unforgeable), then executable, working directory and ancestors from /proc,
 // read once at accept so a later PID reuse cannot change what was checked.
 
-import fs from 'node:fs';
 import type net from 'node:net';
 import { peerCredentials } from '../os/libc.js';
-import type { Peer } from './connection.js';
+import { describeProcess, type Client } from '../policy/client.js';
 
 /** The file descriptor behind a net.Socket (libuv keeps it on the handle). */
 export function socketFd(socket: net.Socket): number {
@@ -14,16 +13,8 @@ export function socketFd(socket: net.Socket): number {
   return fd;
 }
 
-/** The peer of an accepted Unix socket. */
-export function identifyPeer(socket: net.Socket): Peer {
+/** The peer of an accepted Unix socket, described at once (pid reuse cannot change it later). */
+export function identifyPeer(socket: net.Socket): Client {
   const cred = peerCredentials(socketFd(socket));
-  return { ...cred, exe: readLink(`/proc/${cred.pid}/exe`), cwd: readLink(`/proc/${cred.pid}/cwd`) };
-}
-
-function readLink(p: string): string | null {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return null;
-  }
+  return describeProcess(cred.pid, cred.uid);
 }

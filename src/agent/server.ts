@@ -1,26 +1,27 @@
 // The agent's server: accepts connections on the Unix socket, bounds them, admits only peers of
-// its own uid, and answers each request with one handler per op after the lock gate. It serves
-// any SecretStore-shaped vault (here AgentVault) and never runs the password KDF: an unlock
-// carries the master key, which the CLI derived, and is checked by opening the vault.
+// its own uid, and answers each request with one handler per op after the lock gate. Requests
+// reach the vault through the Guard (policy, rate limits, audit). It never runs the password KDF:
+// an unlock carries the master key, which the CLI derived, and is checked by opening the vault.
 
 import net from 'node:net';
 import { GlassdomeError } from '../errors.js';
+import { coreLimit, isDumpable } from '../os/libc.js';
+import type { Client } from '../policy/client.js';
+import type { Guard } from '../policy/guard.js';
 import { encodeLine } from '../protocol/codec.js';
 import { MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
+import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
-import type { VaultPaths } from '../store/paths.js';
 import { toBase64 } from '../vault/base64.js';
-import { wipeMap } from '../vault/payload.js';
-import type { SecretStore } from '../vault/store.js';
-import { keysFor, wipeKeys } from '../vault/vault.js';
 import { vaultIdOf } from '../vault/format.js';
+import { wipeMap } from '../vault/payload.js';
+import { keysFor, wipeKeys } from '../vault/vault.js';
 import { VERSION } from '../version.js';
 import { AgentVault } from './agent-vault.js';
-import { Connection, type Peer } from './connection.js';
+import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
-import { coreLimit, isDumpable } from '../os/libc.js';
 import { AgentState, type LockReason, type Session } from './state.js';
 
 /** What the agent tells its operator (stderr under -D; nowhere when detached). */
@@ -31,6 +32,7 @@ export interface AgentOptions {
   paths: VaultPaths;
   socketPath: string;
   defaultLifetimeMs: number;
+  guard: Guard;
   log: Log;
 }
 
@@ -51,18 +53,17 @@ const UNLOCK_HINT = 'unlock it: glassdome unlock';
 export class AgentServer {
   readonly state: AgentState;
   readonly vault: AgentVault;
-  /** The store requests are served from (the vault, or a policy/audit wrapper around it). */
-  store: SecretStore;
+  private readonly guard: Guard;
   private readonly server: net.Server;
   private readonly connections = new Set<net.Socket>();
   private failedUnlocks = 0;
   private unlockQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: AgentOptions) {
+    this.guard = options.guard;
     this.state = new AgentState((reason, session) => this.onLock(reason, session));
     this.vault = new AgentVault(options.paths, this.state);
-    this.store = this.vault;
-    this.server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.server = net.createServer((socket) => this.accept(socket));
   }
 
   /** Starts listening on a socket path the caller prepared (directory checked, stale socket gone). */
@@ -84,41 +85,44 @@ export class AgentServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Records an event; a failure to write is logged (callers that hand out secrets fail closed elsewhere). */
+  record(client: Client | null, event: Parameters<Guard['record']>[1]): void {
+    this.guard.record(client, event).catch((err: Error) => this.options.log(err.message));
+  }
+
   private accept(socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
     if (this.connections.size >= MAX_CONNECTIONS) {
       socket.end(encodeLine(errorReply(null, 'busy', `the agent serves at most ${MAX_CONNECTIONS} connections at once`)));
-      socket.on('error', () => socket.destroy());
       return;
     }
-    let peer: Peer;
+    let client: Client;
     try {
-      peer = identifyPeer(socket);
+      client = identifyPeer(socket);
     } catch (err) {
       this.options.log(`cannot identify a peer: ${(err as Error).message}`);
       socket.destroy();
       return;
     }
     const uid = process.getuid?.() ?? 0;
-    if (peer.uid !== uid) {
-      this.options.log(`refused pid ${peer.pid} uid ${peer.uid} (${peer.exe ?? 'unknown exe'}): not uid ${uid}`);
-      socket.on('error', () => socket.destroy());
-      socket.end(encodeLine(errorReply(null, 'denied', `uid ${peer.uid} may not use the agent of uid ${uid}`)));
+    if (client.uid !== uid) {
+      this.options.log(`refused pid ${client.pid} uid ${client.uid} (${client.exe ?? 'unknown exe'}): not uid ${uid}`);
+      this.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: `uid ${client.uid} is not the agent's uid ${uid}` });
+      socket.end(encodeLine(errorReply(null, 'denied', `uid ${client.uid} may not use the agent of uid ${uid}`)));
       return;
     }
     this.connections.add(socket);
     socket.on('close', () => this.connections.delete(socket));
-    new Connection(socket, peer, (request, p) => this.answer(request, p), (p, reason) =>
-      this.options.log(`bad frame from pid ${p.pid}: ${reason}`),
-    );
+    new Connection(socket, client, (request, c) => this.answer(request, c), (c, reason) => this.options.log(`bad frame from pid ${c.pid}: ${reason}`));
   }
 
-  private async answer(request: Request, peer: Peer): Promise<Record<string, unknown>> {
+  private async answer(request: Request, client: Client): Promise<Record<string, unknown>> {
     try {
       if (KEYED_OPS.has(request.op) && !this.state.current()) {
         const [code, message] = LOCK_MESSAGES[this.state.lockReason];
         return errorReply(request.id, code, message, UNLOCK_HINT);
       }
-      return okReply(request.id, await this.handle(request, peer));
+      return okReply(request.id, await this.handle(request, client));
     } catch (err) {
       if (err instanceof GlassdomeError) return errorReply(request.id, err.code, err.message, err.hint);
       this.options.log(`internal error in ${request.op}: ${(err as Error).stack ?? String(err)}`);
@@ -126,19 +130,22 @@ export class AgentServer {
     }
   }
 
-  private async handle(request: Request, peer: Peer): Promise<Record<string, unknown>> {
+  private async handle(request: Request, client: Client): Promise<Record<string, unknown>> {
+    const store = this.guard.store(client, this.vault);
     switch (request.op) {
       case 'hello':
         return { agent: 'glassdome', version: VERSION, protocol: PROTOCOL_VERSION, pid: process.pid, uid: process.getuid?.() ?? 0, vault: this.options.paths.home };
       case 'status':
         return this.status();
       case 'unlock':
-        return this.unlock(request.key, request.lifetime, peer);
+        return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client);
       case 'lock':
+        await this.guard.authorize(client, 'admin', 'lock', null);
         this.state.lock('locked');
+        this.record(client, { event_type: 'admin_action', action: 'lock', resource: null, result: 'success' });
         return {};
       case 'get': {
-        const value = await this.store.get(request.name);
+        const value = await store.get(request.name);
         try {
           return { value: toBase64(value) };
         } finally {
@@ -146,12 +153,12 @@ export class AgentServer {
         }
       }
       case 'list':
-        return { names: await this.store.list() };
+        return { names: await store.list() };
       case 'set':
-        await this.store.set(request.name, request.value);
+        await store.set(request.name, request.value);
         return {};
       case 'rm':
-        await this.store.rm(request.name);
+        await store.rm(request.name);
         return {};
     }
   }
@@ -172,19 +179,20 @@ export class AgentServer {
     };
   }
 
-  /** Unlocks are serialized, and each failure in a row doubles the wait before the next answer. */
-  private unlock(key: Uint8Array, lifetimeS: number | undefined, peer: Peer): Promise<Record<string, unknown>> {
-    const attempt = this.unlockQueue.then(async () => {
-      const penalty = unlockPenaltyMs(this.failedUnlocks);
-      if (penalty > 0) await new Promise((r) => setTimeout(r, penalty));
+  /**
+   * Unlocks are serialized and rate-limited per client; each failure in a row doubles the wait
+   * before the next answer. Every attempt is audited.
+   */
+  private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client): Promise<Record<string, unknown>> {
+    const copy = Uint8Array.from(key); // the request's buffer is wiped when this call returns
+    return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
-      const candidate = keysFor(vaultId, Uint8Array.from(key));
+      const candidate = keysFor(vaultId, Uint8Array.from(copy));
       try {
         wipeMap(loadSecrets(this.options.paths, candidate).map);
       } catch (err) {
         if (err instanceof GlassdomeError && err.code === 'tampered') {
-          this.failedUnlocks++;
-          this.options.log(`failed unlock from pid ${peer.pid} (${peer.exe ?? 'unknown exe'}); ${this.failedUnlocks} in a row`);
+          this.failed(client, 'the key does not open the vault');
           throw new GlassdomeError('bad_key', 'that key does not open this vault');
         }
         throw err;
@@ -193,17 +201,44 @@ export class AgentServer {
       }
       this.failedUnlocks = 0;
       const lifetimeMs = lifetimeS !== undefined ? lifetimeS * 1000 : this.options.defaultLifetimeMs;
-      const session = this.state.unlock(vaultId, key, lifetimeMs);
+      const session = this.state.unlock(vaultId, copy, lifetimeMs);
+      copy.fill(0);
       const count = this.vault.adoptUnlock();
-      this.options.log(`unlocked by pid ${peer.pid} until ${new Date(session.expiresAt).toISOString()}`);
+      this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
+      this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
       return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), secret_count: count };
+    }).finally(() => copy.fill(0));
+  }
+
+  /** A client reports a password that did not open master_key.enc (the KDF runs in the client). */
+  private async reportedFailure(client: Client): Promise<Record<string, unknown>> {
+    return this.serialized(client, 'password, checked by the client', async () => {
+      this.failed(client, 'wrong password (reported by the client)');
+      throw new GlassdomeError('bad_password', 'wrong password', 'try again; the password is the one given to glassdome init or passwd');
+    });
+  }
+
+  private serialized<T>(client: Client, method: string, run: () => Promise<T>): Promise<T> {
+    const attempt = this.unlockQueue.then(async () => {
+      await this.guard.limit(this.guard.unlocks, client, 'unlock', null);
+      this.record(client, { event_type: 'auth_attempt', action: 'unlock', resource: null, result: 'attempt', reason: method });
+      const penalty = unlockPenaltyMs(this.failedUnlocks);
+      if (penalty > 0) await new Promise((r) => setTimeout(r, penalty));
+      return run();
     });
     this.unlockQueue = attempt.catch(() => undefined);
     return attempt;
   }
 
+  private failed(client: Client, reason: string): void {
+    this.failedUnlocks++;
+    this.options.log(`failed unlock from pid ${client.pid} (${client.exe ?? 'unknown exe'}): ${reason}; ${this.failedUnlocks} in a row`);
+    this.record(client, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason });
+  }
+
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
+    if (reason === 'expired') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `unlocked at ${new Date(session.unlockedAt).toISOString()}` });
     this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
   }
 }

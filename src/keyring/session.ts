@@ -7,6 +7,7 @@
 
 import { fail, GlassdomeError } from '../errors.js';
 import type { OpenStore } from '../cli/session.js';
+import { localGuard, recordLocal, selfClient } from '../audit/local.js';
 import { LocalStore } from '../store/local-store.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -91,6 +92,7 @@ export async function openKeyringStore(paths: VaultPaths, _env: NodeJS.ProcessEn
   if (!session) return null;
   const { keys, cache } = session;
   const local = new LocalStore(paths, keys);
+  const audited = localGuard(paths).store(selfClient(), local);
   const refreshCount = async (): Promise<void> => {
     writeCache(paths, keys, { createdAt: cache.createdAt, expiresAt: cache.expiresAt, secretCount: (await local.list()).length });
   };
@@ -98,14 +100,14 @@ export async function openKeyringStore(paths: VaultPaths, _env: NodeJS.ProcessEn
     mode: 'keyring',
     close: () => local.close(),
     store: {
-      get: (name) => local.get(name),
-      list: () => local.list(),
+      get: (name) => audited.get(name),
+      list: () => audited.list(),
       set: async (name, value) => {
-        await local.set(name, value);
+        await audited.set(name, value);
         await refreshCount();
       },
       rm: async (name) => {
-        await local.rm(name);
+        await audited.rm(name);
         await refreshCount();
       },
     },
@@ -125,9 +127,12 @@ async function passwordForOneCall(paths: VaultPaths, cause: GlassdomeError): Pro
   let keys: VaultKeys;
   try {
     keys = await unsealMasterKey(text, password);
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'bad_password') await recordLocal(paths, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason: 'wrong password (one-call prompt)' });
+    throw err;
   } finally {
     password.fill(0);
   }
   const local = new LocalStore(paths, keys);
-  return { mode: 'password', store: local, close: () => local.close() };
+  return { mode: 'password', store: localGuard(paths).store(selfClient(), local), close: () => local.close() };
 }

@@ -2,6 +2,7 @@
 // a Unix socket, process hardening (prctl, setrlimit, mlock), advisory file locks (flock) and
 // sealed memfds. Loaded lazily: the hot read path of the CLI never pays for koffi's start-up.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import type { LibraryHandle } from 'koffi';
 
@@ -35,6 +36,9 @@ const PROTOTYPES = {
   flock: 'int flock(int fd, int op)',
   memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
   fcntl: 'int fcntl(int fd, int cmd, ...)',
+  socket: 'int socket(int domain, int type, int protocol)',
+  connect: 'int connect(int fd, const void *addr, uint32_t len)',
+  send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
 } as const;
 
 type Fn = (...args: unknown[]) => number;
@@ -154,4 +158,38 @@ export function sealedMemfd(name: string, data: Uint8Array, writeAll: (fd: numbe
 /** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
 export function adviseHugePages(buf: Uint8Array): boolean {
   return c('madvise')(buf, buf.byteLength, MADV_HUGEPAGE) === 0;
+}
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+
+/** A datagram socket connected to a Unix socket path (syslog's /dev/log); Node has none. */
+export function connectDatagram(socketPath: string): number {
+  const fd = c('socket')(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw errnoError('socket');
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  if (Buffer.byteLength(socketPath) > 107) throw new Error(`socket path too long: ${socketPath}`);
+  addr.write(socketPath, 2, 'utf8');
+  if (c('connect')(fd, addr, 110) !== 0) {
+    const err = errnoError(`connect(${socketPath})`);
+    closeFd(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Sends one datagram without blocking; false when it could not be sent now. */
+export function sendDatagram(fd: number, data: Uint8Array): boolean {
+  return c('send')(fd, data, data.byteLength, MSG_DONTWAIT) === data.byteLength;
+}
+
+function closeFd(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
 }

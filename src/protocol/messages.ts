@@ -25,7 +25,8 @@ export type Request =
   | { id: number; op: 'hello' | 'status' | 'lock' | 'list' }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
-  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined };
+  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
+  | { id: number; op: 'unlock'; key: null; failed: 'bad_password' };
 
 /** A request that failed a gate: the error to send back, with the id when it had a usable one. */
 export interface Rejection {
@@ -60,7 +61,7 @@ const FIELDS: Record<Op, readonly string[]> = {
   get: ['name'],
   rm: ['name'],
   set: ['name', 'value'],
-  unlock: ['key', 'lifetime'],
+  unlock: ['key', 'lifetime', 'failed'],
 };
 
 /** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
@@ -109,6 +110,13 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'set', name: msg.name, value };
     }
     case 'unlock': {
+      if (msg.failed !== undefined) {
+        // A client reporting a password that did not open master_key.enc: counted and audited.
+        if (msg.failed !== 'bad_password' || msg.key !== undefined || msg.lifetime !== undefined) {
+          return { id, code: 'bad_request', message: 'failed must be "bad_password", without key or lifetime' };
+        }
+        return { id, op: 'unlock', key: null, failed: 'bad_password' };
+      }
       const key = typeof msg.key === 'string' ? fromBase64(msg.key) : null;
       if (!key || key.length !== KEY_BYTES) {
         key?.fill(0);

@@ -27,6 +27,18 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T): P
   }
 }
 
+/** Takes an exclusive flock on `fd`, waiting (without blocking the event loop) up to `timeoutMs`. */
+export async function flockWithin(fd: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let wait = 1;
+  while (!tryLockExclusive(fd)) {
+    if (Date.now() > deadline) return false;
+    await sleep(wait);
+    wait = Math.min(wait * 2, 50);
+  }
+  return true;
+}
+
 async function holding<T>(lockPath: string, fn: () => Promise<T> | T): Promise<T> {
   let fd: number;
   try {
@@ -36,14 +48,8 @@ async function holding<T>(lockPath: string, fn: () => Promise<T> | T): Promise<T
   }
   try {
     checkPrivate(lockPath, fs.fstatSync(fd), 'file');
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
-    let wait = 1;
-    while (!tryLockExclusive(fd)) {
-      if (Date.now() > deadline) {
-        fail('busy', `the vault stayed locked by another writer for ${LOCK_TIMEOUT_MS / 1000} s`, `find it with: fuser ${lockPath}`);
-      }
-      await sleep(wait);
-      wait = Math.min(wait * 2, 50);
+    if (!(await flockWithin(fd, LOCK_TIMEOUT_MS))) {
+      fail('busy', `the vault stayed locked by another writer for ${LOCK_TIMEOUT_MS / 1000} s`, `find it with: fuser ${lockPath}`);
     }
     try {
       return await fn();

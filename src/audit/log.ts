@@ -1,0 +1,225 @@
+// Appending to and reading the audit log ($GLASSDOME_HOME/audit.log, mode 0600, O_APPEND). An
+// append reads the previous line's hash and writes the new line under an exclusive flock on the
+// log itself, so the agent and a CLI in fallback mode never fork the chain; past a size limit the
+// log rotates (audit.log → audit.log.1 …) and the chain continues into the new file. Any failure
+// is `audit_failed`: the caller then withholds secrets (fail closed).
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { GlassdomeError } from '../errors.js';
+import { unlock as funlock } from '../os/libc.js';
+import { flockWithin } from '../store/lock.js';
+import { checkPrivate, ioError } from '../store/secure-file.js';
+import { buildLine, GENESIS, lineHash, type AuditEvent } from './chain.js';
+
+/** Rotate when the log passes this size. */
+export const ROTATE_BYTES = 10 * 1024 * 1024;
+/** Rotated files kept (audit.log.1 … audit.log.5). */
+export const KEEP_ROTATED = 5;
+/** How long an append waits for another writer (ms). */
+const APPEND_LOCK_MS = 2000;
+
+/** An event without the fields the log fills in. */
+export type NewEvent = Omit<AuditEvent, 'timestamp' | 'event_id'>;
+
+/** The audit log of one vault. */
+export class AuditLog {
+  private fd: number | undefined;
+  private knownSize = -1;
+  private lastHash = GENESIS;
+  /** Called with each line written (syslog forwarding), best effort. */
+  forward: ((line: string) => void) | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly rotateBytes = ROTATE_BYTES,
+  ) {}
+
+  /** Appends one event; throws `audit_failed` when it cannot be written. */
+  async append(event: NewEvent): Promise<void> {
+    const full: AuditEvent = {
+      timestamp: new Date().toISOString(),
+      event_id: `evt_${crypto.randomBytes(8).toString('hex')}`,
+      event_type: event.event_type,
+      client: event.client,
+      action: event.action,
+      resource: event.resource,
+      result: event.result,
+      ...(event.reason !== undefined ? { reason: event.reason } : {}),
+    };
+    let line: string;
+    try {
+      line = await this.write(full);
+    } catch (err) {
+      this.close();
+      const cause = err instanceof GlassdomeError ? err.message : ioError(err, 'write').message.replace(/^write: /, '');
+      throw new GlassdomeError('audit_failed', `cannot write the audit log ${this.path} (${cause}), so secrets are withheld`, `make it writable again: ls -l ${this.path}`);
+    }
+    try {
+      this.forward?.(line);
+    } catch {
+      // forwarding is best effort; the local line is written
+    }
+  }
+
+  /** Closes the log's descriptor. */
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    this.knownSize = -1;
+  }
+
+  private async write(event: AuditEvent): Promise<string> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fd = this.open();
+      if (!(await flockWithin(fd, APPEND_LOCK_MS))) throw new GlassdomeError('busy', 'another writer held it too long');
+      try {
+        // Rotated while we waited? Our descriptor is then the old file: start again on the new one.
+        if (!sameFile(fd, this.path)) {
+          this.close();
+          continue;
+        }
+        let size = fs.fstatSync(fd).size;
+        if (size !== this.knownSize) this.lastHash = size === 0 ? chainStart(this.path) : tailHash(fd, size);
+        if (size >= this.rotateBytes) {
+          rotate(this.path);
+          this.close();
+          const fresh = this.open(); // new, empty; the chain continues from this.lastHash
+          return this.writeLine(fresh, event, 0);
+        }
+        return this.writeLine(fd, event, size);
+      } finally {
+        if (this.fd === fd) funlock(fd);
+      }
+    }
+    throw new GlassdomeError('busy', 'it kept being rotated');
+  }
+
+  private writeLine(fd: number, event: AuditEvent, size: number): string {
+    const line = buildLine(event, this.lastHash);
+    const bytes = Buffer.from(`${line}\n`, 'utf8');
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+    this.knownSize = size + bytes.length;
+    this.lastHash = lineHash(line);
+    return line;
+  }
+
+  private open(): number {
+    if (this.fd !== undefined) return this.fd;
+    // Read-write: the previous line's hash is read from the tail; O_APPEND puts every write at the end.
+    const fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      checkPrivate(this.path, fs.fstatSync(fd), 'file');
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    this.fd = fd;
+    this.knownSize = -1;
+    return fd;
+  }
+}
+
+function sameFile(fd: number, path: string): boolean {
+  try {
+    return fs.statSync(path).ino === fs.fstatSync(fd).ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Hash of the last line of a file that ends with a newline. */
+function tailHash(fd: number, size: number): string {
+  const line = lastLine(fd, size);
+  return line === null ? GENESIS : lineHash(line);
+}
+
+/** The last complete line of an open file, or null when it has none. */
+function lastLine(fd: number, size: number): string | null {
+  let end = size;
+  const chunk = Buffer.alloc(4096);
+  const parts: Buffer[] = [];
+  // Skip the final newline, then read back to the one before it.
+  let skippedNewline = false;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const n = fs.readSync(fd, chunk, 0, end - start, start);
+    let piece = chunk.subarray(0, n);
+    if (!skippedNewline) {
+      if (piece[piece.length - 1] === 10) piece = piece.subarray(0, piece.length - 1);
+      skippedNewline = true;
+    }
+    const nl = piece.lastIndexOf(10);
+    if (nl !== -1) {
+      parts.unshift(Buffer.from(piece.subarray(nl + 1)));
+      return Buffer.concat(parts).toString('utf8');
+    }
+    parts.unshift(Buffer.from(piece));
+    end = start;
+  }
+  const all = Buffer.concat(parts);
+  return all.length > 0 ? all.toString('utf8') : null;
+}
+
+/** Where the chain of an empty current log starts: the last line of audit.log.1, if any. */
+function chainStart(path: string): string {
+  try {
+    const fd = fs.openSync(`${path}.1`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      return tailHash(fd, fs.fstatSync(fd).size);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return GENESIS;
+  }
+}
+
+function rotate(path: string): void {
+  for (let k = KEEP_ROTATED; k >= 1; k--) {
+    const from = k === 1 ? path : `${path}.${k - 1}`;
+    try {
+      fs.renameSync(from, `${path}.${k}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** The log's files, oldest first, with their lines; `startsMidway` when older files were rotated away. */
+export function readAuditFiles(path: string): { files: Array<{ name: string; lines: string[] }>; startsMidway: boolean } {
+  const files: Array<{ name: string; lines: string[] }> = [];
+  let oldest = 0;
+  for (let k = KEEP_ROTATED; k >= 1; k--) {
+    const text = readIfPresent(`${path}.${k}`);
+    if (text === null) continue;
+    oldest = Math.max(oldest, k);
+    files.push({ name: `audit.log.${k}`, lines: splitLines(text) });
+  }
+  const current = readIfPresent(path);
+  if (current !== null) files.push({ name: 'audit.log', lines: splitLines(current) });
+  return { files, startsMidway: oldest === KEEP_ROTATED };
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+function readIfPresent(file: string): string | null {
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      checkPrivate(file, fs.fstatSync(fd), 'file');
+      return fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err instanceof GlassdomeError ? err : ioError(err, `cannot read ${file}`);
+  }
+}
+

@@ -1,0 +1,141 @@
+// Policy, rate limits and audit around any SecretStore, independent of the transport: the agent
+// wraps its vault with it per client; the fallback CLI wraps its local store (audit only, since no
+// process of the user can be kept from the keyring item); a network daemon will do the same.
+// A read is audited before its value is handed out; if the audit line cannot be written, the
+// value is withheld (fail closed). A write is audited after it, with its real result.
+
+import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
+import type { AuditLog, NewEvent } from '../audit/log.js';
+import type { SecretStore } from '../vault/store.js';
+import { clientKey, type Client } from './client.js';
+import { decide, type Decision } from './decide.js';
+import type { Action, Policy } from './policy.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
+
+/** How often one client's rate_limited events are audited at most (ms); the rest are counted. */
+const RATE_AUDIT_INTERVAL_MS = 1000;
+
+/** The agent's gatekeeper. */
+export class Guard {
+  readonly reads: RateLimiter;
+  readonly unlocks: RateLimiter;
+  private readonly lastRateAudit = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private policy: Policy | null,
+    readonly audit: AuditLog,
+    /** Whether the policy is enforced (false: audit only, as in the fallback CLI). */
+    private readonly enforce = true,
+  ) {
+    const limits = policy?.rateLimits ?? DEFAULT_RATE_LIMITS;
+    this.reads = new RateLimiter(limits.read);
+    this.unlocks = new RateLimiter(limits.unlock);
+  }
+
+  /** Installs a new policy (SIGHUP); rate limits follow it. */
+  setPolicy(policy: Policy | null): void {
+    this.policy = policy;
+    const limits = policy?.rateLimits ?? DEFAULT_RATE_LIMITS;
+    this.reads.reconfigure(limits.read);
+    this.unlocks.reconfigure(limits.unlock);
+  }
+
+  /** The store as `client` may use it. */
+  store(client: Client, inner: SecretStore): SecretStore {
+    return new GuardedStore(this, client, inner);
+  }
+
+  /** Records an event (throws `audit_failed` when it cannot). */
+  record(client: Client | null, event: Omit<NewEvent, 'client'>): Promise<void> {
+    return this.audit.append({ client: client && { pid: client.pid, uid: client.uid, exe: client.exe }, ...event });
+  }
+
+  /** Whether `client` may read `secret` (for filtering list), without auditing. */
+  mayRead(client: Client, secret: string): boolean {
+    return !this.enforce || decide(this.policy, client, 'read', secret).allow;
+  }
+
+  /** Decides, and audits a denial; throws `denied`. */
+  async authorize(client: Client, action: Action, op: string, secret: string | null): Promise<Decision> {
+    const decision = this.enforce ? decide(this.policy, client, action, secret) : { allow: true, by: 'not enforced here' };
+    if (!decision.allow) {
+      await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: decision.by });
+      const who = client.exe ?? `pid ${client.pid}`;
+      fail('denied', `policy.yaml denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`);
+    }
+    return decision;
+  }
+
+  /** Takes a token from `limiter` for `client`, or audits (sparingly) and throws `rate_limited`. */
+  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null): Promise<void> {
+    const key = clientKey(client);
+    if (limiter.take(key)) return;
+    const now = Date.now();
+    const seen = this.lastRateAudit.get(key);
+    if (!seen || now - seen.at >= RATE_AUDIT_INTERVAL_MS) {
+      const reason = seen && seen.suppressed > 0 ? `${seen.suppressed} more since the last rate_limited line` : undefined;
+      this.lastRateAudit.set(key, { at: now, suppressed: 0 });
+      await this.record(client, { event_type: 'rate_limited', action: op, resource, result: 'rate_limited', ...(reason ? { reason } : {}) });
+    } else {
+      seen.suppressed++;
+    }
+    fail('rate_limited', `too many ${op} requests from ${client.exe ?? `pid ${client.pid}`}; retry in ${limiter.retryAfter(key)} s`);
+  }
+}
+
+class GuardedStore implements SecretStore {
+  constructor(
+    private readonly guard: Guard,
+    private readonly client: Client,
+    private readonly inner: SecretStore,
+  ) {}
+
+  async get(name: string): Promise<Uint8Array> {
+    await this.guard.limit(this.guard.reads, this.client, 'get', name);
+    const decision = await this.guard.authorize(this.client, 'read', 'get', name);
+    const value = await this.attempt('get', name, decision, () => this.inner.get(name));
+    try {
+      await this.access('get', name, decision);
+    } catch (err) {
+      value.fill(0);
+      throw err;
+    }
+    return value;
+  }
+
+  async list(): Promise<string[]> {
+    await this.guard.limit(this.guard.reads, this.client, 'list', null);
+    const names = await this.inner.list();
+    const visible = names.filter((n) => this.guard.mayRead(this.client, n));
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` });
+    return visible;
+  }
+
+  async set(name: string, value: Uint8Array): Promise<void> {
+    const decision = await this.guard.authorize(this.client, 'write', 'set', name);
+    await this.attempt('set', name, decision, () => this.inner.set(name, value));
+    await this.access('set', name, decision);
+  }
+
+  async rm(name: string): Promise<void> {
+    const decision = await this.guard.authorize(this.client, 'delete', 'rm', name);
+    await this.attempt('rm', name, decision, () => this.inner.rm(name));
+    await this.access('rm', name, decision);
+  }
+
+  private access(op: string, name: string | null, decision: Decision): Promise<void> {
+    return this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result: 'success', reason: decision.by });
+  }
+
+  /** Runs the operation; a failure (not found, tampered, ...) is audited with its code. */
+  private async attempt<T>(op: string, name: string, decision: Decision, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      const code: ErrorCode | 'error' = err instanceof GlassdomeError ? err.code : 'error';
+      await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result: code, reason: decision.by }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+

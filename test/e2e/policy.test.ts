@@ -1,0 +1,302 @@
+// Policy, audit and rate limits with real processes: python, node and cat as clients of a real
+// agent, policy.yaml reloaded on SIGHUP, the audit log edited by hand, an unwritable log, a brute
+// force of unlocks, a noisy client, and forwarding to a syslog socket.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, makeEnv, makeVault, PASSWORD, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { Wire } from '../helpers/wire.js';
+
+const CLIENT_DIR = path.join(__dirname, '../../clients/python');
+const PYTHON_EXE = fs.realpathSync('/usr/bin/python3');
+
+let t: TestEnv;
+beforeEach(async () => {
+  t = makeEnv();
+  await makeVault(t);
+});
+afterEach(() => t.cleanup());
+
+function writePolicy(text: string): void {
+  fs.writeFileSync(path.join(t.home, 'policy.yaml'), text, { mode: 0o600 });
+}
+
+/** The audit log's events. */
+function events(): Array<Record<string, any>> {
+  const file = path.join(t.home, 'audit.log');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+}
+
+/** Reads a secret with the Python client; returns the value or the error code. */
+function pyGet(name: string, env = t.env): string {
+  const r = python('import glassdome, sys\ntry: print(glassdome.get(sys.argv[1]))\nexcept glassdome.GlassdomeError as e: print("ERR", e.code)', [name], { ...env, PYTHONPATH: CLIENT_DIR });
+  return r.stdout.trim() || r.stderr;
+}
+
+async function reload(pid: number): Promise<void> {
+  const before = events().filter((e) => e.action === 'policy_reload').length;
+  process.kill(pid, 'SIGHUP');
+  await waitFor(() => events().filter((e) => e.action === 'policy_reload').length > before, 'the reload to be audited');
+}
+
+const PYTHON_ONLY = `authorization:
+  rules:
+    - name: python-reads-proxmox
+      clients:
+        - exe: /usr/bin/python3*
+      secrets: ["proxmox_*"]
+      actions: [read]
+`;
+
+const ROLES = `clients:
+  scripts: { exe: /usr/bin/python3* }
+roles:
+  agent:
+    permissions: ["secrets:read:mail_*"]
+  ai-agent:
+    inherits: agent
+    permissions: ["secrets:read:openai_*"]
+client_roles:
+  scripts: ai-agent
+`;
+
+describe('policy', () => {
+  it('allows only python to read proxmox_*: node and cat are denied and audited, another secret too', async () => {
+    const agent = await startAgent(t.env);
+    await unlock(t.env);
+    await cli(t.env, ['set', 'proxmox_password'], 'hunter2');
+    await cli(t.env, ['set', 'mail_password'], 'other');
+    writePolicy(PYTHON_ONLY);
+    await reload(agent.pid);
+
+    expect(pyGet('proxmox_password')).toBe('hunter2');
+    expect(pyGet('mail_password')).toBe('ERR denied');
+
+    const viaNode = await cli(t.env, ['get', 'proxmox_password']);
+    expect(viaNode.code).toBe(5);
+    expect(viaNode.stderr).toMatch(/^glassdome: policy.yaml denies \/.*node.* read on "proxmox_password" \(default deny\)\nglassdome: hint: see why: glassdome policy check/);
+    expect(viaNode.stderr).not.toContain('hunter2');
+
+    const marker = path.join(t.dir, 'cat-started');
+    const viaCat = await cli(t.env, ['exec', '--', 'sh', '-c', `touch ${marker}; cat "$1"`, 'sh', '{{glassdome:proxmox_password}}']);
+    expect(viaCat.code).toBe(5);
+    expect(fs.existsSync(marker)).toBe(false);
+
+    const wire = await Wire.connect(agent.socket); // this test's own node process, directly
+    wire.request({ v: 1, id: 1, op: 'get', name: 'proxmox_password' });
+    expect(await wire.reply()).toMatchObject({ ok: false, error: { code: 'denied' } });
+    wire.close();
+
+    const denied = events().filter((e) => e.event_type === 'secret_denied');
+    expect(denied.map((e) => [e.resource, e.client.exe === PYTHON_EXE ? 'python' : 'node'])).toEqual([
+      ['mail_password', 'python'],
+      ['proxmox_password', 'node'],
+      ['proxmox_password', 'node'],
+      ['proxmox_password', 'node'],
+    ]);
+    expect(events().find((e) => e.event_type === 'secret_access' && e.action === 'get')).toMatchObject({ resource: 'proxmox_password', result: 'success', reason: 'rule python-reads-proxmox', client: { exe: PYTHON_EXE } });
+    expect((await cli(t.env, ['list', '--json'])).stdout.trim()).toBe('[]'); // node may read nothing: it sees no names
+  });
+
+  it('roles with inheritance, granted through client_roles', async () => {
+    writePolicy(ROLES);
+    await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'mail_x'], 'm')).code).toBe(5); // node has no role: no write either
+    fs.rmSync(path.join(t.home, 'policy.yaml'));
+    process.kill(Number(t.env.GLASSDOME_AGENT_PID), 'SIGHUP');
+    await waitFor(() => events().some((e) => e.action === 'policy_reload'), 'reload');
+    await cli(t.env, ['set', 'mail_x'], 'mail-value');
+    await cli(t.env, ['set', 'openai_key'], 'openai-value');
+    await cli(t.env, ['set', 'aws_key'], 'aws-value');
+    writePolicy(ROLES);
+    await reload(Number(t.env.GLASSDOME_AGENT_PID));
+    expect(pyGet('openai_key')).toBe('openai-value');
+    expect(pyGet('mail_x')).toBe('mail-value'); // inherited from agent
+    expect(pyGet('aws_key')).toBe('ERR denied');
+    const grants = events().filter((e) => e.event_type === 'secret_access' && e.action === 'get').map((e) => e.reason);
+    expect(grants).toEqual(['role ai-agent', 'role ai-agent']);
+  });
+
+  it('a bad policy stops the agent from starting, naming the line', async () => {
+    writePolicy('authorization:\n  rules:\n    - name: x\n      clients: [{exe: /usr/bin/python3*}]\n      secrets: ["a{b"]\n      actions: [read]\n');
+    const r = await cli(t.env, ['agent']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^glassdome: policy.yaml:5: bad glob "a\{b" in secrets: unclosed \{\n/);
+    writePolicy('authorization: [\n');
+    const yaml = await cli(t.env, ['agent']);
+    expect(yaml.code).toBe(1);
+    expect(yaml.stderr).toMatch(/^glassdome: policy.yaml:\d+: /);
+    writePolicy('authorization:\n  rule: []\n');
+    const key = await cli(t.env, ['policy', 'check', 'x', 'read']);
+    expect(key.code).toBe(1);
+    expect(key.stderr).toMatch(/^glassdome: policy.yaml:2: unknown key "rule" in authorization \(expected one of rules\)/);
+  });
+
+  it('SIGHUP reloads a good policy, and keeps the old one (saying so) when the new one is bad', async () => {
+    writePolicy(PYTHON_ONLY);
+    const agent = await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(5);
+    writePolicy(`${PYTHON_ONLY}    - name: node-writes
+      clients: [{ exe: "${fs.realpathSync(process.execPath)}" }]
+      secrets: ["*"]
+      actions: [write, read]
+`);
+    await reload(agent.pid);
+    expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(0);
+    writePolicy('authorization:\n  rules:\n    - name: broken\n      bogus: true\n');
+    await reload(agent.pid);
+    const last = events().filter((e) => e.action === 'policy_reload').pop()!;
+    expect(last).toMatchObject({ result: 'failure', reason: expect.stringMatching(/kept the previous policy: policy.yaml:4: unknown key "bogus"/) });
+    expect((await cli(t.env, ['get', '-n', 'proxmox_a'])).stdout).toBe('v'); // node-writes still applies
+  });
+
+  it('policy check prints the decision and what decided it', async () => {
+    writePolicy(PYTHON_ONLY);
+    const allow = await cli(t.env, ['policy', 'check', '--exe', '/usr/bin/python3.11', 'proxmox_password', 'read']);
+    expect(allow).toMatchObject({ code: 0, stdout: 'allow (rule python-reads-proxmox)\n' });
+    const deny = await cli(t.env, ['policy', 'check', '--exe', '/usr/bin/python3.11', 'proxmox_password', 'write']);
+    expect(deny).toMatchObject({ code: 5, stdout: 'deny (default deny)\n' });
+    expect((await cli(t.env, ['policy', 'check', 'proxmox_password', 'read'])).stdout).toBe('deny (default deny)\n');
+    expect((await cli(t.env, ['policy', 'check', 'x', 'fly'])).code).toBe(2);
+    fs.rmSync(path.join(t.home, 'policy.yaml'));
+    expect((await cli(t.env, ['policy', 'check', 'x', 'delete'])).stdout).toBe('allow (no policy): there is no policy.yaml\n');
+  });
+});
+
+describe('audit log', () => {
+  it('holds the events, never a value or a password; verifies; finds an edited, a removed and a reordered line', async () => {
+    const agent = await startAgent(t.env);
+    await unlock(t.env, [], 'wrong password here');
+    await unlock(t.env);
+    await cli(t.env, ['set', 'db_pass'], 'value-never-logged-1');
+    await cli(t.env, ['get', 'db_pass']);
+    await cli(t.env, ['exec', '--', 'true', '{{glassdome:db_pass}}']);
+    pyGet('db_pass');
+    await cli(t.env, ['get', 'missing']);
+    await cli(t.env, ['lock']);
+    const text = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8');
+    for (const secret of ['value-never-logged-1', Buffer.from('value-never-logged-1').toString('base64'), PASSWORD, 'wrong password here']) expect(text).not.toContain(secret);
+    const types = events().map((e) => `${e.event_type}:${e.action}:${e.result}`);
+    expect(types).toEqual(
+      expect.arrayContaining(['auth_attempt:unlock:attempt', 'auth_failure:unlock:failure', 'auth_success:unlock:success', 'secret_access:set:success', 'secret_access:get:success', 'secret_access:get:not_found', 'admin_action:lock:success']),
+    );
+    expect(events().every((e) => /^evt_[0-9a-f]{16}$/.test(e.event_id) && !Number.isNaN(Date.parse(e.timestamp)))).toBe(true);
+    expect(await cli(t.env, ['audit', 'verify'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: \d+ line\(s\) in 1 file\(s\)\n$/) });
+    const human = await cli(t.env, ['audit']);
+    expect(human.stdout).toMatch(/secret_access +get db_pass +success +pid \d+ \/.*python3/);
+    const json = await cli(t.env, ['audit', '--json', '--since', '1h']);
+    expect(json.stdout.trim().split('\n').length).toBe(events().length);
+    expect((await cli(t.env, ['audit', '--since', '2999-01-01T00:00:00Z'])).stdout).toBe('');
+
+    const file = path.join(t.home, 'audit.log');
+    const original = fs.readFileSync(file, 'utf8');
+    const lines = original.trimEnd().split('\n');
+    const cases: Array<[string, string[], RegExp]> = [
+      ['edited', lines.map((l, i) => (i === 3 ? l.replace('"success"', '"failure"') : l)), /audit.log line 4: it was edited/],
+      ['removed', lines.filter((_, i) => i !== 3), /audit.log line 4: it does not follow the line before it/],
+      ['reordered', [lines[0]!, lines[2]!, lines[1]!, ...lines.slice(3)], /audit.log line 2: it does not follow/],
+    ];
+    for (const [what, changed, expected] of cases) {
+      fs.writeFileSync(file, `${changed.join('\n')}\n`);
+      const r = await cli(t.env, ['audit', 'verify']);
+      expect(r.code, what).toBe(6);
+      expect(r.stderr, what).toMatch(expected);
+    }
+    fs.writeFileSync(file, original);
+    expect((await cli(t.env, ['audit', 'verify'])).code).toBe(0);
+    expect(agent.pid).toBeGreaterThan(0);
+  });
+
+  it('an unwritable audit.log stops secret access (fail closed) and says why', async () => {
+    await startAgent(t.env);
+    await unlock(t.env);
+    await cli(t.env, ['set', 'x'], 'value');
+    const file = path.join(t.home, 'audit.log');
+    fs.rmSync(file);
+    fs.mkdirSync(file); // root ignores modes: a directory cannot be appended to by anyone
+    const r = await cli(t.env, ['get', 'x']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^glassdome: cannot write the audit log .*audit.log \(.*\), so secrets are withheld\n/);
+    expect((await cli(t.env, ['exec', '--', 'true'])).code).toBe(1);
+    expect(pyGet('x')).toBe('ERR audit_failed');
+    fs.rmdirSync(file);
+    expect((await cli(t.env, ['get', '-n', 'x'])).stdout).toBe('value');
+  });
+
+  it('forwards lines to a syslog socket when policy.yaml says so', async () => {
+    const sock = path.join(t.dir, 'log.sock');
+    const receiver = spawn('/usr/bin/python3', ['-c', [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      's.bind(sys.argv[1])',
+      'print("ready", flush=True)',
+      'while True: print(s.recv(65536).decode(), flush=True)',
+    ].join('\n'), sock]);
+    let got = '';
+    receiver.stdout.on('data', (c: Buffer) => (got += c));
+    try {
+      await waitFor(() => got.includes('ready'), 'the receiver');
+      writePolicy(`default_policy: allow\naudit:\n  syslog: { socket: ${sock}, facility: auth }\n`);
+      await startAgent(t.env);
+      await unlock(t.env);
+      await cli(t.env, ['set', 'x'], 'v');
+      await waitFor(() => got.includes('"event_type":"secret_access"'), 'a forwarded line');
+      expect(got).toMatch(/<38>glassdome\[\d+\]: \{"timestamp":/);
+      expect(got).not.toContain('"v"');
+    } finally {
+      receiver.kill();
+    }
+  });
+});
+
+describe('rate limits', () => {
+  it('unlock brute force is slowed, then refused, and audited', async () => {
+    writePolicy('default_policy: allow\nrate_limits:\n  unlock: { rate: 3, per: hour, burst: 3 }\n');
+    await startAgent(t.env);
+    const codes: Array<number | null> = [];
+    for (let i = 0; i < 4; i++) codes.push((await unlock(t.env, [], `guess ${i}`)).code);
+    expect(codes).toEqual([1, 1, 1, 5]);
+    const refused = await unlock(t.env); // even the right password must wait now
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toMatch(/too many unlock requests .*retry in \d+ s/);
+    const ev = events();
+    expect(ev.filter((e) => e.event_type === 'auth_failure')).toHaveLength(3);
+    expect(ev.filter((e) => e.event_type === 'rate_limited' && e.action === 'unlock').length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(ev)).not.toMatch(/guess \d/);
+  });
+
+  it('limits one noisy client while another is served', async () => {
+    writePolicy('default_policy: allow\nrate_limits:\n  read: { rate: 5, per: second, burst: 5 }\n');
+    await startAgent(t.env);
+    await unlock(t.env);
+    await cli(t.env, ['set', 'x'], 'value');
+    const noisy = python(
+      ['import glassdome', 'codes = []', 'for i in range(60):', '    try: glassdome.get("x"); codes.append("ok")', '    except glassdome.GlassdomeError as e: codes.append(e.code)', 'print(codes.count("ok"), codes.count("rate_limited"))'].join('\n'),
+      [],
+      { ...t.env, PYTHONPATH: CLIENT_DIR },
+    );
+    const [ok, limited] = noisy.stdout.trim().split(' ').map(Number);
+    expect(ok).toBeGreaterThanOrEqual(5);
+    expect(limited).toBeGreaterThan(30);
+    expect((await cli(t.env, ['get', '-n', 'x'])).stdout).toBe('value'); // another client (node) is served
+    const rl = events().filter((e) => e.event_type === 'rate_limited');
+    expect(rl.length).toBeGreaterThanOrEqual(1);
+    expect(rl.length).toBeLessThan(limited!); // audited sparingly, not once per refusal
+  });
+});
+
+describe('peers', () => {
+  it('a refused peer is audited as peer_denied', async () => {
+    const agent = await startAgent(t.env);
+    for (let d = path.dirname(agent.socket); d !== '/'; d = path.dirname(d)) fs.chmodSync(d, fs.statSync(d).mode | 0o755);
+    fs.chmodSync(agent.socket, 0o666);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"{}\\n"); print(s.recv(4096).decode())', agent.socket], { encoding: 'utf8' });
+    expect(r.stdout).toContain('"denied"');
+    await waitFor(() => events().some((e) => e.event_type === 'peer_denied'), 'the audit line');
+    expect(events().find((e) => e.event_type === 'peer_denied')).toMatchObject({ client: { uid: 65534 }, result: 'denied' });
+  });
+});
