@@ -31,22 +31,29 @@ export class AgentVault implements SecretStore {
   private sessionKey: Uint8Array | undefined;
   private signature: FileSignature | undefined;
   private heldFd: number | undefined;
+  /** True until the end of the current event-loop turn once secrets.encrypted was checked in it. */
+  private checkedThisTurn = false;
 
   constructor(
     private readonly paths: VaultPaths,
     private readonly state: AgentState,
   ) {}
 
-  /** Loads the vault with freshly unlocked keys (the state must already hold them). */
-  adoptUnlock(): number {
+  /**
+   * Takes the map the unlock just opened (the state must already hold its keys), so the vault is
+   * decrypted once per unlock, not twice. The caller wipes the map.
+   */
+  adoptUnlock(map: SecretMap, signature: FileSignature): number {
     this.clear();
     this.sessionKey = this.state.sessionKey(randomBytes);
-    this.sync();
+    this.fill(map);
+    this.hold(signature);
     return this.entries.size;
   }
 
   /** Forgets every sealed entry and the file it came from (on lock and expiry). */
   clear(): void {
+    this.checkedThisTurn = false;
     this.entries.clear();
     this.sessionKey = undefined;
     this.signature = undefined;
@@ -91,6 +98,7 @@ export class AgentVault implements SecretStore {
   }
 
   private afterCommit(map: SecretMap, commit: Commit, name: string): void {
+    this.checkedThisTurn = false;
     if (sameSignature(commit.before, this.signature)) {
       const entry = map.get(name);
       if (entry) this.entries.set(name, this.seal(name, entry.value));
@@ -101,17 +109,24 @@ export class AgentVault implements SecretStore {
     this.hold(commit.after);
   }
 
-  /** Reloads from disk when secrets.encrypted is not the version loaded last. */
+  /**
+   * Reloads from disk when secrets.encrypted is not the version loaded last. One stat serves every
+   * request handled in the same turn of the event loop (under load, many share it).
+   */
   private sync(): void {
     const keys = this.keys();
-    if (sameSignature(statSignature(this.paths.secrets), this.signature)) return;
-    const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
-    try {
-      this.fill(map);
-      this.hold(signature);
-    } finally {
-      wipeMap(map);
+    if (this.checkedThisTurn) return;
+    if (!sameSignature(statSignature(this.paths.secrets), this.signature)) {
+      const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
+      try {
+        this.fill(map);
+        this.hold(signature);
+      } finally {
+        wipeMap(map);
+      }
     }
+    this.checkedThisTurn = true; // only after a successful check: a failed reload is tried again
+    setImmediate(() => (this.checkedThisTurn = false));
   }
 
   private fill(map: SecretMap): void {

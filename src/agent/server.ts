@@ -188,8 +188,9 @@ export class AgentServer {
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
       const candidate = keysFor(vaultId, Uint8Array.from(copy));
+      let opened: ReturnType<typeof loadSecrets>;
       try {
-        wipeMap(loadSecrets(this.options.paths, candidate).map);
+        opened = loadSecrets(this.options.paths, candidate);
       } catch (err) {
         if (err instanceof GlassdomeError && err.code === 'tampered') {
           this.failed(client, 'the key does not open the vault');
@@ -203,7 +204,12 @@ export class AgentServer {
       const lifetimeMs = lifetimeS !== undefined ? lifetimeS * 1000 : this.options.defaultLifetimeMs;
       const session = this.state.unlock(vaultId, copy, lifetimeMs);
       copy.fill(0);
-      const count = this.vault.adoptUnlock();
+      let count: number;
+      try {
+        count = this.vault.adoptUnlock(opened.map, opened.signature);
+      } finally {
+        wipeMap(opened.map);
+      }
       this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
       this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
       return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), secret_count: count };

@@ -1,5 +1,5 @@
 // Appending to and reading the audit log ($GLASSDOME_HOME/audit.log, mode 0600, O_APPEND). An
-// append reads the previous line's hash and writes the new line under an exclusive flock on the
+// append reads the previous line's hash and writes the new lines under an exclusive flock on the
 // log itself, so the agent and a CLI in fallback mode never fork the chain; past a size limit the
 // log rotates (audit.log → audit.log.1 …) and the chain continues into the new file. Any failure
 // is `audit_failed`: the caller then withholds secrets (fail closed).
@@ -22,11 +22,23 @@ const APPEND_LOCK_MS = 2000;
 /** An event without the fields the log fills in. */
 export type NewEvent = Omit<AuditEvent, 'timestamp' | 'event_id'>;
 
+/** Event ids: unique, not secret — a random prefix per process and a counter. */
+const ID_PREFIX = crypto.randomBytes(4).toString('hex');
+let idCounter = 0;
+
+interface Pending {
+  event: AuditEvent;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 /** The audit log of one vault. */
 export class AuditLog {
   private fd: number | undefined;
   private knownSize = -1;
   private lastHash = GENESIS;
+  private queue: Pending[] = [];
+  private flushing = false;
   /** Called with each line written (syslog forwarding), best effort. */
   forward: ((line: string) => void) | undefined;
 
@@ -35,11 +47,15 @@ export class AuditLog {
     private readonly rotateBytes = ROTATE_BYTES,
   ) {}
 
-  /** Appends one event; throws `audit_failed` when it cannot be written. */
-  async append(event: NewEvent): Promise<void> {
+  /**
+   * Appends one event; resolves once its line is written, throws `audit_failed` when it cannot
+   * be. Events arriving while a write is under way are written together by the next one (group
+   * commit: one lock, one stat and one write for many lines under load).
+   */
+  append(event: NewEvent): Promise<void> {
     const full: AuditEvent = {
       timestamp: new Date().toISOString(),
-      event_id: `evt_${crypto.randomBytes(8).toString('hex')}`,
+      event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
       event_type: event.event_type,
       client: event.client,
       action: event.action,
@@ -47,19 +63,38 @@ export class AuditLog {
       result: event.result,
       ...(event.reason !== undefined ? { reason: event.reason } : {}),
     };
-    let line: string;
-    try {
-      line = await this.write(full);
-    } catch (err) {
-      this.close();
-      const cause = err instanceof GlassdomeError ? err.message : ioError(err, 'write').message.replace(/^write: /, '');
-      throw new GlassdomeError('audit_failed', `cannot write the audit log ${this.path} (${cause}), so secrets are withheld`, `make it writable again: ls -l ${this.path}`);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ event: full, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    await new Promise<void>((r) => setImmediate(r)); // gather what this turn of the event loop appends
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      let lines: string[];
+      try {
+        lines = await this.write(batch.map((p) => p.event));
+      } catch (err) {
+        this.close();
+        const cause = err instanceof GlassdomeError ? err.message : ioError(err, 'write').message.replace(/^write: /, '');
+        const failure = new GlassdomeError('audit_failed', `cannot write the audit log ${this.path} (${cause}), so secrets are withheld`, `make it writable again: ls -l ${this.path}`);
+        for (const p of batch) p.reject(failure);
+        continue;
+      }
+      for (const p of batch) p.resolve();
+      for (const line of lines) {
+        try {
+          this.forward?.(line);
+        } catch {
+          // forwarding is best effort; the local line is written
+        }
+      }
     }
-    try {
-      this.forward?.(line);
-    } catch {
-      // forwarding is best effort; the local line is written
-    }
+    this.flushing = false;
   }
 
   /** Closes the log's descriptor. */
@@ -69,25 +104,27 @@ export class AuditLog {
     this.knownSize = -1;
   }
 
-  private async write(event: AuditEvent): Promise<string> {
+  private async write(events: AuditEvent[]): Promise<string[]> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const fd = this.open();
       if (!(await flockWithin(fd, APPEND_LOCK_MS))) throw new GlassdomeError('busy', 'another writer held it too long');
       try {
-        // Rotated while we waited? Our descriptor is then the old file: start again on the new one.
-        if (!sameFile(fd, this.path)) {
-          this.close();
+        const st = fs.fstatSync(fd);
+        // Fast path: the file is still linked and no one wrote since our last line. (A writer that
+        // rotates the log first appends a closing line to it, so a rotation changes its size too.)
+        if (st.nlink === 0 || (st.size !== this.knownSize && !sameFile(fd, this.path))) {
+          this.close(); // removed or rotated while we held it: start again on the current file
           continue;
         }
-        let size = fs.fstatSync(fd).size;
-        if (size !== this.knownSize) this.lastHash = size === 0 ? chainStart(this.path) : tailHash(fd, size);
-        if (size >= this.rotateBytes) {
+        if (st.size !== this.knownSize) this.lastHash = st.size === 0 ? chainStart(this.path) : tailHash(fd, st.size);
+        if (st.size >= this.rotateBytes) {
+          this.writeLines(fd, [rotationEvent()], st.size);
           rotate(this.path);
           this.close();
           const fresh = this.open(); // new, empty; the chain continues from this.lastHash
-          return this.writeLine(fresh, event, 0);
+          return this.writeLines(fresh, events, 0);
         }
-        return this.writeLine(fd, event, size);
+        return this.writeLines(fd, events, st.size);
       } finally {
         if (this.fd === fd) funlock(fd);
       }
@@ -95,14 +132,19 @@ export class AuditLog {
     throw new GlassdomeError('busy', 'it kept being rotated');
   }
 
-  private writeLine(fd: number, event: AuditEvent, size: number): string {
-    const line = buildLine(event, this.lastHash);
-    const bytes = Buffer.from(`${line}\n`, 'utf8');
+  private writeLines(fd: number, events: AuditEvent[], size: number): string[] {
+    let prev = this.lastHash;
+    const lines = events.map((event) => {
+      const line = buildLine(event, prev);
+      prev = lineHash(line);
+      return line;
+    });
+    const bytes = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
     this.knownSize = size + bytes.length;
-    this.lastHash = lineHash(line);
-    return line;
+    this.lastHash = prev;
+    return lines;
   }
 
   private open(): number {
@@ -119,6 +161,20 @@ export class AuditLog {
     this.knownSize = -1;
     return fd;
   }
+}
+
+/** The line that closes a file before it is rotated away. */
+function rotationEvent(): AuditEvent {
+  return {
+    timestamp: new Date().toISOString(),
+    event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
+    event_type: 'admin_action',
+    client: null,
+    action: 'rotate',
+    resource: 'audit.log',
+    result: 'success',
+    reason: 'the chain continues in the next file',
+  };
 }
 
 function sameFile(fd: number, path: string): boolean {

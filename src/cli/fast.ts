@@ -120,7 +120,7 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
   if (command === 'exec') {
     const parsed = parseExecArgs(rest);
     if (!parsed) return null;
-    return guarded(false, async () => lazy<typeof import('../actions/exec.js')>('../actions/exec.js').execAction(parsed, vaultPaths()));
+    return guarded(false, async () => (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, vaultPaths()));
   }
   const spec = LEAN_SPECS[command];
   const parsed = spec ? parseSpec(spec, rest) : null;
@@ -131,36 +131,28 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
     const paths = vaultPaths();
     switch (command) {
       case 'get':
-        await lazy<typeof import('../actions/get.js')>('../actions/get.js').getAction({ name: args[0]!, noNewline: flags['no-newline'] === true, json }, paths);
+        await (require('../actions/get.js') as typeof import('../actions/get.js')).getAction({ name: args[0]!, noNewline: flags['no-newline'] === true, json }, paths);
         return 0;
       case 'list':
-        await lazy<typeof import('../actions/list.js')>('../actions/list.js').listAction({ json }, paths);
+        await (require('../actions/list.js') as typeof import('../actions/list.js')).listAction({ json }, paths);
         return 0;
       case 'status':
-        return lazy<typeof import('../actions/status.js')>('../actions/status.js').statusAction({ json }, paths);
+        return (require('../actions/status.js') as typeof import('../actions/status.js')).statusAction({ json }, paths);
       case 'unlock': {
-        const { parseLifetime } = lazy<typeof import('./duration.js')>('./duration.js');
+        const { parseLifetime } = require('./duration.js') as typeof import('./duration.js');
         const lifetimeS = typeof flags.lifetime === 'string' ? parseLifetime(flags.lifetime) : undefined;
-        await lazy<typeof import('../actions/unlock.js')>('../actions/unlock.js').unlockAction({ passwordStdin: flags['password-stdin'] === true, lifetimeS }, paths);
+        await (require('../actions/unlock.js') as typeof import('../actions/unlock.js')).unlockAction({ passwordStdin: flags['password-stdin'] === true, lifetimeS }, paths);
         return 0;
       }
       default: {
-        const { parseLifetime } = lazy<typeof import('./duration.js')>('./duration.js');
+        const { parseLifetime } = require('./duration.js') as typeof import('./duration.js');
         const shell = flags.sh ? 'sh' : flags.csh ? 'csh' : flags.fish ? 'fish' : undefined;
         const lifetime = typeof flags.lifetime === 'string' ? flags.lifetime : '8h';
         const options = { shell, kill: flags.kill === true, foreground: flags.foreground === true, lifetimeS: parseLifetime(lifetime), socket: typeof flags.address === 'string' ? flags.address : undefined } as const;
-        return lazy<typeof import('../actions/agent.js')>('../actions/agent.js').agentAction(options, paths);
+        return (require('../actions/agent.js') as typeof import('../actions/agent.js')).agentAction(options, paths);
       }
     }
   });
-}
-
-/**
- * Loads a module on first use, synchronously. Heavy parts (keyring, koffi, prompts, libsodium)
- * are required this way across the CLI; a dynamic import() would start the ESM loader (~10 ms).
- */
-function lazy<T>(id: string): T {
-  return require(id) as T;
 }
 
 async function guarded(json: boolean, run: () => Promise<number>): Promise<number> {

@@ -4,10 +4,11 @@
 // through different descriptors of one process would contend with each other.
 
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import { tryLockExclusive, unlock } from '../os/libc.js';
 import { checkPrivate, ioError } from './secure-file.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How long a writer waits for the lock before giving up with `busy` (ms). */
 export const LOCK_TIMEOUT_MS = 10_000;

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// `npm run bench`: glassdome beside its anchors, on this machine, in one run. Prints a table and
+// writes bench/results/latest.json and bench/results/latest.svg.
+//
+//   start-up   whole-process median wall time and peak RSS (interleaved rounds after warm-up) of
+//              glassdome get (agent / keyring), exec -- true, status, beside node -e 0 (the floor
+//              of any Node CLI) and, where installed, ssh-add -l, secret-tool lookup, pass show
+//   unlock     with the default KDF (Argon2id, opslimit 3, 64 MiB), whole process
+//   load       agent get throughput and p50/p99 at 1, 16, 64 connections, beside a bare Node
+//              NDJSON echo server loaded the same way
+//   memory     agent RSS idle, unlocked, and with 10,000 secrets; unlock and list at 10,000
+//
+// Targets (reported, never asserted): get ≤ 1.30x node -e 0; keyring get ≤ 1.5x; exec ≤ get +
+// 20 ms; unlock ≤ 0.6 s; throughput ≥ 50% of echo at 16 connections with p99 ≤ 2 ms; idle RSS
+// ≤ 60 MiB, ≤ 90 MiB with 10k secrets.
+'use strict';
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { renderChart } = require('./chart.js');
+
+const ROOT = path.join(__dirname, '..');
+const BIN = path.join(ROOT, 'bin/run.js');
+const NODE = process.execPath;
+const PASSWORD = 'bench password';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
+const LOAD_MS = Number(process.env.BENCH_LOAD_MS ?? 3000);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-bench-'));
+const started = [];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
+};
+const round = (x, d = 1) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+function envFor(home, extra = {}) {
+  const env = { ...process.env, GLASSDOME_HOME: home, XDG_RUNTIME_DIR: path.join(tmp, 'run'), NO_COLOR: '1', ...extra };
+  delete env.GLASSDOME_AUTH_SOCK;
+  delete env.GLASSDOME_AGENT_PID;
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
+  return env;
+}
+
+function glassdome(env, args, input) {
+  const r = spawnSync(NODE, [BIN, ...args], { env, input: input ?? '', encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`glassdome ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function startAgent(env, socket) {
+  const out = glassdome(env, ['agent', '-s', '-a', socket]);
+  const pid = Number(/GLASSDOME_AGENT_PID=(\d+)/.exec(out)[1]);
+  started.push(pid);
+  return { ...env, GLASSDOME_AUTH_SOCK: socket, GLASSDOME_AGENT_PID: String(pid), pid };
+}
+
+function measure(commands, rounds = ROUNDS, warmup = 3) {
+  const r = spawnSync('/usr/bin/python3', [path.join(__dirname, 'measure.py'), JSON.stringify({ rounds, warmup, commands })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`measure.py failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/**
+ * Medians per command, and the ratio to the baseline as the median of per-round ratios: each
+ * round runs every command back to back, so pairing them cancels most of the machine's drift.
+ */
+function summarize(raw, base) {
+  const out = {};
+  const baseline = raw[base].wall_ms;
+  for (const [name, m] of Object.entries(raw)) {
+    const ratios = m.wall_ms.map((w, i) => w / baseline[i]);
+    out[name] = { median_ms: round(median(m.wall_ms)), ratio: round(median(ratios), 2), peak_rss_mib: round(median(m.rss_kib) / 1024), runs: m.wall_ms.length, exit: [...new Set(m.exit)] };
+  }
+  return out;
+}
+
+function rssMib(pid, field = 'VmRSS') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return round(Number(m[1]) / 1024);
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Vault with a policy that lifts the rate limits: the bench measures the agent, not its brakes. */
+function makeVault(home, secrets = {}) {
+  const env = envFor(home);
+  glassdome(env, ['init', '--password-stdin'], PASSWORD);
+  fs.writeFileSync(path.join(home, 'policy.yaml'), 'default_policy: allow\nrate_limits:\n  read: { rate: 100000000, burst: 100000000 }\n  unlock: { rate: 100000, burst: 100000 }\n', { mode: 0o600 });
+  return env;
+}
+
+async function load(socket, line, connections) {
+  const r = spawnSync(NODE, [path.join(__dirname, 'load.js'), socket, line, String(connections), String(LOAD_MS)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`load failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function startupTable(env) {
+  const cmds = [
+    { name: 'node -e 0', argv: [NODE, '-e', '0'] },
+    { name: 'glassdome get (agent)', argv: [NODE, BIN, 'get', 'bench_secret'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
+    { name: 'glassdome exec -- true', argv: [NODE, BIN, 'exec', '--', 'true'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
+    { name: 'glassdome status', argv: [NODE, BIN, 'status'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
+  ];
+  const absent = [];
+  if (has('ssh-agent') && has('ssh-add')) {
+    const sshSock = path.join(tmp, 'ssh.sock');
+    const out = execFileSync('ssh-agent', ['-a', sshSock], { encoding: 'utf8' });
+    started.push(Number(/SSH_AGENT_PID=(\d+)/.exec(out)[1]));
+    cmds.push({ name: 'ssh-add -l', argv: ['ssh-add', '-l'], env: { SSH_AUTH_SOCK: sshSock } });
+  } else absent.push('ssh-add');
+  if (!has('pass')) absent.push('pass');
+  return { results: summarize(measure(cmds), 'node -e 0'), absent };
+}
+
+/** The keyring fallback, in a private D-Bus session with gnome-keyring (the recipe of DESIGN.md). */
+function keyringTable(home) {
+  if (!has('dbus-run-session') || !has('gnome-keyring-daemon') || !has('secret-tool')) return { unavailable: 'dbus-run-session, gnome-keyring-daemon or secret-tool is not installed' };
+  const keyringHome = path.join(tmp, 'keyring-home');
+  fs.mkdirSync(keyringHome, { recursive: true });
+  const script = `eval "$(printf %s pw | gnome-keyring-daemon --daemonize --unlock --components=secrets)"; export GNOME_KEYRING_CONTROL; exec "${NODE}" "${path.join(__dirname, 'fallback.js')}"`;
+  const env = { ...envFor(home), HOME: keyringHome, BENCH_ROUNDS: String(ROUNDS) };
+  const r = spawnSync('dbus-run-session', ['--', 'sh', '-c', script], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const json = r.stdout.trim().split('\n').pop();
+  try {
+    return { results: summarize(JSON.parse(json), 'node -e 0') };
+  } catch {
+    return { unavailable: `the keyring session failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
+  }
+}
+
+async function main() {
+  fs.mkdirSync(path.join(tmp, 'run'), { mode: 0o700 });
+  const report = { machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), extra_ca_certs: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset' }, at: new Date().toISOString(), notes: [] };
+  report.notes.push('policy.yaml in the bench vaults lifts the rate limits (default: 500 reads/s per client), so load measures the agent, not its brakes; every get is still authorized and audited');
+
+  const home = path.join(tmp, 'home');
+  const base = makeVault(home);
+  const env = startAgent(base, path.join(tmp, 'agent.sock'));
+  glassdome(env, ['unlock', '--password-stdin'], PASSWORD);
+  glassdome(env, ['set', 'bench_secret'], 'hunter2');
+  process.stderr.write('bench: start-up …\n');
+  report.startup = startupTable(env);
+  process.stderr.write('bench: keyring fallback …\n');
+  report.keyring = keyringTable(path.join(tmp, 'home-keyring'));
+
+  process.stderr.write('bench: unlock …\n');
+  const unlockRaw = measure([{ name: 'node -e 0', argv: [NODE, '-e', '0'] }, { name: 'glassdome unlock', argv: [NODE, BIN, 'unlock', '--password-stdin'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: home }, stdin: PASSWORD }], 7, 1);
+  report.unlock = summarize(unlockRaw, 'node -e 0');
+
+  process.stderr.write('bench: load …\n');
+  const echoSock = path.join(tmp, 'echo.sock');
+  const echo = spawn(NODE, [path.join(__dirname, 'echo-server.js'), echoSock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(echo.pid);
+  await new Promise((r) => echo.stdout.once('data', r));
+  const request = JSON.stringify({ v: 1, id: 1, op: 'get', name: 'bench_secret' });
+  report.load = [];
+  for (const c of [1, 16, 64]) {
+    const e = await load(echoSock, request, c);
+    const a = await load(env.GLASSDOME_AUTH_SOCK, request, c);
+    report.load.push({ connections: c, echo: e, agent: a, agent_vs_echo: round(a.per_second / e.per_second, 2) });
+  }
+  echo.kill();
+
+  process.stderr.write('bench: memory …\n');
+  const fresh = startAgent(envFor(home), path.join(tmp, 'fresh.sock'));
+  await sleep(1000);
+  const idleLocked = rssMib(fresh.pid);
+  glassdome(fresh, ['unlock', '--password-stdin'], PASSWORD);
+  await sleep(500);
+  report.memory = { idle_locked_mib: idleLocked, idle_unlocked_mib: rssMib(fresh.pid), after_load_mib: rssMib(env.pid), after_load_peak_mib: rssMib(env.pid, 'VmHWM') };
+
+  process.stderr.write('bench: 10,000 secrets …\n');
+  report.big = await bigVault();
+
+  report.targets = targets(report);
+  const outDir = path.join(__dirname, 'results');
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.svg'), renderChart(report));
+  print(report);
+}
+
+async function bigVault() {
+  const home = path.join(tmp, 'home-10k');
+  const env = makeVault(home);
+  const { unsealMasterKey, sealSecrets } = require('../dist/vault/vault.js');
+  const keys = await unsealMasterKey(fs.readFileSync(path.join(home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
+  const map = new Map();
+  const now = Date.now();
+  for (let i = 0; i < 10_000; i++) map.set(`secret_${String(i).padStart(5, '0')}`, { value: Buffer.from(`value-${i}-${'x'.repeat(24)}`), created: now, updated: now });
+  fs.writeFileSync(path.join(home, 'secrets.encrypted'), sealSecrets(keys, map), { mode: 0o600 });
+  const agent = startAgent(env, path.join(tmp, 'big.sock'));
+  const cliEnv = { GLASSDOME_AUTH_SOCK: agent.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: home };
+  const unlock = summarize(measure([{ name: 'node -e 0', argv: [NODE, '-e', '0'] }, { name: 'glassdome unlock (10k)', argv: [NODE, BIN, 'unlock', '--password-stdin'], env: cliEnv, stdin: PASSWORD }], 5, 1), 'node -e 0');
+  await sleep(500);
+  const rss = rssMib(agent.pid);
+  const list = summarize(measure([{ name: 'node -e 0', argv: [NODE, '-e', '0'] }, { name: 'glassdome list (10k)', argv: [NODE, BIN, 'list'], env: cliEnv }, { name: 'glassdome get (10k)', argv: [NODE, BIN, 'get', 'secret_05000'], env: cliEnv }], 10, 2), 'node -e 0');
+  return { unlock: unlock['glassdome unlock (10k)'], list: list['glassdome list (10k)'], get: list['glassdome get (10k)'], node: list['node -e 0'], agent_rss_mib: rss };
+}
+
+function targets(r) {
+  const s = r.startup.results;
+  const at16 = r.load.find((l) => l.connections === 16);
+  const row = (what, value, target, ok) => ({ what, value, target, met: ok });
+  const t = [
+    row('get via agent, x node -e 0', s['glassdome get (agent)'].ratio, '≤ 1.30', s['glassdome get (agent)'].ratio <= 1.3),
+    row('exec -- true minus get, ms (medians)', round(s['glassdome exec -- true'].median_ms - s['glassdome get (agent)'].median_ms), '≤ 20', s['glassdome exec -- true'].median_ms - s['glassdome get (agent)'].median_ms <= 20),
+    row('unlock, s', round(r.unlock['glassdome unlock'].median_ms / 1000, 2), '≤ 0.6', r.unlock['glassdome unlock'].median_ms <= 600),
+    row('throughput at 16 connections, x echo', at16.agent_vs_echo, '≥ 0.5', at16.agent_vs_echo >= 0.5),
+    row('p99 at 16 connections, ms', at16.agent.p99_ms, '≤ 2', at16.agent.p99_ms <= 2),
+    row('agent RSS idle (unlocked), MiB', r.memory.idle_unlocked_mib, '≤ 60', r.memory.idle_unlocked_mib <= 60),
+    row('agent RSS with 10k secrets, MiB', r.big.agent_rss_mib, '≤ 90', r.big.agent_rss_mib <= 90),
+  ];
+  if (r.keyring.results) {
+    const k = r.keyring.results['glassdome get (keyring)'];
+    t.splice(1, 0, row('get via keyring, x node -e 0', k.ratio, '≤ 1.5', k.ratio <= 1.5));
+  }
+  return t;
+}
+
+function print(r) {
+  const lines = [];
+  const table = (title, rows) => {
+    lines.push('', title);
+    for (const [name, m] of Object.entries(rows)) lines.push(`  ${name.padEnd(30)} ${String(m.median_ms).padStart(8)} ms  ${String(m.ratio).padStart(5)}x  ${String(m.peak_rss_mib).padStart(6)} MiB peak`);
+  };
+  lines.push(`glassdome bench — ${r.machine.node}, ${r.machine.cpus} cpus (${r.machine.cpu}), NODE_EXTRA_CA_CERTS ${r.machine.extra_ca_certs}`);
+  lines.push(`start-up: medians of ${ROUNDS} interleaved rounds after 3 warm-up; ratio = median of per-round ratios to node -e 0`);
+  table('start-up (whole process, ratio to node -e 0)', r.startup.results);
+  if (r.startup.absent.length) lines.push(`  not installed here: ${r.startup.absent.join(', ')}`);
+  if (r.keyring.results) table('keyring fallback (private D-Bus + gnome-keyring)', r.keyring.results);
+  else lines.push('', `keyring fallback: ${r.keyring.unavailable}`);
+  table('unlock, default KDF', r.unlock);
+  lines.push('', `load (${LOAD_MS / 1000} s each; get, one request in flight per connection)`);
+  for (const l of r.load) lines.push(`  ${String(l.connections).padStart(3)} conn   agent ${String(l.agent.per_second).padStart(6)}/s p50 ${l.agent.p50_ms} ms p99 ${l.agent.p99_ms} ms errors ${l.agent.errors}   echo ${String(l.echo.per_second).padStart(6)}/s p50 ${l.echo.p50_ms} ms p99 ${l.echo.p99_ms} ms   agent/echo ${l.agent_vs_echo}`);
+  lines.push('', `memory: agent idle ${r.memory.idle_locked_mib} MiB locked, ${r.memory.idle_unlocked_mib} MiB unlocked; after the load ${r.memory.after_load_mib} MiB (peak ${r.memory.after_load_peak_mib})`);
+  lines.push(`10,000 secrets: agent ${r.big.agent_rss_mib} MiB; unlock ${r.big.unlock.median_ms} ms; list ${r.big.list.median_ms} ms (${r.big.list.ratio}x); get ${r.big.get.median_ms} ms (${r.big.get.ratio}x)`);
+  lines.push('', 'targets');
+  for (const t of r.targets) lines.push(`  ${t.met ? 'met ' : 'MISS'}  ${t.what.padEnd(40)} ${String(t.value).padStart(7)}  (${t.target})`);
+  lines.push('', `written: bench/results/latest.json, bench/results/latest.svg`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`bench failed: ${err.stack}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const pid of started) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
