@@ -2,6 +2,16 @@
 // glassdome's entry point. The commands whose start-up people feel (get, list, status, exec,
 // unlock, agent) run through a lean path that never loads the CLI framework; every other
 // invocation, help included, goes to oclif. dist/cli/lean.js is that path bundled into one file.
+const { enableCompileCache } = require('node:module');
+
+if (enableCompileCache) {
+  // Node >= 22: keep V8's compiled code (~5 ms of every start, measured), in the user's own cache
+  // directory, never in the shared /tmp default, where another user could plant a cache.
+  const os = require('node:os');
+  const path = require('node:path');
+  enableCompileCache(path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'glassdome', 'compile-cache'));
+}
+
 const { runFast } = require('../dist/cli/lean.js');
 
 runFast(process.argv.slice(2)).then(async (status) => {

@@ -9,6 +9,9 @@ import { IDLE_TIMEOUT_MS, MAX_BAD_FRAMES, MAX_PENDING_PER_CONNECTION, MAX_QUEUED
 import { errorReply, isRejection, parseRequest, type Request } from '../protocol/messages.js';
 import type { Client } from '../policy/client.js';
 
+/** How long a connection being closed for garbage may take to close its side (ms). */
+const CLOSE_GRACE_MS = 2000;
+
 /** Answers one validated request with a complete reply object. */
 export type Dispatch = (request: Request, peer: Client) => Promise<Record<string, unknown>>;
 
@@ -37,6 +40,7 @@ export class Connection {
   }
 
   private receive(chunk: Buffer): void {
+    if (this.closed) return; // closing: input is drained and dropped
     for (const frame of this.splitter.push(chunk)) this.queue.push(frame);
     if (this.queue.length >= MAX_PENDING_PER_CONNECTION) this.socket.pause();
     void this.pump();
@@ -51,15 +55,25 @@ export class Connection {
         const reply = await this.answer(frame);
         if (this.closed) break;
         this.socket.write(encodeLine(reply));
-        if (this.badFrames >= MAX_BAD_FRAMES) {
-          this.socket.end();
-          this.closed = true;
-        }
+        if (this.badFrames >= MAX_BAD_FRAMES) this.close();
       }
     } finally {
       this.busy = false;
       this.resume();
     }
+  }
+
+  /**
+   * Ends the connection after its last reply. Input keeps being read and dropped (a client
+   * blocked writing into a paused socket would otherwise wait forever), and a peer that does not
+   * close its side soon is cut off.
+   */
+  private close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    this.socket.end();
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   private resume(): void {

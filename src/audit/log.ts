@@ -81,7 +81,7 @@ export class AuditLog {
       } catch (err) {
         this.close();
         const cause = err instanceof GlassdomeError ? err.message : ioError(err, 'write').message.replace(/^write: /, '');
-        const failure = new GlassdomeError('audit_failed', `cannot write the audit log ${this.path} (${cause}), so secrets are withheld`, `make it writable again: ls -l ${this.path}`);
+        const failure = new GlassdomeError('audit_failed', `cannot write the audit log ${this.path} (${cause})`, `make it writable again: ls -l ${this.path}`);
         for (const p of batch) p.reject(failure);
         continue;
       }

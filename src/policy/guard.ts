@@ -2,7 +2,8 @@
 // wraps its vault with it per client; the fallback CLI wraps its local store (audit only, since no
 // process of the user can be kept from the keyring item); a network daemon will do the same.
 // A read is audited before its value is handed out; if the audit line cannot be written, the
-// value is withheld (fail closed). A write is audited after it, with its real result.
+// value is withheld (fail closed). A write is audited as an attempt first (no line, no change)
+// and then with its real outcome.
 
 import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
 import type { AuditLog, NewEvent } from '../audit/log.js';
@@ -95,7 +96,7 @@ class GuardedStore implements SecretStore {
     const decision = await this.guard.authorize(this.client, 'read', 'get', name);
     const value = await this.attempt('get', name, decision, () => this.inner.get(name));
     try {
-      await this.access('get', name, decision);
+      await this.access('get', name, decision, 'success', 'so the value is withheld');
     } catch (err) {
       value.fill(0);
       throw err;
@@ -107,24 +108,37 @@ class GuardedStore implements SecretStore {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
     const names = await this.inner.list();
     const visible = names.filter((n) => this.guard.mayRead(this.client, n));
-    await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` });
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` }, 'success', 'so the names are withheld');
     return visible;
   }
 
   async set(name: string, value: Uint8Array): Promise<void> {
     const decision = await this.guard.authorize(this.client, 'write', 'set', name);
+    await this.access('set', name, decision, 'attempt', 'so nothing was changed');
     await this.attempt('set', name, decision, () => this.inner.set(name, value));
-    await this.access('set', name, decision);
+    await this.outcome('set', name, decision);
   }
 
   async rm(name: string): Promise<void> {
     const decision = await this.guard.authorize(this.client, 'delete', 'rm', name);
+    await this.access('rm', name, decision, 'attempt', 'so nothing was changed');
     await this.attempt('rm', name, decision, () => this.inner.rm(name));
-    await this.access('rm', name, decision);
+    await this.outcome('rm', name, decision);
   }
 
-  private access(op: string, name: string | null, decision: Decision): Promise<void> {
-    return this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result: 'success', reason: decision.by });
+  /** Audits an access; an audit failure becomes `audit_failed` saying what it cost. */
+  private async access(op: string, name: string | null, decision: Decision, result: string, consequence: string): Promise<void> {
+    try {
+      await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result, reason: decision.by });
+    } catch (err) {
+      if (err instanceof GlassdomeError && err.code === 'audit_failed') throw new GlassdomeError('audit_failed', `${err.message}, ${consequence}`, err.hint);
+      throw err;
+    }
+  }
+
+  /** The outcome of a write already recorded as an attempt: the change stands even if this line is lost. */
+  private async outcome(op: string, name: string, decision: Decision): Promise<void> {
+    await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result: 'success', reason: decision.by }).catch(() => undefined);
   }
 
   /** Runs the operation; a failure (not found, tampered, ...) is audited with its code. */

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail, GlassdomeError } from '../errors.js';
+import { isRunning } from '../os/proc.js';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
 
@@ -105,6 +106,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
     fileSizeSignalIgnored = true;
   }
   const dir = path.dirname(file);
+  removeStaleTemps(dir, path.basename(file));
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   let fd: number | undefined;
   try {
@@ -127,6 +129,31 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
       // already gone or never made
     }
     throw ioError(err, `cannot write ${file}; the old file is unchanged`);
+  }
+}
+
+/**
+ * Removes temp files a writer killed mid-write left for `base` (never the vault itself: a temp
+ * file only becomes it by the rename). A temp file names its writer's pid; it is stale when that
+ * process is gone.
+ */
+function removeStaleTemps(dir: string, base: string): void {
+  const prefix = `.${base}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || isRunning(pid)) continue;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+    } catch {
+      // another writer removed it first
+    }
   }
 }
 

@@ -49,6 +49,12 @@ describe('crashes and concurrency', () => {
     expect(acked.length).toBeGreaterThanOrEqual(60);
     const onDisk = await namesOnDisk();
     for (const name of acked) expect(onDisk).toContain(name);
+    // A temp file the killed writer may have left is removed by the next write.
+    fs.writeFileSync(path.join(t.home, `.secrets.encrypted.${a.pid}.left0ver.tmp`), 'partial', { mode: 0o600 });
+    await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'after'], 'x')).code).toBe(0);
+    expect(fs.readdirSync(t.home).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('ten concurrent writers through two agents on one vault: no update is lost, each agent sees the others', async () => {

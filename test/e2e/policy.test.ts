@@ -220,9 +220,14 @@ describe('audit log', () => {
     const r = await cli(t.env, ['get', 'x']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^glassdome: cannot write the audit log .*audit.log \(.*\), so secrets are withheld\n/);
+    expect(r.stderr).toMatch(/^glassdome: cannot write the audit log .*audit.log \(.*\), so the value is withheld\n/);
     expect((await cli(t.env, ['exec', '--', 'true'])).code).toBe(1);
     expect(pyGet('x')).toBe('ERR audit_failed');
+    const before = fs.readFileSync(path.join(t.home, 'secrets.encrypted'));
+    const w = await cli(t.env, ['set', 'x'], 'changed');
+    expect(w.code).toBe(1);
+    expect(w.stderr).toMatch(/so nothing was changed/);
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(before);
     fs.rmdirSync(file);
     expect((await cli(t.env, ['get', '-n', 'x'])).stdout).toBe('value');
   });

@@ -3,6 +3,7 @@
 // recover, pipelined requests are answered in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { alive, makeEnv, startAgent, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
@@ -107,6 +108,17 @@ describe('bounds', () => {
     after.request({ v: 1, id: 1, op: 'hello' });
     expect(await after.reply()).toMatchObject({ ok: true });
     after.close();
+  });
+
+  it('a connection closed for garbage is drained and closed even while its client keeps writing', async () => {
+    const s = net.connect(socket);
+    await new Promise((r) => s.once('connect', r));
+    const closed = new Promise((r) => s.once('close', r));
+    s.on('error', () => undefined);
+    s.resume(); // read (and drop) the replies, so the agent's end of the connection is seen
+    s.write('junk\n'.repeat(MAX_BAD_FRAMES) + 'x'.repeat(4 * 1024 * 1024)); // more than socket buffers hold
+    await closed; // without draining, the client would wait forever on its write
+    expect(alive(pid)).toBe(true);
   });
 
   it('a client that vanishes mid-line or mid-reply leaves the agent serving', async () => {
