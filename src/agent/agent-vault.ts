@@ -1,8 +1,9 @@
 // The SecretStore the agent serves. It keeps every value sealed in memory (ChaCha20-Poly1305
 // under a random session key held in the mlocked arena, the name as associated data), so the
-// only long-lived plaintext is the keys. A stat of secrets.encrypted per request notices writes
-// by other processes and reloads; the agent holds the loaded file open, so its inode number
-// cannot be reused by a newer file. Writes go to disk first (read-modify-write under the lock).
+// only long-lived plaintext is the keys. A stat of secrets.encrypted (one per event-loop turn)
+// notices writes by other processes and reloads; the agent holds the loaded file open, so its
+// inode number cannot be reused by a newer file. Writes go to disk first (read-modify-write under
+// the lock).
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -31,7 +31,6 @@ const PROTOTYPES = {
   setrlimit: 'int setrlimit(int resource, const void *rlim)',
   getrlimit: 'int getrlimit(int resource, _Out_ void *rlim)',
   mlock: 'int mlock(const void *addr, size_t len)',
-  munlock: 'int munlock(const void *addr, size_t len)',
   madvise: 'int madvise(void *addr, size_t len, int advice)',
   flock: 'int flock(int fd, int op)',
   memfd_create: 'int memfd_create(const char *name, unsigned int flags)',
@@ -119,11 +118,6 @@ export function coreLimit(): [bigint, bigint] {
 /** mlock(2) on a buffer whose memory never moves (allocate it with Buffer.allocUnsafeSlow). */
 export function mlock(buf: Uint8Array): void {
   if (c('mlock')(buf, buf.byteLength) !== 0) throw errnoError('mlock');
-}
-
-/** munlock(2), the reverse of mlock. */
-export function munlock(buf: Uint8Array): void {
-  c('munlock')(buf, buf.byteLength);
 }
 
 /** Tries to take an exclusive flock on an open file; false when another holder has it. */
