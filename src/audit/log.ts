@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
-import { checkPrivate, ioError } from '../store/secure-file.js';
+import { checkPrivate, ioError, readPrivate } from '../store/secure-file.js';
 import { buildLine, GENESIS, lineHash, type AuditEvent } from './chain.js';
 
 /** Rotate when the log passes this size. */
@@ -248,12 +248,12 @@ export function readAuditFiles(path: string): { files: Array<{ name: string; lin
   const files: Array<{ name: string; lines: string[] }> = [];
   let oldest = 0;
   for (let k = KEEP_ROTATED; k >= 1; k--) {
-    const text = readIfPresent(`${path}.${k}`);
+    const text = readPrivate(`${path}.${k}`)?.text ?? null;
     if (text === null) continue;
     oldest = Math.max(oldest, k);
     files.push({ name: `audit.log.${k}`, lines: splitLines(text) });
   }
-  const current = readIfPresent(path);
+  const current = readPrivate(path)?.text ?? null;
   if (current !== null) files.push({ name: 'audit.log', lines: splitLines(current) });
   return { files, startsMidway: oldest === KEEP_ROTATED };
 }
@@ -263,19 +263,3 @@ function splitLines(text: string): string[] {
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
 }
-
-function readIfPresent(file: string): string | null {
-  try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      checkPrivate(file, fs.fstatSync(fd), 'file');
-      return fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err instanceof GlassdomeError ? err : ioError(err, `cannot read ${file}`);
-  }
-}
-

@@ -105,7 +105,15 @@ export class AgentClient implements SecretStore {
       this.pending.set(id, { resolve, reject });
       this.socket.write(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
     });
-    return op === 'hello' ? reply : Promise.all([this.verified, reply]).then(([, r]) => r);
+    if (op === 'hello') return reply;
+    // The vault check decides first: a wrong vault is the error, whatever this reply says.
+    return reply.then(
+      (r) => this.verified.then(() => r),
+      (err: unknown) =>
+        this.verified.then(() => {
+          throw err;
+        }),
+    );
   }
 
   /** The agent's description of itself. */

@@ -135,6 +135,8 @@ describe('the key in the agent', () => {
     const r = await cli(t.env, ['get', 'x']);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/session expired: run glassdome unlock/);
+    const audit = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(audit.find((e) => e.event_type === 'session_expired')).toMatchObject({ client: null, action: 'expire', result: 'success' });
   });
 
   it('takes its default lifetime from `agent --lifetime`', async () => {

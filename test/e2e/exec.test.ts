@@ -123,12 +123,12 @@ describe('process', () => {
     await waitFor(() => !alive(pythonPid), 'the child to be gone');
   });
 
-  it('forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and SIGWINCH', async () => {
+  it('forwards SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH', async () => {
     const marker = path.join(t.dir, 'signals.ready');
     const script = [
       'import os, signal, sys',
       'got = []',
-      'names = ["SIGWINCH", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGTERM"]',
+      'names = ["SIGWINCH", "SIGUSR1", "SIGUSR2", "SIGQUIT", "SIGHUP", "SIGTERM"]',
       'def on(n, _):',
       '    got.append(signal.Signals(n).name)',
       '    if len(got) == len(names): print(" ".join(got), flush=True); sys.exit(0)',
@@ -141,12 +141,12 @@ describe('process', () => {
     child.stdout.on('data', (c: Buffer) => (out += c));
     await waitFor(() => fs.existsSync(marker), 'the child to be ready');
     const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    for (const s of ['SIGWINCH', 'SIGUSR1', 'SIGUSR2', 'SIGHUP', 'SIGTERM'] as const) {
+    for (const s of ['SIGWINCH', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGHUP', 'SIGTERM'] as const) {
       process.kill(child.pid!, s);
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(await done).toBe(0);
-    expect(out.trim()).toBe('SIGWINCH SIGUSR1 SIGUSR2 SIGHUP SIGTERM');
+    expect(out.trim()).toBe('SIGWINCH SIGUSR1 SIGUSR2 SIGQUIT SIGHUP SIGTERM');
   });
 
   it('a terminal stays a terminal', () => {

@@ -52,6 +52,13 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     expect(Date.parse(st.expires_at) - Date.parse(st.unlocked_at)).toBe(8 * 3600 * 1000);
     const exec = await cli(t.env, ['exec', '--', '/usr/bin/python3', '-c', 'import json,os; print(json.load(os.fdopen(3))["proxmox_password"])']);
     expect(exec.stdout).toBe('hunter2\n');
+    await cli(t.env, ['set', 'temporary'], 'x');
+    expect(JSON.parse(fs.readFileSync(cachePath(), 'utf8')).secret_count).toBe(2);
+    expect((await cli(t.env, ['rm', 'temporary'])).code).toBe(0);
+    expect((await cli(t.env, ['get', 'temporary'])).code).toBe(3);
+    expect(JSON.parse(fs.readFileSync(cachePath(), 'utf8')).secret_count).toBe(1);
+    const audited = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8');
+    expect(audited).toMatch(/"event_type":"secret_access","client":\{"pid":\d+,"uid":\d+,"exe":"[^"]+"\},"action":"rm","resource":"temporary","result":"success"/);
 
     const lock = await cli(t.env, ['lock']);
     expect(lock.code).toBe(0);
@@ -76,9 +83,10 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
   });
 
   it('expiry: after the lifetime the item is deleted and the command exits 4 with `session expired`', async () => {
-    expect((await unlock(t.env, ['--lifetime', '1s'])).code).toBe(0);
-    await cli(t.env, ['set', 'x'], 'v');
-    await new Promise((r) => setTimeout(r, 1500));
+    expect((await unlock(t.env, ['--lifetime', '3s'])).code).toBe(0);
+    expect((await cli(t.env, ['set', 'x'], 'v')).code).toBe(0);
+    const deadline = Date.parse(JSON.parse(fs.readFileSync(cachePath(), 'utf8')).expires_at);
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 100));
     const r = await cli(t.env, ['get', 'x']);
     expect(r.code).toBe(4);
     expect(r.stderr).toBe('glassdome: session expired: run glassdome unlock\nglassdome: hint: glassdome unlock\n');

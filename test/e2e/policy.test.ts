@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, makeEnv, makeVault, PASSWORD, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { BIN, cli, makeEnv, makeVault, PASSWORD, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 
 const CLIENT_DIR = path.join(__dirname, '../../clients/python');
@@ -97,6 +97,11 @@ describe('policy', () => {
     ]);
     expect(events().find((e) => e.event_type === 'secret_access' && e.action === 'get')).toMatchObject({ resource: 'proxmox_password', result: 'success', reason: 'rule python-reads-proxmox', client: { exe: PYTHON_EXE } });
     expect((await cli(t.env, ['list', '--json'])).stdout.trim()).toBe('[]'); // node may read nothing: it sees no names
+    const lock = await cli(t.env, ['lock']); // admin: not granted to anyone here
+    expect(lock.code).toBe(5);
+    expect(lock.stderr).toMatch(/policy.yaml denies .* admin on lock \(default deny\)/);
+    expect(events().pop()).toMatchObject({ event_type: 'secret_denied', action: 'lock', result: 'denied' });
+    expect(pyGet('proxmox_password')).toBe('hunter2'); // still unlocked
   });
 
   it('roles with inheritance, granted through client_roles', async () => {
@@ -208,6 +213,22 @@ describe('audit log', () => {
     fs.writeFileSync(file, original);
     expect((await cli(t.env, ['audit', 'verify'])).code).toBe(0);
     expect(agent.pid).toBeGreaterThan(0);
+  });
+
+  it('audit --follow prints events as they are written', async () => {
+    await startAgent(t.env);
+    await unlock(t.env);
+    const follow = spawn(process.execPath, [BIN, 'audit', '--follow', '--json', '--since', '1m'], { env: t.env });
+    let out = '';
+    follow.stdout.on('data', (c: Buffer) => (out += c));
+    try {
+      await waitFor(() => out.includes('"auth_success"'), 'the existing events');
+      await cli(t.env, ['set', 'followed'], 'v');
+      await waitFor(() => out.includes('"resource":"followed"'), 'the new event');
+      expect(out.trim().split('\n').every((l) => JSON.parse(l).hash)).toBe(true);
+    } finally {
+      follow.kill();
+    }
   });
 
   it('an unwritable audit.log stops secret access (fail closed) and says why', async () => {
