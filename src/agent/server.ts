@@ -9,7 +9,7 @@ import { coreLimit, isDumpable } from '../os/libc.js';
 import type { Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
 import { encodeLine } from '../protocol/codec.js';
-import { MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
+import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets } from '../store/vault-files.js';
@@ -70,7 +70,7 @@ export class AgentServer {
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.options.socketPath, () => {
+      this.server.listen({ path: this.options.socketPath, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         this.server.on('error', (err) => this.options.log(`server error: ${err.message}`));
         resolve();

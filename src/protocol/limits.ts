@@ -12,6 +12,13 @@ export const MAX_LINE_BYTES = 2 * 1024 * 1024;
 /** Connections the agent serves at once; the next one gets a `busy` reply and is closed. */
 export const MAX_CONNECTIONS = 128;
 
+/**
+ * The kernel's queue of connections not yet accepted. Past it, connect() fails with EAGAIN
+ * before the agent sees the client; deep enough that a burst of 1,000 is answered (with `busy`
+ * beyond MAX_CONNECTIONS) rather than refused by the kernel. The kernel caps it at somaxconn.
+ */
+export const LISTEN_BACKLOG = 1024;
+
 /** Requests read ahead on one connection before the agent stops reading it until they finish. */
 export const MAX_PENDING_PER_CONNECTION = 16;
 
