@@ -34,7 +34,7 @@ export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = proc
   const client = await connectAgent(paths, env);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');
-  const keyring = await openKeyringStore(paths, env);
+  const keyring = await openKeyringStore(paths);
   if (keyring) return keyring;
   throw new GlassdomeError(
     'locked',

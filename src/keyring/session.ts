@@ -80,7 +80,7 @@ export function endSession(paths: VaultPaths, vaultIds: string[]): { item: boole
 }
 
 /** The vault through the keyring session, as an OpenStore; null when no session is open. */
-export async function openKeyringStore(paths: VaultPaths, _env: NodeJS.ProcessEnv = process.env): Promise<OpenStore | null> {
+export async function openKeyringStore(paths: VaultPaths): Promise<OpenStore | null> {
   let session: KeyringSession | null;
   try {
     session = resumeKeyringSession(paths);

@@ -3,6 +3,7 @@ import { parsePolicy, globProblem } from '../../src/policy/policy.js';
 import { decide } from '../../src/policy/decide.js';
 import type { Client } from '../../src/policy/client.js';
 import { RateLimiter } from '../../src/policy/rate-limit.js';
+import { unlockPenaltyMs } from '../../src/agent/server.js';
 import { GlassdomeError } from '../../src/errors.js';
 
 const python: Client = { pid: 10, uid: 1000, user: 'nomad', exe: '/usr/bin/python3.11', cwd: '/home/nomad/glassdome/scripts', parents: ['/usr/bin/bash'] };
@@ -84,6 +85,12 @@ client_roles:
   it('a certificate CN never matches a local process', () => {
     const p = parsePolicy('default_policy: deny\nauthorization:\n  rules:\n    - {name: r, clients: ["*"], secrets: ["*"], actions: ["*"]}\n');
     expect(decide(p, python, 'read', 'x').allow).toBe(false);
+  });
+});
+
+describe('unlock penalty', () => {
+  it('doubles from 0.25 s with each failure in a row, up to 8 s', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 20].map(unlockPenaltyMs)).toEqual([0, 250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
   });
 });
 
