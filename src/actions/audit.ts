@@ -68,7 +68,8 @@ function show(line: string, json: boolean, since: number): void {
     process.stdout.write(`${line}\n`);
     return;
   }
-  const client = event.client ? `pid ${event.client.pid} ${event.client.exe ?? '?'}` : 'agent';
+  const c = event.client;
+  const client = !c ? 'agent' : 'remote' in c ? `${c.remote} ${c.accessor ? `token ${c.accessor} ` : ''}${c.cn}` : `pid ${c.pid} ${c.exe ?? '?'}`;
   const what = [event.action, event.resource].filter(Boolean).join(' ');
   const why = event.reason ? ` (${event.reason})` : '';
   const flag = 'problem' in checked ? `  !! ${checked.problem}` : '';

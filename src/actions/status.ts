@@ -12,8 +12,10 @@ import { vaultIdOf } from '../vault/format.js';
 export interface StatusResult {
   vault: string;
   vault_id: string;
-  mode: 'agent' | 'keyring' | 'locked';
+  mode: 'agent' | 'keyring' | 'server' | 'locked';
   agent: { pid: number; socket: string; hardening: unknown } | null;
+  /** Set when GLASSDOME_SERVER names a glassdome serve: its URL and who it takes us for. */
+  server?: { url: string; pid: number; client: unknown };
   unlocked_at: string | null;
   expires_at: string | null;
   secret_count: number | null;
@@ -22,6 +24,7 @@ export interface StatusResult {
 
 /** Gathers the status of the vault at `paths`. */
 export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
+  if (process.env.GLASSDOME_SERVER) return serverStatus();
   const result: StatusResult = {
     vault: paths.home,
     vault_id: vaultIdOf(readMasterKeyText(paths)),
@@ -70,6 +73,28 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
   return result;
 }
 
+/** The status of glassdome serve at GLASSDOME_SERVER (mode `server`, or `locked` when its key is gone). */
+async function serverStatus(): Promise<StatusResult> {
+  const { RemoteClient } = require('../client/remote-client.js') as typeof import('../client/remote-client.js');
+  const remote = RemoteClient.fromEnv(process.env);
+  try {
+    const st = await remote.status();
+    const unlocked = st.state === 'unlocked';
+    return {
+      vault: remote.url.origin,
+      vault_id: String(st.vault_id ?? ''),
+      mode: unlocked ? 'server' : 'locked',
+      agent: null,
+      server: { url: remote.url.origin, pid: Number(st.pid), client: st.client },
+      unlocked_at: unlocked ? String(st.unlocked_at) : null,
+      expires_at: unlocked ? String(st.expires_at) : null,
+      secret_count: null,
+    };
+  } finally {
+    remote.close();
+  }
+}
+
 /** Prints the status; returns the exit status (0 unlocked, 4 locked). */
 export async function statusAction(options: { json: boolean }, paths: VaultPaths): Promise<number> {
   const st = await gatherStatus(paths);
@@ -77,7 +102,8 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
     writeJson(st);
   } else {
     const lines = [`vault:    ${st.vault} (${st.vault_id})`];
-    const agent = st.agent ? `agent pid ${st.agent.pid} at ${st.agent.socket}` : '';
+    const client = st.server?.client as { cn?: string; via?: string } | undefined;
+    const agent = st.agent ? `agent pid ${st.agent.pid} at ${st.agent.socket}` : st.server ? `glassdome serve pid ${st.server.pid} at ${st.server.url}, as ${client?.via ?? '?'} ${client?.cn ?? '?'}` : '';
     if (st.mode === 'locked') {
       lines.push(`mode:     locked${agent ? ` (${agent})` : ''}`);
       if (st.note) lines.push(`note:     ${st.note}`);
@@ -85,7 +111,7 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       lines.push(`mode:     ${st.mode}${agent ? ` (${agent})` : ''}`);
       lines.push(`unlocked: ${st.unlocked_at}`);
       lines.push(`expires:  ${st.expires_at} (${untilText(Date.parse(String(st.expires_at)) - Date.now())})`);
-      lines.push(`secrets:  ${st.secret_count}`);
+      if (st.secret_count !== null) lines.push(`secrets:  ${st.secret_count}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -13,7 +13,8 @@ export interface AuditEvent {
   timestamp: string;
   event_id: string;
   event_type: string;
-  client: { pid: number; uid: number; exe: string | null } | null;
+  /** A local process; or, for `glassdome serve`, the remote address and the CN (and token accessor). */
+  client: { pid: number; uid: number; exe: string | null } | { remote: string; cn: string; accessor?: string } | null;
   action: string;
   resource: string | null;
   result: string;

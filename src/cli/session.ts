@@ -1,5 +1,5 @@
-// Where a command finds the unlocked vault: the agent at GLASSDOME_AUTH_SOCK first, then the OS
-// keyring session of the fallback. A source with nothing to offer says so (null) and the next one
+// Where a command finds the unlocked vault: glassdome serve when GLASSDOME_SERVER is set (and then
+// only it), else the agent at GLASSDOME_AUTH_SOCK, then the OS keyring session of the fallback. A source with nothing to offer says so (null) and the next one
 // is tried; a real failure (wrong vault, tampered file) stops the search.
 
 import { AgentClient } from '../client/agent-client.js';
@@ -7,8 +7,8 @@ import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import type { SecretStore } from '../vault/store.js';
 
-/** Which source answered: the agent, the keyring session, or a password typed for this one call. */
-export type Mode = 'agent' | 'keyring' | 'password';
+/** Which source answered: the agent, the keyring session, a password typed for this one call, or glassdome serve. */
+export type Mode = 'agent' | 'keyring' | 'password' | 'server';
 
 /** An unlocked vault from some source. */
 export interface OpenStore {
@@ -31,6 +31,11 @@ export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = p
 
 /** The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it. */
 export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<OpenStore> {
+  if (env.GLASSDOME_SERVER) {
+    const { RemoteClient } = require('../client/remote-client.js') as typeof import('../client/remote-client.js');
+    const remote = RemoteClient.fromEnv(env);
+    return { store: remote, mode: 'server', close: () => remote.close() };
+  }
   const client = await connectAgent(paths, env);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');

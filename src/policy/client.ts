@@ -13,13 +13,38 @@ export interface Client {
   cwd: string | null;
   /** Executables of the parent, grandparent, ... (up to MAX_ANCESTORS). */
   parents: string[];
+  /** Set for a client of `glassdome serve`: who it proved to be over TLS (then pid 0, uid -1). */
+  remote?: RemoteIdentity;
+}
+
+/** A network client: its address and its certificate CN (or its token's client name). */
+export interface RemoteIdentity {
+  address: string;
+  /** The certificate CN, or the `--client` name of the token it used. */
+  cn: string;
+  /** SHA-256 of the client certificate (hex, lower case); null for a token. */
+  sha256: string | null;
+  /** The token's accessor id; null for a certificate. */
+  accessor: string | null;
+}
+
+/** A client of the network daemon, as policy and audit see it. */
+export function remoteClient(remote: RemoteIdentity): Client {
+  return { pid: 0, uid: -1, user: null, exe: null, cwd: null, parents: [], remote };
+}
+
+/** How messages name a client: its executable (or pid), or its CN and how it proved it. */
+export function describeClient(c: Client): string {
+  if (c.remote) return c.remote.accessor ? `token ${c.remote.accessor} (${c.remote.cn})` : `certificate ${c.remote.cn}`;
+  return c.exe ?? `pid ${c.pid}`;
 }
 
 /** How far up the process tree `parent` matchers look. */
 export const MAX_ANCESTORS = 8;
 
-/** The rate-limit key of a client: uid and executable. */
-export function clientKey(c: Pick<Client, 'uid' | 'exe'>): string {
+/** The rate-limit key of a client: uid and executable (a remote one: its CN or token). */
+export function clientKey(c: Pick<Client, 'uid' | 'exe' | 'remote'>): string {
+  if (c.remote) return `remote:${c.remote.accessor ?? `cn:${c.remote.cn}`}`;
   return `${c.uid}:${c.exe ?? '?'}`;
 }
 

@@ -10,14 +10,24 @@ export interface Decision {
   by: string;
 }
 
-/** Whether a local client matches a matcher (every field given must hold). */
+/** Whether a client matches a matcher (every field given must hold). */
 export function matches(m: Matcher, c: Client): boolean {
-  if (m.cn) return false; // certificate CNs identify remote clients only
+  if (c.remote) return matchesRemote(m, c.remote);
+  if (m.cn || m.sha256) return false; // certificate CNs identify remote clients only
   if (m.uid !== undefined && m.uid !== c.uid) return false;
   if (m.user && !(c.user !== null && m.user.test(c.user))) return false;
   if (m.exe && !(c.exe !== null && m.exe.test(c.exe))) return false;
   if (m.cwd && !(c.cwd !== null && m.cwd.test(c.cwd))) return false;
   if (m.parent && !c.parents.some((p) => m.parent!.test(p))) return false;
+  return true;
+}
+
+/** A remote client matches on its CN and, when pinned, its certificate's SHA-256; never on local fields. */
+function matchesRemote(m: Matcher, r: NonNullable<Client['remote']>): boolean {
+  if (!m.cn && !m.sha256) return false;
+  if (m.exe || m.user || m.uid !== undefined || m.cwd || m.parent) return false;
+  if (m.cn && !m.cn.test(r.cn)) return false;
+  if (m.sha256 && m.sha256 !== r.sha256) return false;
   return true;
 }
 

@@ -8,7 +8,7 @@
 import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
 import type { AuditLog, NewEvent } from '../audit/log.js';
 import type { SecretStore } from '../vault/store.js';
-import { clientKey, type Client } from './client.js';
+import { clientKey, describeClient, type Client } from './client.js';
 import { decide, type Decision } from './decide.js';
 import type { Action, Policy } from './policy.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
@@ -48,7 +48,7 @@ export class Guard {
 
   /** Records an event (throws `audit_failed` when it cannot). */
   record(client: Client | null, event: Omit<NewEvent, 'client'>): Promise<void> {
-    return this.audit.append({ client: client && { pid: client.pid, uid: client.uid, exe: client.exe }, ...event });
+    return this.audit.append({ client: client && auditClient(client), ...event });
   }
 
   /** Whether `client` may read `secret` (for filtering list), without auditing. */
@@ -61,8 +61,9 @@ export class Guard {
     const decision = this.enforce ? decide(this.policy, client, action, secret) : { allow: true, by: 'not enforced here' };
     if (!decision.allow) {
       await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: decision.by });
-      const who = client.exe ?? `pid ${client.pid}`;
-      fail('denied', `policy.yaml denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`);
+      const who = describeClient(client);
+      const hint = client.remote ? `allow its CN in policy.yaml (a rule with clients: ["${client.remote.cn}"])` : `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`;
+      fail('denied', `policy.yaml denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, hint);
     }
     return decision;
   }
@@ -80,8 +81,15 @@ export class Guard {
     } else {
       seen.suppressed++;
     }
-    fail('rate_limited', `too many ${op} requests from ${client.exe ?? `pid ${client.pid}`}; retry in ${limiter.retryAfter(key)} s`);
+    fail('rate_limited', `too many ${op} requests from ${describeClient(client)}; retry in ${limiter.retryAfter(key)} s`);
   }
+}
+
+/** A client as an audit line carries it: pid, uid and exe; or remote address and CN or token accessor. */
+function auditClient(client: Client): NonNullable<NewEvent['client']> {
+  if (!client.remote) return { pid: client.pid, uid: client.uid, exe: client.exe };
+  const { address, cn, accessor } = client.remote;
+  return accessor ? { remote: address, cn, accessor } : { remote: address, cn };
 }
 
 class GuardedStore implements SecretStore {

@@ -26,6 +26,8 @@ export interface Matcher {
   cwd?: Glob;
   parent?: Glob;
   cn?: Glob;
+  /** A pinned client certificate: its SHA-256 in lower-case hex (`sha256: "sha256:AB:CD…"` in YAML). */
+  sha256?: string;
 }
 
 /** A rule: these clients may do these actions on these secrets. */
@@ -67,7 +69,7 @@ export interface Policy {
 }
 
 const FACILITIES: Record<string, number> = { user: 1, auth: 4, authpriv: 10, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23 };
-const MATCHER_KEYS = ['exe', 'user', 'uid', 'cwd', 'parent', 'cn'];
+const MATCHER_KEYS = ['exe', 'user', 'uid', 'cwd', 'parent', 'cn', 'sha256'];
 
 class Checker {
   constructor(private readonly lines: LineCounter) {}
@@ -231,6 +233,8 @@ function matcher(c: Checker, node: Node, what: string): Matcher {
     if (key === 'uid') {
       if (!isScalar(v) || !Number.isSafeInteger(v.value) || (v.value as number) < 0) c.error(v, 'uid must be a whole number');
       out.uid = v.value as number;
+    } else if (key === 'sha256') {
+      out.sha256 = fingerprintPin(c, v);
     } else {
       const glob = c.glob(v, key);
       if ((key === 'exe' || key === 'cwd' || key === 'parent') && !glob.source.startsWith('/') && !glob.source.startsWith('*')) {
@@ -240,6 +244,13 @@ function matcher(c: Checker, node: Node, what: string): Matcher {
     }
   }
   return out;
+}
+
+/** A certificate pin: 64 hex digits, with or without a `sha256:` prefix and colons. */
+function fingerprintPin(c: Checker, node: Node): string {
+  const hex = c.string(node, 'sha256').replace(/^sha256:/i, '').replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) c.error(node, 'sha256 must be a certificate fingerprint of 64 hex digits (glassdome ca issue prints it)');
+  return hex;
 }
 
 function actionsOf(c: Checker, node: Node): Set<Action> {

@@ -1,0 +1,118 @@
+// `glassdome serve`: the network daemon. Hardened like the agent (umask 077, not dumpable, no
+// core dumps, keys in mlocked memory), unlocked once here with the master password (the KDF runs
+// before the server listens, so it stalls no client), then it serves the vault over HTTPS through
+// the same AgentVault and Guard the agent uses, until its lifetime ends or SIGTERM/SIGINT wipe the
+// key. It needs a policy.yaml: without one, every certificate of the CA could read everything.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import { AgentState } from '../agent/state.js';
+import { AgentVault } from '../agent/agent-vault.js';
+import { AuditLog } from '../audit/log.js';
+import { prepareKdf } from '../cli/kdf.js';
+import { readPassword } from '../cli/password.js';
+import { fail } from '../errors.js';
+import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
+import { Guard } from '../policy/guard.js';
+import { loadPolicy } from '../policy/load.js';
+import type { VaultPaths } from '../store/paths.js';
+import { loadSecrets } from '../store/vault-files.js';
+import { readMasterKeyText } from '../store/vault-text.js';
+import { wipeMap } from '../vault/payload.js';
+import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { DEFAULT_LISTEN } from '../serve/limits.js';
+import { CrlWatch, loadCrls } from '../serve/revocation.js';
+import { ServeServer } from '../serve/server.js';
+import { TokenStore, tokenKey } from '../serve/tokens.js';
+
+/** What `serve` was asked. */
+export interface ServeActionOptions {
+  listen: string | undefined;
+  cert: string;
+  key: string;
+  clientCa: string;
+  crl: string[];
+  passwordStdin: boolean;
+  lifetimeS: number;
+  tls12: boolean;
+}
+
+/** HOST:PORT or [V6]:PORT. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || port > 65535 || (net.isIP(host) === 0 && host !== 'localhost')) fail('usage', `--listen ${JSON.stringify(text)} is not ADDRESS:PORT`, 'like 127.0.0.1:8443, 0.0.0.0:8443 or [::1]:8443');
+  return { host, port };
+}
+
+/** Unlocks, listens, and serves until signalled; resolves only on a start failure (thrown). */
+export async function serveAction(options: ServeActionOptions, paths: VaultPaths): Promise<void> {
+  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const log = (m: string): void => void process.stderr.write(`glassdome serve: ${m}\n`);
+  const read = (file: string, what: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      return fail('usage', `cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const tlsFiles = { key: read(options.key, 'key'), cert: read(options.cert, 'certificate'), clientCa: read(options.clientCa, 'client CA') };
+  const crl = await loadCrls(options.crl, [tlsFiles.clientCa]);
+  process.umask(0o077);
+  setNotDumpable();
+  disableCoreDumps();
+  const policy = loadPolicy(paths);
+  if (!policy) fail('usage', `serve needs a policy: ${paths.policy} does not exist`, 'write one that names the CNs allowed to read (docs/POLICY.md, "Remote clients")');
+
+  prepareKdf();
+  const masterKeyText = readMasterKeyText(paths);
+  const state = new AgentState((reason) => {
+    vault.clear();
+    key.fill(0);
+    log(reason === 'expired' ? 'lifetime over: key wiped; every request now answers expired' : `key wiped (${reason})`);
+  });
+  const vault = new AgentVault(paths, state);
+  let keys: VaultKeys | undefined;
+  const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
+  let key: Uint8Array;
+  try {
+    keys = await unsealMasterKey(masterKeyText, password);
+    key = tokenKey(keys.masterKey);
+    state.unlock(keys.vaultId, keys.masterKey, options.lifetimeS * 1000);
+  } finally {
+    password.fill(0);
+    wipeKeys(keys);
+  }
+  const opened = loadSecrets(paths, state.current()!);
+  try {
+    vault.adoptUnlock(opened.map, opened.signature);
+  } finally {
+    wipeMap(opened.map);
+  }
+
+  const guard = new Guard(policy, new AuditLog(paths.audit));
+  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new TokenStore(paths.home, key), log });
+  const bound = await server.listen();
+  const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
+  watch.start();
+  await guard.record(null, { event_type: 'admin_action', action: 'serve', resource: `${host}:${bound}`, result: 'success', reason: `until ${new Date(state.info!.expiresAt).toISOString()}` });
+  const shown = net.isIPv6(host) ? `[${host}]` : host;
+  log(`serving ${paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials; key until ${new Date(state.info!.expiresAt).toISOString()})`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: wiping the key and exiting`);
+    state.lock('locked');
+    watch.stop();
+    void server.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (err) => log(`unexpected error (serve keeps running): ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log(`unexpected rejection (serve keeps running): ${String(err)}`));
+  await new Promise<never>(() => undefined);
+}

@@ -1,0 +1,265 @@
+// The network daemon's HTTPS server: TLS 1.3 (1.2 only when asked), client certificates
+// requested and verified against the client CA and the CRLs, and one identity per request — an
+// authorized certificate (its CN; its serial checked against the revocation set at every request)
+// or a token in `Authorization: Bearer`. A presented certificate that fails verification is
+// refused even alongside a token. Each request then reaches the same Guard + SecretStore the agent
+// serves (policy, rate limits, audit); this file adds only transport and identity. Limits on
+// connections, header and request time, sizes and refused attempts are in limits.ts.
+
+import https from 'node:https';
+import type http from 'node:http';
+import type tls from 'node:tls';
+import { normalizeSerial } from '../ca/authority.js';
+import { GlassdomeError, fail } from '../errors.js';
+import { remoteClient, type Client } from '../policy/client.js';
+import type { Guard } from '../policy/guard.js';
+import { RateLimiter } from '../policy/rate-limit.js';
+import { clientKey } from '../policy/client.js';
+import type { AgentState } from '../agent/state.js';
+import type { SecretStore } from '../vault/store.js';
+import { checkName } from '../vault/names.js';
+import { VERSION } from '../version.js';
+import { sendError, sendJson } from './http.js';
+import * as L from './limits.js';
+import type { CrlState } from './revocation.js';
+import type { TokenRecord, TokenStore } from './tokens.js';
+
+/** What the server needs: TLS material, the store behind the Guard, tokens, and where to log. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  key: string;
+  cert: string;
+  clientCa: string;
+  crl: CrlState;
+  allowTls12: boolean;
+  guard: Guard;
+  state: AgentState;
+  vault: SecretStore;
+  tokens: TokenStore;
+  log: (message: string) => void;
+}
+
+const LOCKED: Record<string, [code: 'locked' | 'expired', message: string]> = {
+  expired: ['expired', 'the daemon’s key expired: restart glassdome serve'],
+  replaced: ['locked', 'the vault was replaced since the daemon was unlocked'],
+};
+
+/** The HTTPS server of `glassdome serve`. */
+export class ServeServer {
+  readonly server: https.Server;
+  private revoked: Set<string>;
+  private readonly refusals = new RateLimiter(L.REFUSALS);
+
+  constructor(private readonly options: ServeOptions) {
+    this.revoked = options.crl.serials;
+    this.server = https.createServer(
+      {
+        ...this.secureContext(options.crl),
+        requestCert: true,
+        rejectUnauthorized: false, // token clients come without a certificate; see identify()
+        handshakeTimeout: L.HANDSHAKE_TIMEOUT_MS,
+        headersTimeout: L.HEADERS_TIMEOUT_MS,
+        requestTimeout: L.REQUEST_TIMEOUT_MS,
+        keepAliveTimeout: L.KEEP_ALIVE_TIMEOUT_MS,
+        connectionsCheckingInterval: L.TIMEOUT_CHECK_INTERVAL_MS,
+        maxHeaderSize: L.MAX_HEADER_BYTES,
+        maxRequestsPerSocket: L.MAX_REQUESTS_PER_SOCKET,
+      } as https.ServerOptions,
+      (req, res) => void this.handle(req, res),
+    );
+    this.server.maxConnections = L.MAX_REMOTE_CONNECTIONS;
+    this.server.on('tlsClientError', () => undefined); // a failed handshake (TLS 1.2, bad hello) only ends that connection
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /** Listens; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (err) => this.options.log(`server error: ${err.message}`));
+        resolve((this.server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  /** New CRLs: new connections are checked by TLS, open ones by serial at their next request. */
+  setCrl(crl: CrlState): void {
+    this.server.setSecureContext(this.secureContext(crl));
+    this.revoked = crl.serials;
+  }
+
+  /** Stops accepting and closes every connection. */
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private secureContext(crl: CrlState): tls.SecureContextOptions {
+    const o = this.options;
+    return { key: o.key, cert: o.cert, ca: o.clientCa, ...(crl.pems.length > 0 ? { crl: crl.pems } : {}), minVersion: o.allowTls12 ? 'TLSv1.2' : 'TLSv1.3' };
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    let client: Client | null = null;
+    try {
+      await this.drainBody(req);
+      const url = new URL(req.url ?? '/', 'https://glassdome');
+      if (url.pathname === '/v1/health' && req.method === 'GET') {
+        sendJson(res, 200, { status: this.options.state.current() ? 'ok' : this.options.state.lockReason === 'expired' ? 'expired' : 'locked', version: VERSION });
+        return;
+      }
+      const who = this.identify(req, address);
+      client = who.client;
+      await this.route(req.method ?? 'GET', url.pathname, who, res);
+    } catch (err) {
+      const e = err instanceof GlassdomeError ? err : new GlassdomeError('internal', 'internal error in glassdome serve');
+      if (!(err instanceof GlassdomeError)) this.options.log(`internal error: ${(err as Error).stack ?? String(err)}`);
+      const retryAfter = e.code === 'rate_limited' && client ? this.options.guard.reads.retryAfter(clientKey(client)) : undefined;
+      sendError(res, e, { ...(e instanceof Refusal ? { status: e.status, close: e.close } : {}), ...(retryAfter !== undefined ? { retryAfter } : {}) });
+    }
+  }
+
+  /** Who is asking: the token in Authorization, else an authorized and unrevoked certificate. */
+  private identify(req: http.IncomingMessage, address: string): { client: Client; token: string | null; record: TokenRecord | null } {
+    const socket = req.socket as tls.TLSSocket;
+    const cert = socket.getPeerCertificate();
+    const hasCert = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
+    const cn = hasCert ? (Array.isArray(cert.subject?.CN) ? null : (cert.subject?.CN ?? null)) : null;
+    if (hasCert) {
+      const serial = normalizeSerial(cert.serialNumber);
+      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) ? 'CERT_REVOKED' : cn === null ? 'no single CN' : null;
+      if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ')}`, 403, true);
+    }
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer ([!-~]{1,256})$/.exec(auth);
+      if (!m) this.refuse(address, cn ?? '(token)', 'the Authorization header is not "Bearer TOKEN"', 401);
+      const token = m[1]!;
+      let record: TokenRecord;
+      try {
+        record = this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
+      } catch (err) {
+        if (err instanceof GlassdomeError) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
+        throw err;
+      }
+      return { client: remoteClient({ address, cn: record.client, sha256: null, accessor: record.accessor }), token, record };
+    }
+    if (!hasCert) this.refuse(address, '(none)', 'no client certificate and no token', 401, false, 'denied', 'present a certificate of the client CA, or a token in Authorization: Bearer');
+    const sha256 = cert.fingerprint256.replace(/:/g, '').toLowerCase();
+    return { client: remoteClient({ address, cn: cn!, sha256, accessor: null }), token: null, record: null };
+  }
+
+  private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse): Promise<void> {
+    const { client, token, record } = who;
+    if (method === 'POST' && path === '/v1/token/exchange') {
+      if (!token || record?.type !== 'bootstrap') fail('denied', 'exchange takes a bootstrap token in Authorization: Bearer');
+      const { token: session, record: r } = await this.options.tokens.exchange(token);
+      await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_exchange', resource: null, result: 'success', reason: `session ${r.accessor} until ${r.expires_at}` });
+      sendJson(res, 200, { token: session, accessor: r.accessor, type: r.type, client: r.client, expires_at: r.expires_at });
+      return;
+    }
+    if (method === 'POST' && path === '/v1/token/renew') {
+      if (!token) fail('denied', 'renew takes a session or admin token in Authorization: Bearer');
+      const r = await this.options.tokens.renew(token);
+      await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_renew', resource: null, result: 'success', reason: `until ${r.expires_at}` });
+      sendJson(res, 200, { accessor: r.accessor, type: r.type, expires_at: r.expires_at });
+      return;
+    }
+    if (record?.type === 'bootstrap') fail('denied', 'a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
+    if (method !== 'GET') fail('bad_request', `${method} ${path} is not part of the API`, 'see docs/API.md');
+    if (path === '/v1/status') {
+      sendJson(res, 200, this.status(client, record));
+      return;
+    }
+    const store = this.unlockedStore(client);
+    if (path === '/v1/secrets') {
+      sendJson(res, 200, { names: await store.list() });
+      return;
+    }
+    if (path.startsWith('/v1/secrets/')) {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice('/v1/secrets/'.length));
+      } catch {
+        return fail('invalid_name', 'the secret name in the path is not valid percent-encoding');
+      }
+      const value = await store.get(checkName(name));
+      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      try {
+        sendJson(res, 200, { name, value: bytes.toString('base64') });
+      } finally {
+        bytes.fill(0);
+      }
+      return;
+    }
+    fail('unknown_op', `${path} is not part of the API`, 'see docs/API.md');
+  }
+
+  private status(client: Client, record: TokenRecord | null): Record<string, unknown> {
+    const session = this.options.state.info;
+    const remote = client.remote!;
+    return {
+      state: session ? 'unlocked' : 'locked',
+      vault_id: session?.vaultId ?? null,
+      unlocked_at: session ? new Date(session.unlockedAt).toISOString() : null,
+      expires_at: session ? new Date(session.expiresAt).toISOString() : null,
+      client: { cn: remote.cn, via: record ? 'token' : 'certificate', ...(record ? { accessor: record.accessor, token_expires_at: record.expires_at } : {}) },
+      pid: process.pid,
+      version: VERSION,
+    };
+  }
+
+  private unlockedStore(client: Client): SecretStore {
+    if (!this.options.state.current()) {
+      const [code, message] = LOCKED[this.options.state.lockReason] ?? ['locked', 'the daemon holds no key'];
+      fail(code, message, 'restart it: glassdome serve … (the password unlocks it)');
+    }
+    return this.options.guard.store(client, this.options.vault);
+  }
+
+  /** Audits a refused request (sparingly: a refusal bucket per address) and throws its error. */
+  private refuse(address: string, cn: string, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
+    const host = address.slice(0, address.lastIndexOf(':'));
+    if (this.refusals.take(host)) {
+      const client = remoteClient({ address, cn, sha256: null, accessor: null });
+      this.options.guard.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: message }).catch((err: Error) => this.options.log(err.message));
+      throw new Refusal(code, message, hint, status, close);
+    }
+    throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${this.refusals.retryAfter(host)} s`, undefined, 429, true);
+  }
+
+  /** Reads (and discards) a body; none of the endpoints takes one, so more than MAX_BODY_BYTES is refused. */
+  private drainBody(req: http.IncomingMessage): Promise<void> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > L.MAX_BODY_BYTES) return Promise.reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+    return new Promise((resolve, reject) => {
+      let total = 0;
+      req.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > L.MAX_BODY_BYTES) {
+          reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+          req.destroy();
+        }
+      });
+      req.on('end', () => resolve());
+      req.on('error', reject);
+    });
+  }
+}
+
+/** A refusal with its HTTP status, and whether the connection is closed after it. */
+class Refusal extends GlassdomeError {
+  constructor(
+    code: 'denied' | 'expired' | 'rate_limited' | 'too_large',
+    message: string,
+    hint: string | undefined,
+    readonly status: number,
+    readonly close: boolean,
+  ) {
+    super(code, message, hint);
+  }
+}
