@@ -1,0 +1,305 @@
+// glassdome serve with real TLS on loopback: the real CLI makes the CA, the certificates and the
+// tokens, the real daemon serves, and real clients (the CLI in remote mode, Node's https and tls)
+// talk to it — good and bad certificates, revocation on new and open connections, TLS 1.2, the
+// token lifecycle, rate limits and a slowloris client.
+
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueCertificate } from '../../src/ca/authority.js';
+import { cli, makeEnv, PASSWORD, waitFor, type TestEnv } from '../helpers/cli.js';
+import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
+
+const POLICY = `
+authorization:
+  rules:
+    - name: agents
+      clients: ["agent-*"]
+      secrets: ["proxmox_*"]
+      actions: [read]
+    - name: jobs
+      clients: ["job-*"]
+      secrets: ["ci/*"]
+      actions: [read]
+rate_limits:
+  read: { rate: 60, per: minute, burst: 30 }
+`;
+
+let t: TestEnv;
+let daemon: Daemon;
+let certs: string;
+
+beforeAll(async () => {
+  t = makeEnv();
+  certs = await makeLab(t, POLICY, ['agent-good', 'agent-keep', 'agent-new', 'agent-burst', 'agent-slow', 'intruder']);
+  daemon = await startServe(t);
+}, 120_000);
+
+afterAll(() => {
+  daemon?.stop();
+  t?.cleanup();
+});
+
+const audit = (): Array<{ event_type: string; client: Record<string, unknown> | null; action: string; result: string; reason?: string }> =>
+  fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('certificates', () => {
+  it('a good certificate reads what policy allows; get, list, exec and status use the daemon', async () => {
+    const env = clientEnv(t, daemon, { cn: 'agent-good' });
+    expect(await ok(env, ['get', 'proxmox_password'])).toBe('pve-secret\n');
+    expect(await ok(env, ['list'])).toBe('proxmox_password\n');
+    const exec = await ok(env, ['exec', '--', '/bin/sh', '-c', 'cat <&3']);
+    expect(JSON.parse(exec)).toEqual({ proxmox_password: 'pve-secret' });
+    const st = await cli(env, ['status', '--json']);
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ mode: 'server', server: { url: daemon.url, client: { cn: 'agent-good', via: 'certificate' } } });
+    const line = audit().find((e) => e.event_type === 'secret_access' && e.client?.cn === 'agent-good' && e.action === 'get');
+    expect(line?.client).toMatchObject({ cn: 'agent-good', remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8')).not.toContain('pve-secret');
+  });
+
+  it('a CN the policy does not allow is denied (exit 5) and audited', async () => {
+    const r = await cli(clientEnv(t, daemon, { cn: 'intruder' }), ['get', 'proxmox_password']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('policy.yaml denies certificate intruder read on "proxmox_password"');
+    expect(r.stdout).toBe('');
+    expect(audit().some((e) => e.event_type === 'secret_denied' && e.client?.cn === 'intruder')).toBe(true);
+  });
+
+  it('no certificate and no token: 401 denied', async () => {
+    const a = await request(daemon, t, '/v1/secrets/proxmox_password');
+    expect(a.status).toBe(401);
+    expect(a.body.error?.code).toBe('denied');
+    expect(a.headers['www-authenticate']).toContain('Bearer');
+  });
+
+  it('a certificate of another CA is refused (exit 5)', async () => {
+    const other = makeEnv();
+    try {
+      await ok(other.env, ['ca', 'init', '--cn', 'glassdome-ca']);
+      const otherCerts = path.join(other.dir, 'c');
+      fs.mkdirSync(otherCerts);
+      await ok(other.env, ['ca', 'issue', '--cn', 'agent-good', '--out', path.join(otherCerts, 'agent-good')]);
+      const r = await cli(clientEnv(t, daemon, { cn: 'agent-good', certs: otherCerts }), ['get', 'proxmox_password']);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/certificate [0-9A-F]+ refused/);
+      expect(r.stdout).toBe('');
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('an expired certificate is refused (exit 5)', async () => {
+    const day = 86_400_000;
+    const old = await issueCertificate(t.home, { cn: 'agent-old', server: false, san: [], notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) });
+    fs.writeFileSync(path.join(certs, 'agent-old.crt'), old.certPem);
+    fs.writeFileSync(path.join(certs, 'agent-old.key'), old.keyPem, { mode: 0o600 });
+    const r = await cli(clientEnv(t, daemon, { cn: 'agent-old' }), ['get', 'proxmox_password']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('refused: cert has expired');
+  });
+
+  it('TLS 1.2 is refused at the handshake', async () => {
+    const err = await new Promise<Error | null>((resolve) => {
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: daemon.port,
+        servername: 'localhost',
+        maxVersion: 'TLSv1.2',
+        ca: fs.readFileSync(path.join(t.home, 'ca', 'ca.crt')),
+        cert: fs.readFileSync(path.join(certs, 'agent-good.crt')),
+        key: fs.readFileSync(path.join(certs, 'agent-good.key')),
+      });
+      socket.on('secureConnect', () => {
+        socket.destroy();
+        resolve(null);
+      });
+      socket.on('error', resolve);
+    });
+    expect(err).not.toBeNull();
+    expect(String((err as NodeJS.ErrnoException).code)).toMatch(/PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|WRONG_VERSION/);
+  });
+});
+
+describe('revocation', () => {
+  it('a revoked certificate is refused on new connections and at the next request of an open one', async () => {
+    const keep = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-keep', agent: keep });
+      expect(before.status).toBe(200);
+      expect(Buffer.from(String(before.body.value), 'base64').toString()).toBe('pve-secret');
+      const newBefore = await cli(clientEnv(t, daemon, { cn: 'agent-new' }), ['get', 'proxmox_password']);
+      expect(newBefore.code).toBe(0);
+
+      await ok(t.env, ['ca', 'revoke', path.join(certs, 'agent-keep.crt')]);
+      await ok(t.env, ['ca', 'revoke', path.join(certs, 'agent-new.crt')]);
+      await waitFor(() => /CRL reloaded: 2 revoked/.test(daemon.log()), 'the daemon to reload the CRL');
+
+      const fresh = await cli(clientEnv(t, daemon, { cn: 'agent-new' }), ['get', 'proxmox_password']);
+      expect(fresh.code).toBe(5);
+      expect(fresh.stderr).toMatch(/refused: (revoked|certificate revoked)/);
+
+      const after = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-keep', agent: keep });
+      expect(after.reused).toBe(true); // the same TLS connection as before the revocation
+      expect(after.status).toBe(403);
+      expect(after.body.error?.message).toContain('refused: revoked');
+      expect(after.body.value).toBeUndefined();
+    } finally {
+      keep.destroy();
+    }
+  });
+});
+
+describe('tokens', () => {
+  const mint = async (client: string, extra: string[] = []): Promise<string> => (await ok(t.env, ['token', 'create', '--client', client, '--password-stdin', ...extra], PASSWORD)).trim();
+
+  it('a bootstrap token in a file is exchanged once; the same file again is refused', async () => {
+    const file = path.join(t.dir, 'job-1.token');
+    fs.writeFileSync(file, `${await mint('job-1')}\n`, { mode: 0o600 });
+    const env = clientEnv(t, daemon, { tokenFile: file });
+    const exec = await ok(env, ['exec', '-s', 'ci/deploy', '--', '/bin/sh', '-c', 'cat <&3']);
+    expect(JSON.parse(exec)).toEqual({ 'ci/deploy': 'deploy-secret' });
+    const again = await cli(env, ['get', 'ci/deploy']);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toContain('was already used');
+    expect(fs.readFileSync(path.join(t.home, 'tokens.json'), 'utf8')).not.toContain(fs.readFileSync(file, 'utf8').trim());
+    expect(audit().some((e) => e.action === 'token_exchange' && typeof e.client?.accessor === 'string')).toBe(true);
+  });
+
+  it('a bootstrap token buys nothing but a session; the session renews', async () => {
+    const bootstrap = await mint('job-2');
+    const direct = await request(daemon, t, '/v1/secrets/ci/deploy', { token: bootstrap });
+    expect(direct.status).toBe(403);
+    const ex = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: bootstrap });
+    expect(ex.status).toBe(200);
+    expect(String(ex.body.token)).toMatch(/^gds_/);
+    const twice = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: bootstrap });
+    expect(twice.status).toBe(401);
+    expect(twice.body.error?.message).toContain('already used');
+    const read = await request(daemon, t, `/v1/secrets/${encodeURIComponent('ci/deploy')}`, { token: String(ex.body.token) });
+    expect(Buffer.from(String(read.body.value), 'base64').toString()).toBe('deploy-secret');
+    const renewed = await request(daemon, t, '/v1/token/renew', { method: 'POST', token: String(ex.body.token) });
+    expect(renewed.status).toBe(200);
+    expect(Date.parse(String(renewed.body.expires_at))).toBeGreaterThanOrEqual(Date.parse(String(ex.body.expires_at)));
+  });
+
+  it('a revoked token is refused at its next request', async () => {
+    const ex = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: await mint('job-3') });
+    const session = String(ex.body.token);
+    expect((await request(daemon, t, '/v1/secrets/ci/deploy', { token: session })).status).toBe(200);
+    const listed = JSON.parse(await ok(t.env, ['token', 'list', '--json'])) as Array<{ accessor: string; type: string; client: string }>;
+    const accessor = listed.find((r) => r.type === 'session' && r.client === 'job-3')!.accessor;
+    expect(JSON.stringify(listed)).not.toContain(session);
+    await ok(t.env, ['token', 'revoke', accessor]);
+    const after = await request(daemon, t, '/v1/secrets/ci/deploy', { token: session });
+    expect(after.status).toBe(401);
+    expect(after.body.error).toMatchObject({ code: 'denied', message: expect.stringContaining('unknown or revoked') });
+  });
+
+  it('an expired token answers expired (exit 4)', async () => {
+    const file = path.join(t.dir, 'job-4.token');
+    fs.writeFileSync(file, await mint('job-4', ['--ttl', '1s']), { mode: 0o600 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await cli(clientEnv(t, daemon, { tokenFile: file }), ['get', 'ci/deploy']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/token [0-9a-f]{16} expired/);
+  });
+
+  it('a forged token of the right shape is refused', async () => {
+    const real = await mint('job-5');
+    const forged = `${real.slice(0, -4)}AAAA`;
+    const a = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: forged });
+    expect(a.status).toBe(401);
+    expect(a.body.error?.code).toBe('denied');
+  });
+});
+
+describe('limits', () => {
+  it('past the read burst: 429 with Retry-After, and the CLI exits 5', async () => {
+    let limited: Awaited<ReturnType<typeof request>> | undefined;
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 100 && !limited; i++) {
+        const a = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-burst', agent });
+        if (a.status === 429) limited = a;
+        else expect(a.status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
+    }
+    expect(limited?.body.error?.code).toBe('rate_limited');
+    expect(Number(limited?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const r = await cli(clientEnv(t, daemon, { cn: 'agent-burst' }), ['get', 'proxmox_password']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('too many get requests from certificate agent-burst');
+  });
+
+  it('a request body over the limit is refused with 413', async () => {
+    const a = await request(daemon, t, '/v1/token/renew', { method: 'POST', cn: 'agent-good', body: 'x'.repeat(64 * 1024) });
+    expect(a.status).toBe(413);
+    expect(a.body.error?.code).toBe('too_large');
+  });
+
+  it('a slowloris client is cut off while others are served', async () => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: daemon.port,
+      servername: 'localhost',
+      ca: fs.readFileSync(path.join(t.home, 'ca', 'ca.crt')),
+      cert: fs.readFileSync(path.join(certs, 'agent-slow.crt')),
+      key: fs.readFileSync(path.join(certs, 'agent-slow.key')),
+    });
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('secureConnect', r));
+    socket.write('GET /v1/secrets HTTP/1.1\r\nHost: localhost\r\n');
+    const drip = setInterval(() => {
+      if (!socket.destroyed) socket.write('X-Slow: 1\r\n');
+    }, 500);
+    try {
+      const served = await cli(clientEnv(t, daemon, { cn: 'agent-good' }), ['get', 'proxmox_password']);
+      expect(served.code).toBe(0);
+      expect(served.stdout).toBe('pve-secret\n');
+      expect(closed).toBe(false);
+      await waitFor(() => closed, 'the daemon to cut the slow client off', 40_000);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+    const still = await cli(clientEnv(t, daemon, { cn: 'agent-good' }), ['get', 'proxmox_password']);
+    expect(still.code).toBe(0);
+  });
+});
+
+describe('the command line', () => {
+  it('serve without a policy refuses to start, naming the file', async () => {
+    const bare = makeEnv();
+    try {
+      await makeLab(bare, 'x: 1\n', []);
+      fs.unlinkSync(path.join(bare.home, 'policy.yaml'));
+      const r = await cli(bare.env, ['serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', path.join(bare.dir, 'certs', 'server.crt'), '--key', path.join(bare.dir, 'certs', 'server.key'), '--client-ca', path.join(bare.home, 'ca', 'ca.crt')], PASSWORD);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('serve needs a policy');
+    } finally {
+      bare.cleanup();
+    }
+  });
+
+  it('ca keeps its key private and refuses bad input with usage errors', async () => {
+    expect(fs.statSync(path.join(t.home, 'ca')).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(t.home, 'ca', 'ca.key')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(certs, 'agent-good.key')).mode & 0o777).toBe(0o600);
+    const bad = await cli(t.env, ['ca', 'issue', '--cn', 'x y', '--out', path.join(t.dir, 'xy')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^glassdome: "x y" is not a usable common name\nglassdome: hint: /);
+    const san = await cli(t.env, ['ca', 'issue', '--server', '--cn', 'srv', '--san', 'IP:not-an-ip', '--out', path.join(t.dir, 'srv')]);
+    expect(san.code).toBe(2);
+    const unknown = await cli(t.env, ['ca', 'revoke', 'ABCDEF']);
+    expect(unknown.code).toBe(3);
+    const crl = await cli(t.env, ['ca', 'crl']);
+    expect(crl.stdout).toMatch(/^-----BEGIN X509 CRL-----/);
+  });
+});
