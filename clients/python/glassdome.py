@@ -6,15 +6,22 @@
 
 Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSDOME_SECRETS_FD``):
 it is read once, closed, and the values kept in this process. Otherwise the agent at
-``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). Errors raise
-``GlassdomeError`` carrying the protocol's error code (``not_found``, ``locked``, ...).
+``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). With ``GLASSDOME_SERVER``
+set, ``glassdome serve`` is asked instead over HTTPS (docs/API.md): mutual TLS with
+``GLASSDOME_CLIENT_CERT``/``GLASSDOME_CLIENT_KEY``, or ``GLASSDOME_TOKEN_FILE`` (a bootstrap token is
+exchanged once for a session token kept in this process's memory only), the server checked
+against ``GLASSDOME_SERVER_CA``. Errors raise ``GlassdomeError`` carrying the protocol's error code
+(``not_found``, ``locked``, ...).
 """
 
 import base64
+import http.client
 import json
 import os
 import socket
+import ssl
 import threading
+import urllib.parse
 
 __all__ = ["GlassdomeError", "get", "get_bytes", "secrets"]
 
@@ -23,6 +30,7 @@ _MAX_LINE = 2 * 1024 * 1024 + 1
 
 _lock = threading.Lock()
 _from_fd = None  # the decoded JSON object once the descriptor has been read
+_remote = None  # the connection to glassdome serve, and the session token (memory only)
 
 
 class GlassdomeError(Exception):
@@ -65,7 +73,7 @@ def _lookup(name):
     if handed is not None:
         if name in handed:
             return handed[name]
-        if not os.environ.get("GLASSDOME_AUTH_SOCK"):
+        if not os.environ.get("GLASSDOME_AUTH_SOCK") and not os.environ.get("GLASSDOME_SERVER"):
             raise GlassdomeError(
                 "not_found",
                 "secret %r was not handed to this process" % name,
@@ -112,7 +120,10 @@ def _read_descriptor():
 
 
 def _ask(requests):
-    """Sends requests to the agent on one connection; returns the replies in order."""
+    """Sends requests to the agent (or to glassdome serve); returns the replies in order."""
+    if os.environ.get("GLASSDOME_SERVER"):
+        with _lock:
+            return [_ask_server(op, fields) for op, fields in requests]
     path = os.environ.get("GLASSDOME_AUTH_SOCK")
     if not path:
         raise GlassdomeError("no_agent", "no agent: GLASSDOME_AUTH_SOCK is not set",
@@ -148,3 +159,75 @@ def _ask(requests):
         raise GlassdomeError("io", "the agent at %s did not answer within %d s" % (path, _TIMEOUT_S))
     finally:
         sock.close()
+
+
+class _Remote(object):
+    """One keep-alive HTTPS connection to glassdome serve, and the token it uses."""
+
+    def __init__(self):
+        url = urllib.parse.urlsplit(os.environ["GLASSDOME_SERVER"])
+        if url.scheme != "https" or not url.hostname:
+            raise GlassdomeError("usage", "GLASSDOME_SERVER must be an https:// URL", "like https://securityd.lab:8443")
+        self.host, self.port = url.hostname, url.port or 443
+        self.context = ssl.create_default_context(cafile=os.environ.get("GLASSDOME_SERVER_CA") or None)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        cert, key = os.environ.get("GLASSDOME_CLIENT_CERT"), os.environ.get("GLASSDOME_CLIENT_KEY")
+        if cert or key:
+            self.context.load_cert_chain(cert, key)
+        self.conn = None
+        self.token = None
+        token_file = os.environ.get("GLASSDOME_TOKEN_FILE")
+        if token_file:
+            with open(token_file, "r") as f:
+                text = f.read().strip()
+            if text.startswith("gdb_"):
+                text = self.call("POST", "/v1/token/exchange", text)["token"]
+            self.token = text
+        elif not cert:
+            raise GlassdomeError("usage", "GLASSDOME_SERVER is set but neither a client certificate nor a token file is",
+                                 "set GLASSDOME_CLIENT_CERT and GLASSDOME_CLIENT_KEY, or GLASSDOME_TOKEN_FILE")
+
+    def call(self, method, path, token=None):
+        headers = {"Accept": "application/json"}
+        if token or self.token:
+            headers["Authorization"] = "Bearer " + (token or self.token)
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port, timeout=_TIMEOUT_S, context=self.context)
+            try:
+                self.conn.request(method, path, headers=headers)
+                res = self.conn.getresponse()
+                body = res.read(_MAX_LINE)
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as err:
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    raise GlassdomeError("denied", "glassdome serve closed the connection (%s)" % err)
+            except ssl.SSLError as err:
+                self.conn = None
+                raise GlassdomeError("denied", "TLS with glassdome serve failed: %s" % err)
+            except OSError as err:
+                self.conn = None
+                raise GlassdomeError("no_agent", "no glassdome serve answers at %s:%d (%s)" % (self.host, self.port, err.strerror or err),
+                                     "check GLASSDOME_SERVER")
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except ValueError:
+            raise GlassdomeError("internal", "glassdome serve sent a malformed reply (HTTP %d)" % res.status)
+        if res.status >= 400:
+            error = doc.get("error") or {}
+            raise GlassdomeError(error.get("code", "internal"), error.get("message", "HTTP %d" % res.status), error.get("hint"))
+        return doc
+
+
+def _ask_server(op, fields):
+    """One protocol-shaped request answered by glassdome serve (list and get only)."""
+    global _remote
+    if _remote is None:
+        _remote = _Remote()
+    if op == "list":
+        return _remote.call("GET", "/v1/secrets")
+    if op == "get":
+        return _remote.call("GET", "/v1/secrets/" + urllib.parse.quote(fields["name"], safe=""))
+    raise GlassdomeError("unknown_op", "%s is not offered by glassdome serve" % op)

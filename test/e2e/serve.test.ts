@@ -9,7 +9,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../src/ca/authority.js';
-import { cli, makeEnv, PASSWORD, waitFor, type TestEnv } from '../helpers/cli.js';
+import { cli, makeEnv, PASSWORD, python, waitFor, type TestEnv } from '../helpers/cli.js';
 import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
 const POLICY = `
@@ -213,6 +213,41 @@ describe('tokens', () => {
     const a = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: forged });
     expect(a.status).toBe(401);
     expect(a.body.error?.code).toBe('denied');
+  });
+});
+
+describe('the Python client', () => {
+  const CLIENT = path.join(__dirname, '../../clients/python');
+  const script = `
+import json, os, sys
+sys.path.insert(0, ${JSON.stringify(CLIENT)})
+import glassdome
+try:
+    out = {"first": glassdome.get("ci/deploy" if os.environ.get("GLASSDOME_TOKEN_FILE") else "proxmox_password")}
+    out["again"] = glassdome.get_bytes("ci/deploy" if os.environ.get("GLASSDOME_TOKEN_FILE") else "proxmox_password").decode()
+    out["all"] = glassdome.secrets()
+    out["env_tokens"] = [k for k, v in os.environ.items() if v.startswith("gds_")]
+except glassdome.GlassdomeError as e:
+    out = {"error": e.code, "message": e.message}
+print(json.dumps(out))
+`;
+
+  it('reads over mutual TLS with a client certificate', () => {
+    const r = python(script, [], clientEnv(t, daemon, { cn: 'agent-good' }));
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ first: 'pve-secret', again: 'pve-secret', all: { proxmox_password: 'pve-secret' }, env_tokens: [] });
+  });
+
+  it('exchanges a bootstrap token once and keeps the session in memory; a second process is refused', async () => {
+    const file = path.join(t.dir, 'job-py.token');
+    const token = (await ok(t.env, ['token', 'create', '--client', 'job-py', '--password-stdin'], PASSWORD)).trim();
+    fs.writeFileSync(file, token, { mode: 0o600 });
+    const env = clientEnv(t, daemon, { tokenFile: file });
+    const first = python(script, [], env);
+    expect(JSON.parse(first.stdout)).toEqual({ first: 'deploy-secret', again: 'deploy-secret', all: { 'ci/deploy': 'deploy-secret' }, env_tokens: [] });
+    expect(fs.readFileSync(file, 'utf8')).toBe(token); // the session token went nowhere but memory
+    const second = python(script, [], env);
+    expect(JSON.parse(second.stdout)).toMatchObject({ error: 'denied', message: expect.stringContaining('already used') });
   });
 });
 
