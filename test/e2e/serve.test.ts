@@ -207,6 +207,25 @@ describe('tokens', () => {
     expect(r.stderr).toMatch(/token [0-9a-f]{16} expired/);
   });
 
+  it('a token record edited in tokens.json (expiry extended, used flag cleared) is refused as altered', async () => {
+    const token = await mint('job-6', ['--ttl', '1s']);
+    await new Promise((r) => setTimeout(r, 1500));
+    const file = path.join(t.home, 'tokens.json');
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { tokens: Array<{ accessor: string; expires_at: string; client: string; used: boolean }> };
+    const record = doc.tokens.find((r) => r.client === 'job-6')!;
+    record.expires_at = new Date(Date.now() + 3600_000).toISOString();
+    fs.writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+    const a = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token });
+    expect(a.status).toBe(401);
+    expect(a.body.error?.message).toContain(`the record of token ${record.accessor} in tokens.json was altered`);
+    const used = doc.tokens.find((r) => r.client === 'job-1')!;
+    used.used = false;
+    fs.writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+    const replay = await cli(clientEnv(t, daemon, { tokenFile: path.join(t.dir, 'job-1.token') }), ['get', 'ci/deploy']);
+    expect(replay.code).toBe(5);
+    expect(replay.stderr).toMatch(/already used|was altered/);
+  });
+
   it('a forged token of the right shape is refused', async () => {
     const real = await mint('job-5');
     const forged = `${real.slice(0, -4)}AAAA`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, globProblem } from '../../src/policy/policy.js';
 import { decide } from '../../src/policy/decide.js';
-import type { Client } from '../../src/policy/client.js';
+import { clientKey, remoteClient, type Client } from '../../src/policy/client.js';
 import { RateLimiter } from '../../src/policy/rate-limit.js';
 import { unlockPenaltyMs } from '../../src/agent/server.js';
 import { GlassdomeError } from '../../src/errors.js';
@@ -85,6 +85,35 @@ client_roles:
   it('a certificate CN never matches a local process', () => {
     const p = parsePolicy('default_policy: deny\nauthorization:\n  rules:\n    - {name: r, clients: ["*"], secrets: ["*"], actions: ["*"]}\n');
     expect(decide(p, python, 'read', 'x').allow).toBe(false);
+  });
+
+  it('a remote client matches CN globs and pins only, never a local matcher', () => {
+    const pin = 'ab'.repeat(32);
+    const p = parsePolicy(`
+clients:
+  pinned: { cn: agent-secure, sha256: "sha256:${pin.toUpperCase().match(/../g)!.join(':')}" }
+  local: { uid: 1000 }
+authorization:
+  rules:
+    - { name: agents, clients: ["agent-*"], secrets: ["proxmox_*"], actions: [read] }
+    - { name: pinned-only, clients: [pinned], secrets: ["vault_*"], actions: [read] }
+    - { name: locals, clients: [local], secrets: ["*"], actions: ["*"] }
+`);
+    const remote = (cn: string, sha256: string | null = null): Client => remoteClient({ address: '10.0.0.2:5000', cn, sha256, accessor: null });
+    expect(decide(p, remote('agent-1'), 'read', 'proxmox_password')).toEqual({ allow: true, by: 'rule agents' });
+    expect(decide(p, remote('agent-1'), 'write', 'proxmox_password')).toEqual({ allow: false, by: 'default deny' });
+    expect(decide(p, remote('intruder'), 'read', 'proxmox_password')).toEqual({ allow: false, by: 'default deny' });
+    expect(decide(p, remote('agent-secure', pin), 'read', 'vault_key')).toEqual({ allow: true, by: 'rule pinned-only' });
+    expect(decide(p, remote('agent-secure', 'cd'.repeat(32)), 'read', 'vault_key').allow).toBe(false);
+    expect(decide(p, remote('agent-secure'), 'read', 'vault_key').allow).toBe(false); // a token has no certificate to pin
+    expect(decide(p, remote('anything'), 'read', 'x').allow).toBe(false); // { uid: 1000 } never matches a remote client
+    expect(decide(p, python, 'read', 'proxmox_password')).toEqual({ allow: true, by: 'rule locals' });
+    expect(clientKey(remote('agent-1'))).not.toBe(clientKey(remote('agent-2')));
+    expect(clientKey(remoteClient({ address: 'x', cn: 'job', sha256: null, accessor: 'a1' }))).not.toBe(clientKey(remoteClient({ address: 'x', cn: 'job', sha256: null, accessor: 'a2' })));
+  });
+
+  it('refuses a pin that is not a SHA-256, naming the line', () => {
+    expect(problem('clients:\n  p: { cn: a, sha256: "sha256:1234" }\n')).toMatch(/^policy.yaml:2: sha256 must be a certificate fingerprint of 64 hex digits/);
   });
 });
 
