@@ -1,16 +1,17 @@
 // `glassdome serve`: the network daemon. Hardened like the agent (umask 077, not dumpable, no
-// core dumps, keys in mlocked memory), unlocked once here with the master password (the KDF runs
-// before the server listens, so it stalls no client), then it serves the vault over HTTPS through
+// core dumps, keys in mlocked memory), unlocked once here with the master password (a systemd
+// credential, stdin, or a prompt; the KDF runs before the server listens, so it stalls no client), then it serves the vault over HTTPS through
 // the same AgentVault and Guard the agent uses, until its lifetime ends or SIGTERM/SIGINT wipe the
 // key. It needs a policy.yaml: without one, every certificate of the CA could read everything.
 
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { AgentState } from '../agent/state.js';
 import { AgentVault } from '../agent/agent-vault.js';
 import { AuditLog } from '../audit/log.js';
 import { prepareKdf } from '../cli/kdf.js';
-import { readPassword } from '../cli/password.js';
+import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/password.js';
 import { fail } from '../errors.js';
 import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
 import { Guard } from '../policy/guard.js';
@@ -35,6 +36,28 @@ export interface ServeActionOptions {
   passwordStdin: boolean;
   lifetimeS: number;
   tls12: boolean;
+}
+
+/** The systemd credential that unlocks a daemon started by a unit (`LoadCredential=glassdome-password:…`). */
+export const PASSWORD_CREDENTIAL = 'glassdome-password';
+
+/** The password from $CREDENTIALS_DIRECTORY/glassdome-password, or null when systemd passed none. */
+function credentialPassword(): Buffer | null {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  if (!dir) return null;
+  const file = path.join(dir, PASSWORD_CREDENTIAL);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return fail('io', `cannot read the credential ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (bytes.length > MAX_PASSWORD_BYTES + 2) fail('too_large', `the credential ${file} is over ${MAX_PASSWORD_BYTES} bytes`);
+  const password = Buffer.from(stripOneNewline(bytes));
+  bytes.fill(0);
+  if (password.length === 0) fail('usage', `the credential ${file} is empty`);
+  return password;
 }
 
 /** HOST:PORT or [V6]:PORT. */
@@ -74,7 +97,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   });
   const vault = new AgentVault(paths, state);
   let keys: VaultKeys | undefined;
-  const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
+  const password = credentialPassword() ?? (await readPassword({ stdin: options.passwordStdin, message: 'Master password' }));
   let key: Uint8Array;
   try {
     keys = await unsealMasterKey(masterKeyText, password);

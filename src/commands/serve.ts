@@ -6,7 +6,7 @@ import { parseLifetime } from '../cli/duration.js';
 export default class Serve extends GlassdomeCommand {
   static override summary = 'Serve the vault to other hosts, containers and jobs over mutual TLS';
   static override description =
-    'HTTPS (TLS 1.3) with client certificates of --client-ca, or tokens from glassdome token create; the JSON API of docs/API.md. Unlocked once by the master password; policy.yaml decides by certificate CN. Loopback unless --listen names another address.';
+    'HTTPS (TLS 1.3) with client certificates of --client-ca, or tokens from glassdome token create; the JSON API of docs/API.md. Unlocked once by the master password (a prompt, --password-stdin, or the systemd credential glassdome-password); policy.yaml decides by certificate CN. Loopback unless --listen names another address.';
   static override examples = [
     'printf %s "$PW" | <%= config.bin %> serve --password-stdin --cert server.crt --key server.key --client-ca ~/.glassdome/ca/ca.crt --crl ~/.glassdome/ca/crl.pem',
     '<%= config.bin %> serve --listen 0.0.0.0:8443 --cert server.crt --key server.key --client-ca ca.crt',

@@ -342,6 +342,36 @@ describe('the command line', () => {
     }
   });
 
+  it('a systemd credential unlocks the daemon (no terminal, nothing on stdin)', async () => {
+    const creds = path.join(t.dir, 'credentials');
+    fs.mkdirSync(creds, { mode: 0o700 });
+    fs.writeFileSync(path.join(creds, 'glassdome-password'), `${PASSWORD}\n`, { mode: 0o400 });
+    const second = await startServe(t, { credentials: creds });
+    try {
+      const r = await cli(clientEnv(t, second, { cn: 'agent-good' }), ['get', 'proxmox_password']);
+      expect(r.stdout).toBe('pve-secret\n');
+      expect(r.code).toBe(0);
+    } finally {
+      second.stop();
+    }
+  });
+
+  it('malformed or unknown requests get their error codes, never a value', async () => {
+    const cases: Array<[string, string, number, string]> = [
+      ['GET', '/v1/secrets/%ZZ', 400, 'invalid_name'],
+      ['GET', '/v1/secrets/..%2F..%2Fetc%2Fpasswd', 400, 'invalid_name'],
+      ['GET', '/v1/nope', 404, 'unknown_op'],
+      ['DELETE', '/v1/secrets/proxmox_password', 400, 'bad_request'],
+      ['GET', '/v1/secrets/proxmox_missing', 404, 'not_found'],
+      ['GET', '/v1/secrets/not_allowed_missing', 403, 'denied'], // no existence leak past the policy
+    ];
+    for (const [method, p, status, code] of cases) {
+      const a = await request(daemon, t, p, { method, cn: 'agent-good' });
+      expect([p, a.status, a.body.error?.code]).toEqual([p, status, code]);
+      expect(a.body.value).toBeUndefined();
+    }
+  });
+
   it('ca keeps its key private and refuses bad input with usage errors', async () => {
     expect(fs.statSync(path.join(t.home, 'ca')).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(t.home, 'ca', 'ca.key')).mode & 0o777).toBe(0o600);

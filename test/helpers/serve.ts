@@ -53,19 +53,20 @@ export async function makeLab(t: TestEnv, policy: string, clients: string[], san
   return certs;
 }
 
-/** Starts `glassdome serve` (optionally under a wrapper such as `ip netns exec NS`) and waits until it listens. */
-export async function startServe(t: TestEnv, options: { listen?: string; wrapper?: string[]; extra?: string[] } = {}): Promise<Daemon> {
+/** Starts `glassdome serve` (optionally under a wrapper such as `ip netns exec NS`, or unlocked by a systemd credentials directory) and waits until it listens. */
+export async function startServe(t: TestEnv, options: { listen?: string; wrapper?: string[]; extra?: string[]; credentials?: string } = {}): Promise<Daemon> {
   const certs = path.join(t.dir, 'certs');
   const args = [
-    BIN, 'serve', '--password-stdin', '--listen', options.listen ?? '127.0.0.1:0',
+    BIN, 'serve', ...(options.credentials ? [] : ['--password-stdin']), '--listen', options.listen ?? '127.0.0.1:0',
     '--cert', path.join(certs, 'server.crt'), '--key', path.join(certs, 'server.key'),
     '--client-ca', path.join(t.home, 'ca', 'ca.crt'), '--crl', path.join(t.home, 'ca', 'crl.pem'), ...(options.extra ?? []),
   ];
   const wrapper = options.wrapper ?? [];
-  const child = spawn(wrapper[0] ?? process.execPath, wrapper.length > 0 ? [...wrapper.slice(1), process.execPath, ...args] : args, { env: t.env, stdio: ['pipe', 'ignore', 'pipe'] });
+  const env = options.credentials ? { ...t.env, CREDENTIALS_DIRECTORY: options.credentials } : t.env;
+  const child = spawn(wrapper[0] ?? process.execPath, wrapper.length > 0 ? [...wrapper.slice(1), process.execPath, ...args] : args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  child.stdin!.end(PASSWORD);
+  child.stdin!.end(options.credentials ? '' : PASSWORD);
   await waitFor(() => /on https:\/\/\S+:\d+ /.test(log) || child.exitCode !== null, 'glassdome serve to listen', 30_000);
   const m = /on (https:\/\/\S+):(\d+) /.exec(log);
   if (!m) throw new Error(`glassdome serve did not start: ${log}`);
