@@ -8,6 +8,9 @@
 //   unlock     with the default KDF (Argon2id, opslimit 3, 64 MiB), whole process
 //   load       agent get throughput and p50/p99 at 1, 16, 64 connections, beside a bare Node
 //              NDJSON echo server loaded the same way
+//   mTLS       glassdome serve: a secret read over mutual TLS with keep-alive, throughput and
+//              p50/p99 at 1 and 16 connections, beside a bare Node HTTPS server with the same TLS
+//              settings (and the agent's figures above)
 //   memory     agent RSS idle, unlocked, and with 10,000 secrets; unlock and list at 10,000
 //
 // Every measured command runs without NODE_EXTRA_CA_CERTS (bench/measure.py), as on a user's
@@ -171,6 +174,9 @@ async function main() {
   }
   echo.kill();
 
+  process.stderr.write('bench: mTLS (glassdome serve) …\n');
+  report.serve_load = await serveLoad(home, env);
+
   process.stderr.write('bench: memory …\n');
   const fresh = startAgent(envFor(home), path.join(tmp, 'fresh.sock'));
   await sleep(1000);
@@ -188,6 +194,46 @@ async function main() {
   fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(outDir, 'latest.svg'), renderChart(report));
   print(report);
+}
+
+/** glassdome serve and a bare HTTPS server, each loaded with keep-alive mTLS GETs of one secret. */
+async function serveLoad(home, env) {
+  const certs = path.join(tmp, 'certs');
+  fs.mkdirSync(certs, { mode: 0o700 });
+  glassdome(env, ['ca', 'init']);
+  glassdome(env, ['ca', 'issue', '--server', '--cn', 'localhost', '--san', 'DNS:localhost,IP:127.0.0.1', '--out', path.join(certs, 'server')]);
+  glassdome(env, ['ca', 'issue', '--cn', 'agent-bench', '--out', path.join(certs, 'client')]);
+  const ca = path.join(home, 'ca', 'ca.crt');
+  const tlsArgs = [path.join(certs, 'server.crt'), path.join(certs, 'server.key'), ca];
+  const bare = spawn(NODE, [path.join(__dirname, 'https-echo-server.js'), ...tlsArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(bare.pid);
+  const barePort = Number(await new Promise((r) => bare.stdout.once('data', (d) => r(String(d).trim()))));
+  const serve = spawn(NODE, [BIN, 'serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', tlsArgs[0], '--key', tlsArgs[1], '--client-ca', ca], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  started.push(serve.pid);
+  serve.stdin.end(PASSWORD);
+  let log = '';
+  const servePort = await new Promise((resolve, reject) => {
+    serve.stderr.on('data', (d) => {
+      log += d;
+      const m = /on https:\/\/127\.0\.0\.1:(\d+) /.exec(log);
+      if (m) resolve(Number(m[1]));
+    });
+    serve.on('exit', () => reject(new Error(`glassdome serve did not start: ${log}`)));
+  });
+  const run = (url, c) => {
+    const r = spawnSync(NODE, [path.join(__dirname, 'https-load.js'), url, ca, path.join(certs, 'client.crt'), path.join(certs, 'client.key'), String(c), String(LOAD_MS)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`https load failed: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const rows = [];
+  for (const c of [1, 16]) {
+    const b = run(`https://localhost:${barePort}/v1/secrets/bench_secret`, c);
+    const s = run(`https://localhost:${servePort}/v1/secrets/bench_secret`, c);
+    rows.push({ connections: c, bare_https: b, serve: s, serve_vs_bare: round(s.per_second / b.per_second, 2) });
+  }
+  bare.kill();
+  serve.kill();
+  return rows;
 }
 
 async function bigVault() {
@@ -245,6 +291,13 @@ function print(r) {
   table('unlock, default KDF', r.unlock);
   lines.push('', `load (${LOAD_MS / 1000} s each; get, one request in flight per connection)`);
   for (const l of r.load) lines.push(`  ${String(l.connections).padStart(3)} conn   agent ${String(l.agent.per_second).padStart(6)}/s p50 ${l.agent.p50_ms} ms p99 ${l.agent.p99_ms} ms errors ${l.agent.errors}   echo ${String(l.echo.per_second).padStart(6)}/s p50 ${l.echo.p50_ms} ms p99 ${l.echo.p99_ms} ms   agent/echo ${l.agent_vs_echo}`);
+  if (r.serve_load) {
+    lines.push('', `mTLS keep-alive (${LOAD_MS / 1000} s each; GET /v1/secrets/NAME, one request in flight per connection; agent figures from the load above)`);
+    for (const l of r.serve_load) {
+      const agent = r.load.find((x) => x.connections === l.connections)?.agent;
+      lines.push(`  ${String(l.connections).padStart(3)} conn   serve ${String(l.serve.per_second).padStart(6)}/s p50 ${l.serve.p50_ms} ms p99 ${l.serve.p99_ms} ms errors ${l.serve.errors}   bare https ${String(l.bare_https.per_second).padStart(6)}/s p50 ${l.bare_https.p50_ms} ms p99 ${l.bare_https.p99_ms} ms   serve/bare ${l.serve_vs_bare}   agent ${agent?.per_second ?? '?'}/s p99 ${agent?.p99_ms ?? '?'} ms`);
+    }
+  }
   lines.push('', `memory: agent idle ${r.memory.idle_locked_mib} MiB locked, ${r.memory.idle_unlocked_mib} MiB unlocked; after the load ${r.memory.after_load_mib} MiB (peak ${r.memory.after_load_peak_mib})`);
   lines.push(`10,000 secrets: agent ${r.big.agent_rss_mib} MiB; unlock ${r.big.unlock.median_ms} ms; list ${r.big.list.median_ms} ms (${r.big.list.ratio}x); get ${r.big.get.median_ms} ms (${r.big.get.ratio}x)`);
   lines.push('', 'targets');

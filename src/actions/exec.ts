@@ -22,6 +22,9 @@ export const SECRETS_FD = 3;
 /** Signals glassdome passes on to the child. */
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
+/** The variables that lead to glassdome serve, removed from the child's env like GLASSDOME_AUTH_SOCK. */
+export const REMOTE_ENV = ['GLASSDOME_SERVER', 'GLASSDOME_CLIENT_CERT', 'GLASSDOME_CLIENT_KEY', 'GLASSDOME_SERVER_CA', 'GLASSDOME_TOKEN_FILE'];
+
 /** What `exec` was asked. */
 export interface ExecOptions {
   secrets: string[];
@@ -97,6 +100,7 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
   if (!options.keepAgent) {
     delete env.GLASSDOME_AUTH_SOCK;
     delete env.GLASSDOME_AGENT_PID;
+    for (const name of REMOTE_ENV) delete env[name]; // the child gets no way to the daemon either
   }
   const out = options.mask ? 'pipe' : 'inherit';
   const stdio: StdioOptions = ['inherit', out, out, ...fds];

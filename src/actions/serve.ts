@@ -1,8 +1,9 @@
 // `glassdome serve`: the network daemon. Hardened like the agent (umask 077, not dumpable, no
 // core dumps, keys in mlocked memory), unlocked once here with the master password (a systemd
-// credential, stdin, or a prompt; the KDF runs before the server listens, so it stalls no client), then it serves the vault over HTTPS through
-// the same AgentVault and Guard the agent uses, until its lifetime ends or SIGTERM/SIGINT wipe the
-// key. It needs a policy.yaml: without one, every certificate of the CA could read everything.
+// credential, stdin, or a prompt; the KDF runs before the server listens, so it stalls no
+// client), then it serves the vault over HTTPS through the same AgentVault and Guard the agent
+// uses, until SIGTERM/SIGINT wipe the key (exit 0) or its lifetime ends (key wiped, exit 4: a
+// systemd unit restarts it and the credential unlocks it again). It needs a policy.yaml: without one, every certificate of the CA could read everything.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -37,6 +38,9 @@ export interface ServeActionOptions {
   lifetimeS: number;
   tls12: boolean;
 }
+
+/** The exit status when the key's lifetime ends (4, as for an expired session): a unit restarts the daemon, which unlocks again. */
+export const EXPIRED_EXIT = 4;
 
 /** The systemd credential that unlocks a daemon started by a unit (`LoadCredential=glassdome-password:…`). */
 export const PASSWORD_CREDENTIAL = 'glassdome-password';
@@ -90,15 +94,17 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
 
   prepareKdf();
   const masterKeyText = readMasterKeyText(paths);
+  let stop: (why: string, status: number) => void = (_why, status) => process.exit(status);
   const state = new AgentState((reason) => {
     vault.clear();
     key.fill(0);
-    log(reason === 'expired' ? 'lifetime over: key wiped; every request now answers expired' : `key wiped (${reason})`);
+    if (reason === 'expired') stop('lifetime over: key wiped', EXPIRED_EXIT);
+    else log(`key wiped (${reason})`);
   });
   const vault = new AgentVault(paths, state);
   let keys: VaultKeys | undefined;
   const password = credentialPassword() ?? (await readPassword({ stdin: options.passwordStdin, message: 'Master password' }));
-  let key: Uint8Array;
+  let key: Uint8Array = new Uint8Array(0);
   try {
     keys = await unsealMasterKey(masterKeyText, password);
     key = tokenKey(keys.masterKey);
@@ -124,17 +130,17 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   log(`serving ${paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials; key until ${new Date(state.info!.expiresAt).toISOString()})`);
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  stop = (why: string, status: number): void => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: wiping the key and exiting`);
+    log(`${why}; exiting`);
     state.lock('locked');
     watch.stop();
-    void server.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
+    void server.close().finally(() => process.exit(status));
+    setTimeout(() => process.exit(status), 1000).unref();
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM: wiping the key', 0));
+  process.on('SIGINT', () => stop('SIGINT: wiping the key', 0));
   process.on('uncaughtException', (err) => log(`unexpected error (serve keeps running): ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log(`unexpected rejection (serve keeps running): ${String(err)}`));
   await new Promise<never>(() => undefined);

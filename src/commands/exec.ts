@@ -20,7 +20,7 @@ export default class Exec extends GlassdomeCommand {
   static override strict = false;
   static override flags = {
     secret: Flags.string({ char: 's', description: 'a secret to hand over (repeatable; default: all)', multiple: true }),
-    'keep-agent': Flags.boolean({ description: 'keep GLASSDOME_AUTH_SOCK and GLASSDOME_AGENT_PID in the child’s env' }),
+    'keep-agent': Flags.boolean({ description: 'keep GLASSDOME_AUTH_SOCK and GLASSDOME_AGENT_PID (or GLASSDOME_SERVER and its credentials) in the child’s env' }),
     mask: Flags.boolean({ description: 'replace secret values in the child’s stdout and stderr with <concealed by glassdome>' }),
   };
 

@@ -52,6 +52,9 @@ describe('certificates', () => {
     expect(await ok(env, ['list'])).toBe('proxmox_password\n');
     const exec = await ok(env, ['exec', '--', '/bin/sh', '-c', 'cat <&3']);
     expect(JSON.parse(exec)).toEqual({ proxmox_password: 'pve-secret' });
+    const childEnv = await ok(env, ['exec', '--', '/usr/bin/env']);
+    expect(childEnv).not.toMatch(/GLASSDOME_(SERVER|CLIENT_CERT|CLIENT_KEY|TOKEN_FILE)=/); // the child gets no way to the daemon
+    expect(await ok(env, ['exec', '--keep-agent', '--', '/usr/bin/env'])).toContain(`GLASSDOME_SERVER=${daemon.url}`);
     const st = await cli(env, ['status', '--json']);
     expect(st.code).toBe(0);
     expect(JSON.parse(st.stdout)).toMatchObject({ mode: 'server', server: { url: daemon.url, client: { cn: 'agent-good', via: 'certificate' } } });
@@ -353,6 +356,17 @@ describe('the command line', () => {
       expect(r.code).toBe(0);
     } finally {
       second.stop();
+    }
+  });
+
+  it('when the key lifetime ends the daemon wipes it and exits 4 (a unit restarts it)', async () => {
+    const short = await startServe(t, { extra: ['--lifetime', '2s'] });
+    try {
+      await waitFor(() => short.child.exitCode !== null, 'the daemon to exit at the end of its lifetime', 20_000);
+      expect(short.child.exitCode).toBe(4);
+      expect(short.log()).toContain('lifetime over: key wiped; exiting');
+    } finally {
+      short.stop();
     }
   });
 
