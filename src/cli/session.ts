@@ -1,6 +1,7 @@
 // Where a command finds the unlocked vault: glassdome serve when GLASSDOME_SERVER is set (and then
-// only it), else the agent at GLASSDOME_AUTH_SOCK, then the OS keyring session of the fallback. A source with nothing to offer says so (null) and the next one
-// is tried; a real failure (wrong vault, tampered file) stops the search.
+// only it), else the agent at GLASSDOME_AUTH_SOCK, then the OS keyring session of the fallback. A
+// source with nothing to offer says so (null) and the next one is tried; a real failure (wrong
+// vault, tampered file) stops the search.
 
 import { AgentClient } from '../client/agent-client.js';
 import { GlassdomeError } from '../errors.js';

@@ -119,7 +119,8 @@ export class ServeServer {
       const e = err instanceof GlassdomeError ? err : new GlassdomeError('internal', 'internal error in glassdome serve');
       if (!(err instanceof GlassdomeError)) this.options.log(`internal error: ${(err as Error).stack ?? String(err)}`);
       const retryAfter = e.code === 'rate_limited' && client ? this.options.guard.reads.retryAfter(clientKey(client)) : undefined;
-      sendError(res, e, { ...(e instanceof Refusal ? { status: e.status, close: e.close } : {}), ...(retryAfter !== undefined ? { retryAfter } : {}) });
+      const refusal = isRefusal(e) ? { status: e.status, close: e.close } : {};
+      sendError(res, e, { ...refusal, ...(retryAfter !== undefined ? { retryAfter } : {}) });
     }
   }
 
@@ -249,6 +250,11 @@ export class ServeServer {
       req.on('error', reject);
     });
   }
+}
+
+/** Whether an error is a Refusal (by its fields: GlassdomeError's `instanceof` goes by brand, so subclasses share it). */
+function isRefusal(e: GlassdomeError): e is Refusal {
+  return typeof (e as Partial<Refusal>).status === 'number';
 }
 
 /** A refusal with its HTTP status, and whether the connection is closed after it. */
