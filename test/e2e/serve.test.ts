@@ -386,6 +386,31 @@ describe('the command line', () => {
     }
   });
 
+  it('token and serve refuse bad input with the contract\'s exit codes; tokens.json must stay private', async () => {
+    const session = await cli(t.env, ['token', 'create', '--client', 'job-x', '--type', 'session', '--password-stdin'], PASSWORD);
+    expect(session.code).toBe(2);
+    const badName = await cli(t.env, ['token', 'create', '--client', 'job x', '--password-stdin'], PASSWORD);
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toContain('"job x" is not a usable client name');
+    const wrongPw = await cli(t.env, ['token', 'create', '--client', 'job-x', '--password-stdin'], 'not the password');
+    expect(wrongPw.code).toBe(1);
+    expect(wrongPw.stdout).toBe('');
+    expect((await cli(t.env, ['token', 'revoke', 'ffffffffffffffff'])).code).toBe(3);
+    expect((await cli(t.env, ['token', 'revoke', 'nope'])).code).toBe(2);
+    const listen = await cli(t.env, ['serve', '--listen', 'somewhere', '--cert', 'x', '--key', 'y', '--client-ca', 'z', '--password-stdin'], PASSWORD);
+    expect(listen.code).toBe(2);
+    expect(listen.stderr).toMatch(/^glassdome: --listen "somewhere" is not ADDRESS:PORT\nglassdome: hint: /);
+    const file = path.join(t.home, 'tokens.json');
+    fs.chmodSync(file, 0o644);
+    try {
+      const open = await cli(t.env, ['token', 'list']);
+      expect(open.code).toBe(1);
+      expect(open.stderr).toContain(`chmod 600 ${file}`);
+    } finally {
+      fs.chmodSync(file, 0o600);
+    }
+  });
+
   it('ca keeps its key private and refuses bad input with usage errors', async () => {
     expect(fs.statSync(path.join(t.home, 'ca')).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(t.home, 'ca', 'ca.key')).mode & 0o777).toBe(0o600);
