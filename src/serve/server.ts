@@ -1,8 +1,9 @@
 // The network daemon's HTTPS server: TLS 1.3 (1.2 only when asked), client certificates
 // requested and verified against the client CA and the CRLs, and one identity per request — an
-// authorized certificate (its CN; its serial checked against the revocation set at every request)
-// or a token in `Authorization: Bearer`. A presented certificate that fails verification is
-// refused even alongside a token. Each request then reaches the same Guard + SecretStore the agent
+// authorized certificate (its CN; its serial and expiry checked again at every request, so a
+// keep-alive connection cannot outlive a revocation or the certificate) or a token in
+// `Authorization: Bearer`. A presented certificate that fails verification is refused even
+// alongside a token. Each request then reaches the same Guard + SecretStore the agent
 // serves (policy, rate limits, audit); this file adds only transport and identity. Limits on
 // connections, header and request time, sizes and refused attempts are in limits.ts.
 
@@ -132,7 +133,8 @@ export class ServeServer {
     const cn = hasCert ? (Array.isArray(cert.subject?.CN) ? null : (cert.subject?.CN ?? null)) : null;
     if (hasCert) {
       const serial = normalizeSerial(cert.serialNumber);
-      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) ? 'CERT_REVOKED' : cn === null ? 'no single CN' : null;
+      const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
+      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
       if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ')}`, 403, true);
     }
     const auth = req.headers.authorization;

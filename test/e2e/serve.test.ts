@@ -155,6 +155,27 @@ describe('revocation', () => {
   });
 });
 
+describe('expiry on an open connection', () => {
+  it('a certificate that expires while its keep-alive connection is open is refused at the next request', async () => {
+    const notAfter = new Date(Date.now() + 4000);
+    const soon = await issueCertificate(t.home, { cn: 'agent-brief', server: false, san: [], notAfter });
+    fs.writeFileSync(path.join(certs, 'agent-brief.crt'), soon.certPem);
+    fs.writeFileSync(path.join(certs, 'agent-brief.key'), soon.keyPem, { mode: 0o600 });
+    const keep = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
+      expect(before.status).toBe(200);
+      await new Promise((r) => setTimeout(r, Math.max(0, notAfter.getTime() - Date.now()) + 1000));
+      const after = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
+      expect(after.reused).toBe(true);
+      expect(after.status).toBe(403);
+      expect(after.body.error?.message).toContain('refused: cert has expired');
+    } finally {
+      keep.destroy();
+    }
+  });
+});
+
 describe('tokens', () => {
   const mint = async (client: string, extra: string[] = []): Promise<string> => (await ok(t.env, ['token', 'create', '--client', client, '--password-stdin', ...extra], PASSWORD)).trim();
 
