@@ -16,7 +16,7 @@ import { Masker } from '../exec/mask.js';
 import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
 import { secretsJson } from '../exec/secrets-json.js';
 import { readTemplate } from '../exec/template-file.js';
-import { sealedMemfd } from '../os/libc.js';
+import { sealedMemfd, setBlocking } from '../os/libc.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -102,6 +102,7 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
   }
   const out = options.mask ? 'pipe' : 'inherit';
   const stdio: StdioOptions = ['inherit', out, out, ...fds];
+  inheritBlockingStdio(options.mask ? [0] : [0, 1, 2]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio, env });
   // The child holds its own copies now.
   for (const fd of fds.splice(0)) fs.closeSync(fd);
@@ -135,6 +136,17 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
     for (const off of forwarders) off();
     for (const v of maskValues) v.fill(0);
   }
+}
+
+/**
+ * Gives the child its inherited stdio in blocking mode, as a shell would. Node makes a pipe
+ * non-blocking when it opens process.stdout or process.stderr (which it also does on its own, e.g.
+ * on a SIGWINCH listener), and the mode is shared with the child: so open both first, then clear it.
+ */
+function inheritBlockingStdio(fds: number[]): void {
+  void process.stdout;
+  void process.stderr;
+  for (const fd of fds) setBlocking(fd);
 }
 
 /** Like a shell: 127 when the command is not found, 126 when it cannot be executed. */

@@ -159,6 +159,20 @@ export function sealedMemfd(name: string, data: Uint8Array, writeAll: (fd: numbe
   return fd;
 }
 
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * Clears O_NONBLOCK on a descriptor. Node puts the pipes it is given as stdio in non-blocking
+ * mode, and a child inheriting them would see EAGAIN (Ansible refuses to run at all).
+ */
+export function setBlocking(fd: number): void {
+  const flags = c('fcntl')(fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) === 0) return;
+  if (c('fcntl')(fd, F_SETFL, 'int', flags & ~O_NONBLOCK) !== 0) throw errnoError('fcntl(F_SETFL)');
+}
+
 /** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
 export function adviseHugePages(buf: Uint8Array): boolean {
   return c('madvise')(buf, buf.byteLength, MADV_HUGEPAGE) === 0;

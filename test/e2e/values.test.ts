@@ -80,19 +80,19 @@ describe('set stores values byte for byte', () => {
 
   it('on a terminal, replacing asks first; "no" keeps the old value; --force does not ask', async () => {
     await cli(t.env, ['set', 'guarded'], 'original');
-    const no = onTerminal(t.env, ['set', 'guarded'], ['n']);
+    const no = onTerminal(t.env, ['set', 'guarded'], [['Replace it?', 'n']]);
     expect(no.code).toBe(1);
     expect(no.terminal).toMatch(/Secret guarded exists\. Replace it\?/);
     expect(no.terminal).toMatch(/glassdome: secret "guarded" exists; nothing was stored\r?\nglassdome: hint: replace it with: glassdome set guarded --force/);
     expect((await stored('guarded')).toString()).toBe('original');
-    const yes = onTerminal(t.env, ['set', 'guarded'], ['y', 'replaced', 'replaced']);
+    const yes = onTerminal(t.env, ['set', 'guarded'], [['Replace it?', 'y'], ['Value for guarded', 'replaced'], ['Repeat it', 'replaced']]);
     expect(yes.code).toBe(0);
     expect((await stored('guarded')).toString()).toBe('replaced');
-    const forced = onTerminal(t.env, ['set', 'guarded', '--force'], ['forced', 'forced']);
+    const forced = onTerminal(t.env, ['set', 'guarded', '--force'], [['Value for guarded', 'forced'], ['Repeat it', 'forced']]);
     expect(forced.code).toBe(0);
     expect(forced.terminal).not.toMatch(/Replace it/);
     expect((await stored('guarded')).toString()).toBe('forced');
-    const fresh = onTerminal(t.env, ['set', 'fresh_one'], ['v1', 'v1']);
+    const fresh = onTerminal(t.env, ['set', 'fresh_one'], [['Value for fresh_one', 'v1'], ['Repeat it', 'v1']]);
     expect(fresh.code).toBe(0);
     expect(fresh.terminal).not.toMatch(/Replace it/);
   });
@@ -121,6 +121,15 @@ describe('descriptors', () => {
     expect(all.stdout).toMatch(/'api_token', 'bin'.*'db_pass'/); // neither -s nor a placeholder: everything, as before
     const chosen = await exec(['-s', 'db_pass', '--', PY, '-c', 'import json,os,sys; print(sorted(json.load(os.fdopen(3))), open(sys.argv[1]).read())', '{{glassdome:api_token}}']);
     expect(chosen.stdout).toBe("['db_pass'] tok-123\n");
+  });
+});
+
+describe('stdio', () => {
+  it('a child of exec gets blocking stdio even when glassdome’s are pipes (Ansible refused to run)', async () => {
+    const script = 'import fcntl, os, sys, time\ntime.sleep(0.2)\nprint([bool(fcntl.fcntl(f, fcntl.F_GETFL) & os.O_NONBLOCK) for f in (0, 1, 2)])';
+    const r = await exec(['-s', 'api_token', '--', PY, '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('[False, False, False]\n');
   });
 });
 

@@ -141,8 +141,11 @@ export function python(script: string, args: string[], env: NodeJS.ProcessEnv, a
 /** Writes the secrets file of a vault directly (for tests that need a prepared map). */
 export { sealSecrets };
 
-/** Runs glassdome with stdin and stderr on a pseudo-terminal, stdout on a pipe; types the answers. */
-export function onTerminal(env: NodeJS.ProcessEnv, args: string[], answers: string[]): { terminal: string; stdout: string; code: number } {
+/**
+ * Runs glassdome with stdin and stderr on a pseudo-terminal, stdout on a pipe; types the answers,
+ * each once the next prompt shows (a "?"), or once the text given with it shows again.
+ */
+export function onTerminal(env: NodeJS.ProcessEnv, args: string[], answers: Array<string | [string, string]>): { terminal: string; stdout: string; code: number } {
   const script = [
     'import json, os, pty, subprocess, sys, time',
     'master, slave = pty.openpty()',
@@ -150,8 +153,10 @@ export function onTerminal(env: NodeJS.ProcessEnv, args: string[], answers: stri
     'os.close(slave)',
     'seen = b""',
     'for answer in json.loads(sys.argv[4]):',
-    '    count = seen.count(b"?")',
-    '    while seen.count(b"?") == count:',
+    '    prompt, answer = (answer if isinstance(answer, list) else ["?", answer])',
+    '    prompt = prompt.encode()',
+    '    count = seen.count(prompt)',
+    '    while seen.count(prompt) == count:',
     '        seen += os.read(master, 1024)',
     '    os.write(master, answer.encode() + b"\\r")',
     'out, _ = p.communicate(timeout=30)',
