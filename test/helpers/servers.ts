@@ -36,9 +36,9 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Runs a command as nobody; throws with its output when it fails. */
-function asNobody(argv: string[], env: NodeJS.ProcessEnv): void {
-  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv], { env, encoding: 'utf8', timeout: 60_000 });
+/** Runs a command as nobody in `cwd` (the test's own directory may be closed to nobody); throws with its output when it fails. */
+function asNobody(argv: string[], env: NodeJS.ProcessEnv, cwd: string): void {
+  const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv], { env, cwd, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`${argv[0]} failed (${r.status}): ${r.stdout}${r.stderr}`);
 }
 
@@ -49,8 +49,8 @@ function nobodyDir(prefix: string): string {
   return dir;
 }
 
-function startAsNobody(argv: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
-  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function startAsNobody(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { child: ChildProcess; log: () => string } {
+  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
@@ -74,10 +74,10 @@ export async function startPostgres(user: string, password: string): Promise<Ser
   const pwfile = path.join(dir, 'pw');
   fs.writeFileSync(pwfile, password, { mode: 0o600 });
   fs.chownSync(pwfile, NOBODY, NOBODY);
-  asNobody([path.join(bin, 'initdb'), '-D', path.join(dir, 'data'), '-U', user, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--no-sync', '-E', 'UTF8'], env);
+  asNobody([path.join(bin, 'initdb'), '-D', path.join(dir, 'data'), '-U', user, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--no-sync', '-E', 'UTF8'], env, dir);
   fs.rmSync(pwfile);
   const port = await freePort();
-  const { child, log } = startAsNobody([path.join(bin, 'postgres'), '-D', path.join(dir, 'data'), '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], env);
+  const { child, log } = startAsNobody([path.join(bin, 'postgres'), '-D', path.join(dir, 'data'), '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], env, dir);
   await waitFor(() => child.exitCode !== null || /ready to accept connections/.test(log()), 'postgres to start', 30_000);
   if (child.exitCode !== null) throw new Error(`postgres did not start: ${log()}`);
   return { port, socketDir: dir, stop: () => stopChild(child, 'SIGINT', dir) };
@@ -88,10 +88,10 @@ export async function startMariadb(user: string, password: string): Promise<Serv
   const dir = nobodyDir('gd-my-');
   const env = { PATH: process.env.PATH, LANG: 'C' };
   const data = path.join(dir, 'data');
-  asNobody(['mariadb-install-db', '--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db'], env);
+  asNobody(['mariadb-install-db', '--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db'], env, dir);
   const port = await freePort();
   const socket = path.join(dir, 'sock');
-  const { child, log } = startAsNobody(['mariadbd', '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${path.join(dir, 'pid')}`, '--skip-name-resolve', '--innodb-flush-log-at-trx-commit=0'], env);
+  const { child, log } = startAsNobody(['mariadbd', '--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${path.join(dir, 'pid')}`, '--skip-name-resolve', '--innodb-flush-log-at-trx-commit=0'], env, dir);
   await waitFor(() => child.exitCode !== null || /ready for connections/.test(log()), 'mariadbd to start', 30_000);
   if (child.exitCode !== null) throw new Error(`mariadbd did not start: ${log()}`);
   const sql = `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password.replace(/'/g, "''")}'`;
