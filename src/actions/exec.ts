@@ -140,12 +140,11 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
 
 /**
  * Gives the child its inherited stdio in blocking mode, as a shell would. Node makes a pipe
- * non-blocking when it opens process.stdout or process.stderr (which it also does on its own, e.g.
- * on a SIGWINCH listener), and the mode is shared with the child: so open both first, then clear it.
+ * non-blocking when it opens process.stdout or process.stderr, and the mode is shared with the
+ * child (Ansible then refuses to run). The exec path does not open them (that would also load
+ * node:net); whatever did before this point is undone here.
  */
 function inheritBlockingStdio(fds: number[]): void {
-  void process.stdout;
-  void process.stderr;
   for (const fd of fds) setBlocking(fd);
 }
 
