@@ -8,13 +8,13 @@ import { GlassdomeError } from '../errors.js';
 import { coreLimit, isDumpable } from '../os/libc.js';
 import type { Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
-import { encodeLine } from '../protocol/codec.js';
+import { Base64Bytes, encodeLine } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
-import { toBase64 } from '../vault/base64.js';
+import { toBase64Bytes } from '../vault/base64.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
@@ -147,7 +147,7 @@ export class AgentServer {
       case 'get': {
         const value = await store.get(request.name);
         try {
-          return { value: toBase64(value) };
+          return { value: new Base64Bytes(toBase64Bytes(value)) };
         } finally {
           value.fill(0);
         }
