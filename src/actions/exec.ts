@@ -12,7 +12,7 @@ import { openStore } from '../cli/session.js';
 import { fail } from '../errors.js';
 import { Masker } from '../exec/mask.js';
 import { placeholderNames, substitute } from '../exec/placeholders.js';
-import { sealedMemfd } from '../os/libc.js';
+import { disableCoreDumps, sealedMemfd, setNotDumpable } from '../os/libc.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -34,7 +34,10 @@ export interface ExecOptions {
 export async function execAction(options: ExecOptions, paths: VaultPaths): Promise<number> {
   const chosen = options.secrets.map((n) => checkName(n));
   const fileNames = placeholderNames(options.argv);
+  disableCoreDumps();
   const { values, jsonNames } = await fetchValues(paths, chosen, fileNames);
+  // Non-dumpable only now: while it asked, the agent had to see this process's executable.
+  setNotDumpable();
   const fds: number[] = [];
   let json: Buffer | undefined;
   try {
@@ -47,6 +50,9 @@ export async function execAction(options: ExecOptions, paths: VaultPaths): Promi
     }
     const argv = substitute(options.argv, fdOf);
     const maskValues = options.mask ? [...values.values()].map((v) => Buffer.from(v)) : [];
+    // The sealed descriptors hold the values now; only --mask still needs them here.
+    json.fill(0);
+    for (const v of values.values()) v.fill(0);
     return await run(argv, fds, options, maskValues);
   } finally {
     for (const fd of fds) fs.closeSync(fd);

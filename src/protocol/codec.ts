@@ -5,6 +5,7 @@
 // decoded as text, and a reply's value is spliced into its line as bytes, so neither becomes a JS
 // string (which nothing could wipe) on the side that does this.
 
+import { secretBuffer, secretCopy } from '../vault/bytes.js';
 import { MAX_LINE_BYTES } from './limits.js';
 
 /** One frame out of the splitter: a complete line, or a line that was too long. */
@@ -28,6 +29,7 @@ export class LineSplitter {
       if (this.discarding) {
         if (nl !== -1) this.discarding = false;
       } else if (this.size + (end - start) > this.maxLine) {
+        for (const p of this.parts) p.fill(0);
         this.parts = [];
         this.size = 0;
         frames.push({ kind: 'oversized' });
@@ -51,11 +53,12 @@ export class LineSplitter {
 
   private take(tail: Uint8Array): Uint8Array {
     if (this.parts.length === 0) return tail;
-    const out = new Uint8Array(this.size + tail.length);
+    const out = secretBuffer(this.size + tail.length);
     let o = 0;
     for (const p of this.parts) {
       out.set(p, o);
       o += p.length;
+      p.fill(0); // the received chunk's copy of the line: the caller wipes only the joined one
     }
     out.set(tail, o);
     this.parts = [];
@@ -108,7 +111,7 @@ const QUOTE = encoder.encode('"');
 const CLOSE_LINE = encoder.encode('}\n');
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const out = secretBuffer(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
@@ -130,7 +133,7 @@ export const SECRET_FIELDS: readonly string[] = ['key', 'value'];
 export function decodeRequestLine(bytes: Uint8Array, fields: readonly string[] = SECRET_FIELDS): unknown {
   const cut = new Map<string, Uint8Array>();
   for (const span of secretSpans(bytes, fields)) {
-    cut.set(span.field, Uint8Array.from(bytes.subarray(span.start, span.end))); // a copy (Buffer.slice is a view)
+    cut.set(span.field, secretCopy(bytes.subarray(span.start, span.end)));
     bytes.fill(32, span.start, span.end); // spaces inside the quotes: a valid string, now blank
   }
   const doc = decodeJson(bytes);

@@ -2,6 +2,8 @@
 // Decoding accepts only the canonical encoding: no whitespace, no missing or extra padding, and
 // zero bits in the unused tail, so one byte string has exactly one accepted text.
 
+import { secretBuffer } from './bytes.js';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
@@ -36,7 +38,7 @@ export function toBase64(bytes: Uint8Array): string {
 /** Encodes bytes as canonical base64 held in bytes (ASCII), so the text never becomes a JS string. */
 export function toBase64Bytes(bytes: Uint8Array): Uint8Array {
   const n = bytes.length;
-  const out = new Uint8Array(Math.ceil(n / 3) * 4);
+  const out = secretBuffer(Math.ceil(n / 3) * 4);
   let o = 0;
   let i = 0;
   for (; i + 2 < n; i += 3) {
@@ -67,7 +69,7 @@ export function fromBase64(text: string | Uint8Array): Uint8Array | null {
   let pad = 0;
   const code = typeof text === 'string' ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
   if (len > 0 && code(len - 1) === 61) pad = code(len - 2) === 61 ? 2 : 1;
-  const out = new Uint8Array((len / 4) * 3 - pad);
+  const out = secretBuffer((len / 4) * 3 - pad);
   let o = 0;
   for (let i = 0; i < len; i += 4) {
     const last = i + 4 === len;
