@@ -39,7 +39,9 @@ export function pinIdentity(pid: number): ProcessIdentity {
  */
 export function identityChange(identity: ProcessIdentity): string | null {
   if (identity.startTime === null) return 'the process could not be identified when it connected';
-  const start = startTime(identity.pid);
+  // With a pidfd alive after the read, the read was of this very process (its pid cannot have
+  // been reused while it runs), so the start time need not be read again (~35 µs of /proc).
+  const start = identity.pidfd === null ? startTime(identity.pid) : identity.startTime;
   const exe = exeFile(identity.pid);
   if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
   if (start !== identity.startTime) return `pid ${identity.pid} is no longer the process that connected (it exited; the pid was reused or is gone)`;
