@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { pidfdAlive, pidfdOpen } from './libc.js';
+import { isRunning } from './proc.js';
 
 /** What was true of a process when it connected. */
 export interface ProcessIdentity {
@@ -43,7 +44,9 @@ export function identityChange(identity: ProcessIdentity): string | null {
   // been reused while it runs), so the start time need not be read again (~35 µs of /proc).
   const start = identity.pidfd === null ? startTime(identity.pid) : identity.startTime;
   const exe = exeFile(identity.pid);
-  if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
+  const exited = `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
+  if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return exited;
+  if (exe === null && identity.exe !== null && !isRunning(identity.pid)) return exited; // a zombie not yet reaped
   if (start !== identity.startTime) return `pid ${identity.pid} is no longer the process that connected (it exited; the pid was reused or is gone)`;
   if (exe !== identity.exe) return `pid ${identity.pid} now runs another executable than when it connected (${identity.exe ?? 'unknown'} -> ${exe ?? 'unknown'}, as dev:inode)`;
   return null;
