@@ -90,6 +90,20 @@ describe('the agent after lock', () => {
   });
 });
 
+/** The pid of a process's (only) child, from /proc. */
+function childOf(parent: number): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no child of pid ${parent}`);
+}
+
 /** Runs a command as nobody (a uid with no capabilities over other processes of its own). */
 function asNobody(args: string[], env: NodeJS.ProcessEnv, input?: string): ReturnType<typeof spawnSync> {
   return spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...args], { env, input, encoding: 'utf8', timeout: 30_000 });
@@ -125,7 +139,7 @@ describe('the exec parent', () => {
     const parent = exec.pid!; // setpriv execs the CLI in place
     pids.push(parent);
     await waitFor(() => fs.existsSync(marker), 'the exec child to start');
-    const child = Number(spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout.trim());
+    const child = childOf(parent);
     pids.push(child);
     expect(fs.readFileSync(`/proc/${parent}/cmdline`, 'utf8')).toContain('exec');
 
