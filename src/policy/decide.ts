@@ -19,13 +19,14 @@ export function matches(m: Matcher, c: Client): boolean {
   if (m.exe && !(c.exe !== null && m.exe.test(c.exe))) return false;
   if (m.cwd && !(c.cwd !== null && m.cwd.test(c.cwd))) return false;
   if (m.parent && !c.parents.some((p) => m.parent!.test(p))) return false;
+  if (m.exeSha256 && c.exeSha256?.() !== m.exeSha256) return false;
   return true;
 }
 
 /** A remote client matches on its CN and, when pinned, its certificate's SHA-256; never on local fields. */
 function matchesRemote(m: Matcher, r: NonNullable<Client['remote']>): boolean {
   if (!m.cn && !m.sha256) return false;
-  if (m.exe || m.user || m.uid !== undefined || m.cwd || m.parent) return false;
+  if (m.exe || m.user || m.uid !== undefined || m.cwd || m.parent || m.exeSha256) return false;
   if (m.cn && !m.cn.test(r.cn)) return false;
   if (m.sha256 && m.sha256 !== r.sha256) return false;
   return true;

@@ -28,6 +28,8 @@ export interface Matcher {
   cn?: Glob;
   /** A pinned client certificate: its SHA-256 in lower-case hex (`sha256: "sha256:AB:CD…"` in YAML). */
   sha256?: string;
+  /** The SHA-256 (lowercase hex) the executable's content must have. */
+  exeSha256?: string;
 }
 
 /** A rule: these clients may do these actions on these secrets. */
@@ -69,7 +71,7 @@ export interface Policy {
 }
 
 const FACILITIES: Record<string, number> = { user: 1, auth: 4, authpriv: 10, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23 };
-const MATCHER_KEYS = ['exe', 'user', 'uid', 'cwd', 'parent', 'cn', 'sha256'];
+const MATCHER_KEYS = ['exe', 'user', 'uid', 'cwd', 'parent', 'cn', 'exe_sha256', 'sha256'];
 
 class Checker {
   constructor(private readonly lines: LineCounter) {}
@@ -235,6 +237,10 @@ function matcher(c: Checker, node: Node, what: string): Matcher {
       out.uid = v.value as number;
     } else if (key === 'sha256') {
       out.sha256 = fingerprintPin(c, v);
+    } else if (key === 'exe_sha256') {
+      const hex = c.string(v, key);
+      if (!/^[0-9a-fA-F]{64}$/.test(hex)) c.error(v, 'exe_sha256 must be 64 hex digits (sha256sum of the executable)');
+      out.exeSha256 = hex.toLowerCase();
     } else {
       const glob = c.glob(v, key);
       if ((key === 'exe' || key === 'cwd' || key === 'parent') && !glob.source.startsWith('/') && !glob.source.startsWith('*')) {

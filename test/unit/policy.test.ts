@@ -107,6 +107,8 @@ authorization:
     expect(decide(p, remote('agent-secure', 'cd'.repeat(32)), 'read', 'vault_key').allow).toBe(false);
     expect(decide(p, remote('agent-secure'), 'read', 'vault_key').allow).toBe(false); // a token has no certificate to pin
     expect(decide(p, remote('anything'), 'read', 'x').allow).toBe(false); // { uid: 1000 } never matches a remote client
+    const mixed = parsePolicy(`clients:\n  m: { cn: "agent-*", exe_sha256: "${'ef'.repeat(32)}" }\nauthorization:\n  rules:\n    - { name: mixed, clients: [m], secrets: ["*"], actions: [read] }\n`);
+    expect(decide(mixed, remote('agent-1'), 'read', 'x').allow).toBe(false); // a local field (exe_sha256) never matches a remote client
     expect(decide(p, python, 'read', 'proxmox_password')).toEqual({ allow: true, by: 'rule locals' });
     expect(clientKey(remote('agent-1'))).not.toBe(clientKey(remote('agent-2')));
     expect(clientKey(remoteClient({ address: 'x', cn: 'job', sha256: null, accessor: 'a1' }))).not.toBe(clientKey(remoteClient({ address: 'x', cn: 'job', sha256: null, accessor: 'a2' })));
