@@ -41,7 +41,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
 }
 
 async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined): Promise<string> {
-  const pid = await agent.verifyPeerUid();
+  const pid = agent.peerPid;
   const reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });
   return `${String(reply.expires_at)} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
 }

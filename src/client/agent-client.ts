@@ -1,7 +1,9 @@
 // The agent over its socket, with the same SecretStore interface as the in-process vault.
 // Requests are pipelined on one connection and matched to replies by id; an error reply becomes
-// a GlassdomeError with the agent's code. This module is on the hot path of `glassdome get`, so it
-// imports only node:net and the protocol codec.
+// a GlassdomeError with the agent's code. Before anything is sent (hello included), the kernel's
+// SO_PEERCRED names the process serving the socket: it must run as our own uid, else `denied` and
+// nothing leaves this process. This module is on the hot path of `glassdome get`, so it imports
+// only node:net and the protocol codec (koffi, for SO_PEERCRED, loads at connect).
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -44,6 +46,8 @@ export class AgentClient implements SecretStore {
   private constructor(
     private readonly socket: net.Socket,
     readonly socketPath: string,
+    /** The pid the kernel reports for the process serving the socket (SO_PEERCRED), never a reply's. */
+    readonly peerPid: number,
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (err) => this.abort(new GlassdomeError('no_agent', `lost the agent at ${socketPath}: ${err.message}`, NO_AGENT_HINT)));
@@ -77,24 +81,14 @@ export class AgentClient implements SecretStore {
       socket.once('error', onError);
       socket.once('connect', () => {
         socket.off('error', onError);
-        resolve(new AgentClient(socket, socketPath));
+        try {
+          resolve(new AgentClient(socket, socketPath, checkPeer(socket, socketPath)));
+        } catch (err) {
+          socket.destroy();
+          reject(err);
+        }
       });
     });
-  }
-
-  /**
-   * Checks, with SO_PEERCRED, that the process serving this socket runs as our uid: done before
-   * a key or a value is sent, so a socket planted by someone else never receives one.
-   */
-  async verifyPeerUid(): Promise<number> {
-    const { peerCredentials } = require('../os/libc.js') as typeof import('../os/libc.js');
-    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const uid = process.getuid?.() ?? 0;
-    const peer = typeof fd === 'number' ? peerCredentials(fd) : undefined;
-    if (!peer || peer.uid !== uid) {
-      throw new GlassdomeError('denied', `the process at ${this.socketPath} runs as uid ${peer?.uid ?? 'unknown'}, not ${uid}: nothing was sent`, 'check GLASSDOME_AUTH_SOCK');
-    }
-    return peer.pid;
   }
 
   /** Sends one request and resolves with the reply's fields. */
@@ -135,7 +129,6 @@ export class AgentClient implements SecretStore {
   }
 
   async set(name: string, value: Uint8Array): Promise<void> {
-    await this.verifyPeerUid();
     await this.request('set', { name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
   }
 
@@ -178,6 +171,30 @@ export class AgentClient implements SecretStore {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
+}
+
+/**
+ * SO_PEERCRED of a freshly connected socket: the process serving it must run as our uid (root
+ * included: root uses its own agent only). Returns its pid; `denied` (exit 5) otherwise.
+ */
+function checkPeer(socket: net.Socket, socketPath: string): number {
+  const { peerCredentials } = require('../os/libc.js') as typeof import('../os/libc.js');
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const uid = process.getuid?.() ?? 0;
+  let peer: { pid: number; uid: number } | undefined;
+  try {
+    peer = typeof fd === 'number' && fd >= 0 ? peerCredentials(fd) : undefined;
+  } catch {
+    peer = undefined;
+  }
+  if (!peer || peer.uid !== uid) {
+    throw new GlassdomeError(
+      'denied',
+      `the socket ${socketPath} is served by uid ${peer?.uid ?? 'unknown'}${peer ? ` (pid ${peer.pid})` : ''}, not by you (uid ${uid}): nothing was sent`,
+      'another user may have planted it; start your own agent: eval "$(glassdome agent)"',
+    );
+  }
+  return peer.pid;
 }
 
 function checkVault(hello: Hello, vault: string, socketPath: string): void {
