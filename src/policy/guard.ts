@@ -9,6 +9,7 @@ import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
 import type { AuditLog, NewEvent } from '../audit/log.js';
 import type { SecretStore } from '../vault/store.js';
 import { clientKey, type Client } from './client.js';
+import { commandOf } from '../os/proc.js';
 import { decide, type Decision } from './decide.js';
 import type { Action, Policy } from './policy.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
@@ -67,9 +68,11 @@ export class Guard {
     return decision;
   }
 
-  /** Takes a token from `limiter` for `client`, or audits (sparingly) and throws `rate_limited`. */
-  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null): Promise<void> {
-    const key = clientKey(client);
+  /**
+   * Takes a token from `limiter` for `client` (its bucket named by `key`: uid and executable unless
+   * given), or audits (sparingly) and throws `rate_limited` naming the client's command.
+   */
+  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null, key = clientKey(client)): Promise<void> {
     if (limiter.take(key)) return;
     const now = Date.now();
     const seen = this.lastRateAudit.get(key);
@@ -80,7 +83,8 @@ export class Guard {
     } else {
       seen.suppressed++;
     }
-    fail('rate_limited', `too many ${op} requests from ${client.exe ?? `pid ${client.pid}`}; retry in ${limiter.retryAfter(key)} s`);
+    const command = commandOf(client.pid) ?? client.exe ?? 'unknown command';
+    fail('rate_limited', `too many ${op} requests from pid ${client.pid} (${command}); retry in ${limiter.retryAfter(key)} s`);
   }
 }
 
