@@ -192,7 +192,7 @@ export class AgentServer {
       } catch (err) {
         if (err instanceof GlassdomeError && err.code === 'tampered') {
           this.failed(client, 'the key does not open the vault');
-          throw new GlassdomeError('bad_key', 'that key does not open this vault');
+          throw new GlassdomeError('bad_key', 'that key does not open this vault (a wrong key, or a damaged or tampered secrets.encrypted)');
         }
         throw err;
       } finally {
