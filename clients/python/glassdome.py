@@ -121,7 +121,7 @@ def _check_peer(sock, path):
     if uid != os.getuid():
         raise GlassdomeError(
             "denied",
-            "the socket %s is served by uid %d (pid %d), not by you (uid %d): nothing was sent" % (path, uid, pid, os.getuid()),
+            "the socket %s is served by uid %d (pid %d), not by your uid %d: nothing was sent to it" % (path, uid, pid, os.getuid()),
             'another user may have planted it; start your own agent: eval "$(glassdome agent)"',
         )
 

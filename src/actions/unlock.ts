@@ -46,7 +46,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
  * file is what is wrong: `tampered` (exit 6), and nothing was written.
  */
 async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, paths: VaultPaths): Promise<string> {
-  const pid = agent.peerPid;
+  const pid = agent.peer.pid;
   let reply: Record<string, unknown>;
   try {
     reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });

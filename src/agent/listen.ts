@@ -20,11 +20,11 @@ export async function askHello(socketPath: string): Promise<PeerHello | null> {
   try {
     client = await AgentClient.connect(socketPath);
   } catch (err) {
-    if (err instanceof GlassdomeError && err.code === 'denied') throw err;
+    if (err instanceof GlassdomeError && err.code === 'denied') throw err; // served by another uid
     return null;
   }
   try {
-    return { ...(await client.hello()), peerPid: client.peerPid };
+    return { ...(await client.hello()), peerPid: client.peer.pid };
   } catch (err) {
     if (err instanceof GlassdomeError && err.code === 'denied') throw err;
     return null;

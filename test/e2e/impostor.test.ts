@@ -110,7 +110,7 @@ describe('a fake agent planted by another user at the default socket', () => {
 
     // A shell that exported the fake (as the unfixed build did): every client refuses it.
     const victim = { ...env, GLASSDOME_AUTH_SOCK: planted.socket, GLASSDOME_AGENT_PID: String(decoy.pid) };
-    const refused = new RegExp(`the socket ${planted.socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is served by uid ${OTHER_UID} \\(pid \\d+\\), not by you`);
+    const refused = new RegExp(`the socket ${planted.socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is served by uid ${OTHER_UID} \\(pid \\d+\\), not by your uid`);
     const runs: Array<[string[], string?]> = [
       [['get', 'x']],
       [['get', '-n', 'x']],

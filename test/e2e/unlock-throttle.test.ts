@@ -83,7 +83,10 @@ describe('failed unlocks from another process', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/unlocked until/);
 
-    const events = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const read = (): Array<Record<string, any>> => fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    // The agent writes the success line as it answers: wait for it rather than race it.
+    await waitFor(() => read().some((e) => e.event_type === 'auth_success'), 'the auth_success line');
+    const events = read();
     const failures = events.filter((e) => e.event_type === 'auth_failure');
     expect(failures).toHaveLength(UNLOCK_BURST);
     for (const f of failures) expect(f.reason).toContain(`from node ${attacker.script}`);
