@@ -20,6 +20,8 @@ const MFD_CLOEXEC = 0x1;
 const MFD_ALLOW_SEALING = 0x2;
 const F_ADD_SEALS = 1033;
 const F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8; // SEAL, SHRINK, GROW, WRITE
+/** The mode of every sealed memfd: owner read only (memfd_create makes them 0777). */
+export const MEMFD_MODE = 0o400;
 const MADV_HUGEPAGE = 14;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
@@ -167,13 +169,35 @@ export function unlock(fd: number): void {
  * A sealed memfd holding `data`: an anonymous in-memory file, not on any file system, that no one
  * can write, grow or shrink once sealed. The descriptor is close-on-exec; a child gets it only
  * when it is placed in the child's stdio. Reading starts at offset 0; /dev/fd/N reopens it afresh.
+ * Its mode is MEMFD_MODE before it is sealed: tools that refuse a key or a config file open to
+ * others (ssh, psql, mysql) or run an executable one (ansible-vault) accept it.
  */
 export function sealedMemfd(name: string, data: Uint8Array, writeAll: (fd: number, data: Uint8Array) => void): number {
   const fd = c('memfd_create')(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw errnoError('memfd_create');
-  writeAll(fd, data);
-  if (c('fcntl')(fd, F_ADD_SEALS, 'int', F_SEAL_ALL) !== 0) throw errnoError('fcntl(F_ADD_SEALS)');
+  try {
+    writeAll(fd, data);
+    fs.fchmodSync(fd, MEMFD_MODE);
+    if (c('fcntl')(fd, F_ADD_SEALS, 'int', F_SEAL_ALL) !== 0) throw errnoError('fcntl(F_ADD_SEALS)');
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
   return fd;
+}
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * Clears O_NONBLOCK on a descriptor. Node puts the pipes it is given as stdio in non-blocking
+ * mode, and a child inheriting them would see EAGAIN (Ansible refuses to run at all).
+ */
+export function setBlocking(fd: number): void {
+  const flags = c('fcntl')(fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) === 0) return;
+  if (c('fcntl')(fd, F_SETFL, 'int', flags & ~O_NONBLOCK) !== 0) throw errnoError('fcntl(F_SETFL)');
 }
 
 /** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
