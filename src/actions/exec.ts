@@ -16,7 +16,7 @@ import { Masker } from '../exec/mask.js';
 import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
 import { secretsJson } from '../exec/secrets-json.js';
 import { readTemplate } from '../exec/template-file.js';
-import { sealedMemfd, setBlocking } from '../os/libc.js';
+import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -44,7 +44,10 @@ export async function execAction(options: ExecOptions, paths: VaultPaths): Promi
   const buffers: Uint8Array[] = [...templates.values()];
   let values = new Map<string, Uint8Array>();
   try {
+    disableCoreDumps();
     const fetched = await fetchValues(paths, chosen, fileNames, wanted.length > 0);
+    // Non-dumpable only now: while it asked, the agent had to see this process's executable.
+    setNotDumpable();
     values = fetched.values;
     const json = secretsJson(fetched.jsonNames, values);
     buffers.push(json);
@@ -56,6 +59,9 @@ export async function execAction(options: ExecOptions, paths: VaultPaths): Promi
     }
     const argv = substitute(options.argv, fdOf);
     const maskValues = options.mask ? [...values.values()].map((v) => Buffer.from(v)) : [];
+    // The sealed descriptors hold the values now; only --mask still needs them here.
+    for (const b of buffers) b.fill(0);
+    for (const v of values.values()) v.fill(0);
     return await run(argv, fds, options, maskValues);
   } finally {
     for (const fd of fds) fs.closeSync(fd);

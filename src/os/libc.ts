@@ -41,6 +41,7 @@ const PROTOTYPES = {
   connect: 'int connect(int fd, const void *addr, uint32_t len)',
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
   send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
+  syscall: 'long syscall(long number, ...)',
 } as const;
 
 type Fn = (...args: unknown[]) => number;
@@ -203,6 +204,26 @@ export function setBlocking(fd: number): void {
 /** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
 export function adviseHugePages(buf: Uint8Array): boolean {
   return c('madvise')(buf, buf.byteLength, MADV_HUGEPAGE) === 0;
+}
+
+/** Syscall numbers of pidfd_open and pidfd_send_signal (the same on x86_64 and arm64). */
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_SEND_SIGNAL = 424;
+
+/** pidfd_open(2): a descriptor bound to process `pid` itself (never to a later process reusing its pid). */
+export function pidfdOpen(pid: number): number {
+  if (process.arch !== 'x64' && process.arch !== 'arm64') throw new Error(`pidfd_open: no syscall number for ${process.arch}`);
+  const fd = c('syscall')(SYS_PIDFD_OPEN, 'int', pid, 'unsigned int', 0);
+  if (fd < 0) throw errnoError('pidfd_open');
+  return Number(fd);
+}
+
+/**
+ * Whether the process behind a pidfd still runs (pidfd_send_signal with signal 0: ESRCH once it
+ * has exited; a zombie still counts). Any failure, a closed pidfd included, answers false.
+ */
+export function pidfdAlive(pidfd: number): boolean {
+  return c('syscall')(SYS_PIDFD_SEND_SIGNAL, 'int', pidfd, 'int', 0, 'void *', null, 'unsigned int', 0) === 0;
 }
 
 const AF_UNIX = 1;
