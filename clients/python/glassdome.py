@@ -6,7 +6,9 @@
 
 Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSDOME_SECRETS_FD``):
 it is read once, closed, and the values kept in this process. Otherwise the agent at
-``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). With ``GLASSDOME_SERVER``
+``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md), once the kernel (``SO_PEERCRED``)
+has shown that the process serving it runs as our own uid: nothing is sent to a socket planted by
+another user (``denied``). With ``GLASSDOME_SERVER``
 set, ``glassdome serve`` is asked instead over HTTPS (docs/API.md): mutual TLS with
 ``GLASSDOME_CLIENT_CERT``/``GLASSDOME_CLIENT_KEY``, or ``GLASSDOME_TOKEN_FILE`` (a bootstrap token is
 exchanged once for a session token kept in this process's memory only), the server checked
@@ -24,6 +26,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import threading
 import urllib.parse
 
@@ -150,6 +153,18 @@ def _read_descriptor():
         return _from_fd
 
 
+def _check_peer(sock, path):
+    """Refuses a socket served by another uid (SO_PEERCRED: pid, uid, gid), before anything is sent."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise GlassdomeError(
+            "denied",
+            "the socket %s is served by uid %d (pid %d), not by your uid %d: nothing was sent to it" % (path, uid, pid, os.getuid()),
+            'another user may have planted it; start your own agent: eval "$(glassdome agent)"',
+        )
+
+
 def _ask(requests):
     """Sends requests to the agent (or to glassdome serve); returns the replies in order."""
     if os.environ.get("GLASSDOME_SERVER"):
@@ -167,6 +182,7 @@ def _ask(requests):
         except OSError as err:
             raise GlassdomeError("no_agent", "no agent answers at %s (%s)" % (path, err.strerror or err),
                                  'start one with: eval "$(glassdome agent)"; glassdome unlock')
+        _check_peer(sock, path)
         lines = b"".join(
             json.dumps(dict(fields, v=1, id=i, op=op), separators=(",", ":")).encode("utf-8") + b"\n"
             for i, (op, fields) in enumerate(requests)
