@@ -119,6 +119,9 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
       if (!force) throw err;
       removeIfPresent(paths.journal); // a damaged journal: --force replaces the vault anyway
     }
+    if (readPrivate(paths.replaced)) {
+      fail('exists', `${paths.replaced} holds the vault an interrupted restore replaced`, `restore it (glassdome restore --force FILE) or move it away, then run this again`);
+    }
     const old = currentPair(paths);
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
