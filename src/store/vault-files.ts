@@ -5,14 +5,13 @@
 // lock; each writer first finishes a pair a crashed one left committed in vault.journal.
 
 import { fail } from '../errors.js';
-import { serializeBundle, type Bundle } from '../vault/bundle.js';
+import type { Bundle } from '../vault/bundle.js';
 import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
 import { openSecrets, readMasterKeyFile, resealSecrets, sealSecrets, type NewVault, type VaultKeys } from '../vault/vault.js';
 import { wipeMap, type SecretMap } from '../vault/payload.js';
 import { withLock } from './lock.js';
 import type { VaultPaths } from './paths.js';
 import { ensurePrivateDir, readPrivate, removeIfPresent, writePrivateAtomic, type FileSignature } from './secure-file.js';
-import { commitPair, settlePending } from './vault-commit.js';
 import { readMasterKeyText, readSecretsFile } from './vault-text.js';
 
 /** The decrypted map and the signature of the file it came from. The caller wipes the map. */
@@ -92,7 +91,7 @@ export async function rotateVault(
       fail('busy', 'the vault changed while the new master key was being made (passwd, rotate or restore)', 'nothing was changed; run glassdome rotate again');
     }
     const resealed = resealSecrets(change.oldKeys, change.newKeys, readSecretsFile(paths).text);
-    const after = commitPair(paths, change.oldKeys.vaultId, { 'master_key.enc': change.masterKeyText, 'secrets.encrypted': resealed });
+    const after = commitCode().commitPair(paths, change.oldKeys.vaultId, { 'master_key.enc': change.masterKeyText, 'secrets.encrypted': resealed });
     observe?.(after);
   });
 }
@@ -126,12 +125,12 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
-    if (old) writePrivateAtomic(paths.replaced, serializeBundle(old));
-    commitPair(paths, bundle.vaultId, bundle.files);
+    if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
+    commitCode().commitPair(paths, bundle.vaultId, bundle.files);
     try {
       check();
     } catch (err) {
-      if (old) commitPair(paths, old.vaultId, old.files);
+      if (old) commitCode().commitPair(paths, old.vaultId, old.files);
       throw err;
     }
     removeIfPresent(paths.replaced);
@@ -154,4 +153,20 @@ function snapshotError(paths: VaultPaths): never {
   vaultIdOf(readMasterKeyText(paths));
   readSecretsFile(paths);
   return fail('corrupt', `the vault at ${paths.home} cannot be read`);
+}
+
+/**
+ * Finishes a pair a crashed rotate or restore left in vault.journal (lock held). The journal's
+ * code loads only when there is one: every write passes here, the keyring `get` path included.
+ */
+function settlePending(paths: VaultPaths): void {
+  if (readPrivate(paths.journal)) commitCode().settlePending(paths);
+}
+
+function commitCode(): typeof import('./vault-commit.js') {
+  return require('./vault-commit.js') as typeof import('./vault-commit.js');
+}
+
+function bundleCode(): typeof import('../vault/bundle.js') {
+  return require('../vault/bundle.js') as typeof import('../vault/bundle.js');
 }
