@@ -12,7 +12,7 @@ import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { ioError, readPrivate } from '../store/secure-file.js';
-import { loadSecrets, replaceVault } from '../store/vault-files.js';
+import { loadSecrets, refuseOverAside, replaceVault } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { openBundle, parseBundle, type Bundle } from '../vault/bundle.js';
 import { wipeMap } from '../vault/payload.js';
@@ -22,6 +22,7 @@ import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 export async function restoreAction(options: { file: string; force: boolean; passwordStdin: boolean }, paths: VaultPaths): Promise<void> {
   prepareKdf();
   const bundle = parseBundle(readBackup(options.file), 'glassdome-backup', options.file);
+  refuseOverAside(paths);
   if (!options.force && vaultPresent(paths)) {
     fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
   }

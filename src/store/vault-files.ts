@@ -118,9 +118,7 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
       if (!force) throw err;
       removeIfPresent(paths.journal); // a damaged journal: --force replaces the vault anyway
     }
-    if (readPrivate(paths.replaced)) {
-      fail('exists', `${paths.replaced} holds the vault an interrupted restore replaced`, `restore it (glassdome restore --force FILE) or move it away, then run this again`);
-    }
+    refuseOverAside(paths);
     const old = currentPair(paths);
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
@@ -135,6 +133,13 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     }
     removeIfPresent(paths.replaced);
   });
+}
+
+/** Refuses to start a restore while replaced.backup holds the vault an interrupted one replaced. */
+export function refuseOverAside(paths: VaultPaths): void {
+  if (readPrivate(paths.replaced)) {
+    fail('exists', `${paths.replaced} holds the vault an interrupted restore replaced`, 'restore it (glassdome restore --force FILE) or move it away, then run this again');
+  }
 }
 
 /** The vault's pair as a bundle, or null when there is none or it does not parse (lock held). */
