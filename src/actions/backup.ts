@@ -20,10 +20,9 @@ export async function backupAction(options: { output: string; force: boolean }, 
   }
   const bundle = await snapshotVault(paths);
   const text = serializeBundle(bundle);
+  parseBundle(text, 'glassdome-backup', paths.home); // a vault whose files do not match is refused, not backed up
   writePrivateAtomic(output, text);
-  const written = readPrivate(output);
-  if (written?.text !== text) fail('io', `${output} does not read back as written`, 'check the disk, then run glassdome backup again');
-  parseBundle(written.text, 'glassdome-backup', output);
+  if (readPrivate(output)?.text !== text) fail('io', `${output} does not read back as written`, 'check the disk, then run glassdome backup again');
   await recordLocal(paths, { event_type: 'admin_action', action: 'backup', resource: null, result: 'success', reason: `to ${output}` });
   process.stderr.write(`glassdome: backed up vault ${bundle.vaultId} to ${output}\nglassdome: hint: it opens only with the master password of today; keep both safe, apart\n`);
 }

@@ -77,8 +77,9 @@ export async function updateSecrets<T>(
  * Rotates the master key as one crash-safe step: re-seals secrets.encrypted under `newKeys` and
  * commits it with `masterKeyText` (the new key sealed under the password) through the journal.
  * `replaces` is the checksum of the master_key.enc the old keys came from: if the file changed
- * meanwhile (passwd, another rotation), nothing is written. `observe` runs under the lock after the commit
- * (the agent switches keys there, so no request of its own sees the old key on the new files).
+ * meanwhile (passwd, another rotation), nothing is written. `observe` runs under the lock after
+ * the commit (the agent switches keys there, so none of its requests sees the old key on the new
+ * files).
  */
 export async function rotateVault(
   paths: VaultPaths,
