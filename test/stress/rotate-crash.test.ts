@@ -71,10 +71,13 @@ async function rotateAndKill(env: NodeJS.ProcessEnv, when: number | 'commit', vi
 }
 
 it(`kill -9 of rotate at random moments, ${ROUNDS} times: the vault opens with the password every time and no secret is lost`, async () => {
-  // How long one rotation takes here, only to spread the kills over it.
-  const started = Date.now();
-  expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);
-  const span = Math.max(200, (Date.now() - started) * 1.2);
+  // How long one warm rotation takes here (the second of two), only to spread the kills over it.
+  let span = 0;
+  for (let i = 0; i < 2; i++) {
+    const started = Date.now();
+    expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);
+    span = Date.now() - started;
+  }
   let key = await opensWithPassword();
   const outcome = { rotated: 0, unchanged: 0, kills: 0, journalLeft: 0 };
   // Each round opens the vault through vault.journal when a kill left one; the next writer then finishes it.
