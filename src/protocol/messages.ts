@@ -144,8 +144,10 @@ export function parseRequest(doc: unknown): Request | Rejection {
       if (typeof msg.replaces !== 'string' || !/^[0-9a-f]{64}$/.test(msg.replaces)) {
         return { id, code: 'bad_request', message: 'replaces must be the checksum (64 lowercase hex digits) of the master_key.enc the old key came from' };
       }
-      const oldKey = typeof msg.old_key === 'string' ? fromBase64(msg.old_key) : null;
-      const key = typeof msg.key === 'string' ? fromBase64(msg.key) : null;
+      const oldKeyText = base64Text(msg.old_key);
+      const keyText = base64Text(msg.key);
+      const oldKey = oldKeyText === null ? null : fromBase64(oldKeyText);
+      const key = keyText === null ? null : fromBase64(keyText);
       if (!oldKey || oldKey.length !== KEY_BYTES || !key || key.length !== KEY_BYTES) {
         oldKey?.fill(0);
         key?.fill(0);
