@@ -21,6 +21,7 @@ const PARTS = [
   ['src/keyring/session.ts', 'dist/cli/lean-keyring.js'], // the fallback, when no agent answers
   ['src/store/local-store.ts', 'dist/cli/lean-store.js'],
   ['src/client/remote-client.ts', 'dist/cli/lean-remote.js'], // glassdome serve, when GLASSDOME_SERVER is set
+  ['src/store/vault-commit.ts', 'dist/cli/lean-commit.js'], // vault.journal, read only after a crashed rotate or restore
   ['src/vendor/noble.ts', 'dist/vendor/noble.js'], // @noble, for commands that decrypt
 ];
 
