@@ -13,10 +13,11 @@ export default class Exec extends GlassdomeCommand {
     'glassdome exits with the command’s status, or 128+N when a signal N killed it.',
   ].join('\n\n');
   static override examples = [
-    '<%= config.bin %> exec -- python scripts/test_platform_connections.py',
+    '<%= config.bin %> exec -- python3 scripts/test_platform_connections.py',
     '<%= config.bin %> exec -s db_pass -- psql --set=pwfile={{glassdome:db_pass}}',
     '<%= config.bin %> exec --mask -- ./deploy.sh',
   ];
+  static override usage = 'exec [-s NAME]... [--keep-agent] [--mask] -- CMD [ARGS]';
   static override strict = false;
   static override flags = {
     secret: Flags.string({ char: 's', description: 'a secret to hand over (repeatable; default: all)', multiple: true }),

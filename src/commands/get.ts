@@ -5,7 +5,7 @@ import { GlassdomeCommand } from '../cli/base.js';
 export default class Get extends GlassdomeCommand {
   static override summary = 'Print the value of a secret';
   static override description = 'The value goes to stdout followed by a newline (none with -n). Asks the agent, or the keyring session when no agent runs.';
-  static override examples = ['<%= config.bin %> get proxmox_password', 'PGPASSWORD=... is not needed: psql "$(<%= config.bin %> get -n db_url)"'];
+  static override examples = ['<%= config.bin %> get proxmox_password', 'psql "$(<%= config.bin %> get -n db_url)"'];
   static override enableJsonFlag = true;
   static override args = { name: Args.string({ description: 'secret name', required: true }) };
   static override flags = { 'no-newline': Flags.boolean({ char: 'n', description: 'no newline after the value' }) };
