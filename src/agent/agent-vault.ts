@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { fail, GlassdomeError } from '../errors.js';
 import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
+import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { randomBytes } from '../vault/crypto.js';
@@ -117,6 +117,7 @@ export class AgentVault implements SecretStore {
   private sync(): void {
     const keys = this.keys();
     if (this.checkedThisTurn) return;
+    checkVault(this.paths); // a directory opened to others since the unlock is refused, as the CLI refuses it
     if (!sameSignature(statSignature(this.paths.secrets), this.signature)) {
       const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
       try {

@@ -13,7 +13,7 @@ import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/l
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
+import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import { toBase64 } from '../vault/base64.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
@@ -119,6 +119,7 @@ export class AgentServer {
   private async answer(request: Request, client: Client): Promise<Record<string, unknown>> {
     try {
       if (KEYED_OPS.has(request.op) && !this.state.current()) {
+        checkVault(this.options.paths); // "no vault" (run init) says more than "locked" (run unlock)
         const [code, message] = LOCK_MESSAGES[this.state.lockReason];
         return errorReply(request.id, code, message, UNLOCK_HINT);
       }

@@ -5,6 +5,7 @@
 import { AgentClient } from '../client/agent-client.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
+import { checkVault } from '../store/vault-text.js';
 import type { SecretStore } from '../vault/store.js';
 
 /** Which source answered: the agent, the keyring session, or a password typed for this one call. */
@@ -31,6 +32,7 @@ export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = p
 
 /** The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it. */
 export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<OpenStore> {
+  checkVault(paths); // no vault, or an open directory: say so before asking any source
   const client = await connectAgent(paths, env);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');
