@@ -13,8 +13,8 @@ import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { randomBytes } from '../vault/crypto.js';
-import { wipeMap, type SecretMap } from '../vault/payload.js';
-import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
+import { wipeMap, type SecretEntry, type SecretMap } from '../vault/payload.js';
+import { checkBatch, notFound, putSecret, removeSecret, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { type VaultKeys } from '../vault/vault.js';
 import { vaultIdOf } from '../vault/format.js';
 import type { AgentState } from './state.js';
@@ -24,6 +24,8 @@ const TAG = 16;
 
 interface Sealed {
   box: Buffer; // nonce || ciphertext || tag
+  created: number;
+  updated: number;
 }
 
 /** The agent's vault: sealed in-memory entries kept in step with secrets.encrypted. */
@@ -81,29 +83,44 @@ export class AgentVault implements SecretStore {
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
     const copy = Uint8Array.from(value);
-    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), name);
+    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), [name]);
   }
 
   async rm(name: string): Promise<void> {
     const keys = this.keys();
-    await this.write(keys, (map) => removeSecret(map, name), name);
+    await this.write(keys, (map) => removeSecret(map, name), [name]);
   }
 
-  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, name: string): Promise<void> {
+  async infos(): Promise<SecretInfo[]> {
+    this.sync();
+    return [...this.entries.keys()].sort().map((name) => ({ name, created: this.entries.get(name)!.created, updated: this.entries.get(name)!.updated }));
+  }
+
+  async setMany(entries: readonly NewSecret[]): Promise<void> {
+    checkBatch(entries);
+    const keys = this.keys();
+    const copies = entries.map(({ name, value }) => ({ name, value: Uint8Array.from(value) }));
+    const now = Date.now();
+    await this.write(keys, (map) => copies.forEach(({ name, value }) => putSecret(map, name, value, now)), copies.map((c) => c.name));
+  }
+
+  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, names: readonly string[]): Promise<void> {
     await this.guard(keys, () =>
       updateSecrets(this.paths, keys, mutate, (map, commit) => {
         if (this.state.current() !== keys) return; // locked while waiting for the lock
-        this.afterCommit(map, commit, name);
+        this.afterCommit(map, commit, names);
       }),
     );
   }
 
-  private afterCommit(map: SecretMap, commit: Commit, name: string): void {
+  private afterCommit(map: SecretMap, commit: Commit, names: readonly string[]): void {
     this.checkedThisTurn = false;
     if (sameSignature(commit.before, this.signature)) {
-      const entry = map.get(name);
-      if (entry) this.entries.set(name, this.seal(name, entry.value));
-      else this.entries.delete(name);
+      for (const name of names) {
+        const entry = map.get(name);
+        if (entry) this.entries.set(name, this.seal(name, entry));
+        else this.entries.delete(name);
+      }
     } else {
       this.fill(map);
     }
@@ -133,7 +150,7 @@ export class AgentVault implements SecretStore {
 
   private fill(map: SecretMap): void {
     this.entries.clear();
-    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry.value));
+    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry));
   }
 
   /** Holds the loaded file open so its inode number stays unique while it is the one we know. */
@@ -160,12 +177,12 @@ export class AgentVault implements SecretStore {
     return keys;
   }
 
-  private seal(name: string, value: Uint8Array): Sealed {
+  private seal(name: string, { value, created, updated }: SecretEntry): Sealed {
     const nonce = crypto.randomBytes(NONCE);
     const cipher = crypto.createCipheriv('chacha20-poly1305', this.sessionKey!, nonce, { authTagLength: TAG });
     cipher.setAAD(Buffer.from(name), { plaintextLength: value.length });
     const box = Buffer.concat([nonce, cipher.update(value), cipher.final(), cipher.getAuthTag()]);
-    return { box };
+    return { box, created, updated };
   }
 
   private open(name: string, sealed: Sealed): Uint8Array {

@@ -153,14 +153,25 @@ export class AgentServer {
           value.fill(0);
         }
       }
-      case 'list':
-        return { names: await store.list() };
+      case 'list': {
+        if (!request.details) return { names: await store.list() };
+        const infos = await store.infos();
+        const iso = (ms: number): string => new Date(ms).toISOString();
+        return { names: infos.map((e) => e.name), entries: infos.map((e) => ({ name: e.name, created: iso(e.created), updated: iso(e.updated) })) };
+      }
       case 'set':
         await store.set(request.name, request.value);
         return {};
       case 'rm':
         await store.rm(request.name);
         return {};
+      case 'set_many':
+        try {
+          await store.setMany(request.entries);
+        } finally {
+          for (const e of request.entries) e.value.fill(0);
+        }
+        return { count: request.entries.length };
     }
   }
 

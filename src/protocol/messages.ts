@@ -6,23 +6,25 @@ import type { ErrorCode } from '../errors.js';
 import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
-import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
+import { MAX_BATCH_ENTRIES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
 
 /** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
 export type Request =
-  | { id: number; op: 'hello' | 'status' | 'lock' | 'list' }
+  | { id: number; op: 'hello' | 'status' | 'lock' }
+  | { id: number; op: 'list'; details: boolean }
+  | { id: number; op: 'set_many'; entries: Array<{ name: string; value: Uint8Array }> }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
   | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
@@ -57,10 +59,11 @@ const FIELDS: Record<Op, readonly string[]> = {
   hello: [],
   status: [],
   lock: [],
-  list: [],
+  list: ['details'],
   get: ['name'],
   rm: ['name'],
   set: ['name', 'value'],
+  set_many: ['entries'],
   unlock: ['key', 'lifetime', 'failed'],
 };
 
@@ -89,25 +92,19 @@ export function parseRequest(doc: unknown): Request | Rejection {
     case 'hello':
     case 'status':
     case 'lock':
+      return { id, op: op as 'hello' | 'status' | 'lock' };
     case 'list':
-      return { id, op: op as 'hello' | 'status' | 'lock' | 'list' };
+      if (msg.details !== undefined && typeof msg.details !== 'boolean') return { id, code: 'bad_request', message: 'details must be true or false' };
+      return { id, op: 'list', details: msg.details === true };
+    case 'set_many':
+      return parseSetMany(id, msg.entries);
     case 'get':
     case 'rm':
       if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
       return { id, op: op as 'get' | 'rm', name: msg.name };
     case 'set': {
-      if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
-      if (typeof msg.value !== 'string') return { id, code: 'bad_request', message: 'value must be a base64 string' };
-      if (msg.value.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
-        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
-      }
-      const value = fromBase64(msg.value);
-      if (!value) return { id, code: 'bad_request', message: 'value must be canonical base64' };
-      if (value.length > MAX_VALUE_BYTES) {
-        value.fill(0);
-        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
-      }
-      return { id, op: 'set', name: msg.name, value };
+      const entry = parseEntry(id, msg.name, msg.value);
+      return 'code' in entry ? entry : { id, op: 'set', ...entry };
     }
     case 'unlock': {
       if (msg.failed !== undefined) {
@@ -130,6 +127,47 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
     }
   }
+}
+
+/** One name and base64 value (of set, or of one entry of set_many), decoded. */
+function parseEntry(id: number, name: unknown, value: unknown): { name: string; value: Uint8Array } | Rejection {
+  if (!isValidName(name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
+  if (typeof value !== 'string') return { id, code: 'bad_request', message: 'value must be a base64 string' };
+  if (value.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
+    return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+  }
+  const bytes = fromBase64(value);
+  if (!bytes) return { id, code: 'bad_request', message: 'value must be canonical base64' };
+  if (bytes.length > MAX_VALUE_BYTES) {
+    bytes.fill(0);
+    return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+  }
+  return { name, value: bytes };
+}
+
+/** set_many: a non-empty array of {name, value}, at most MAX_BATCH_ENTRIES, no name twice. */
+function parseSetMany(id: number, raw: unknown): Request | Rejection {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_BATCH_ENTRIES) {
+    return { id, code: 'bad_request', message: `entries must be an array of 1 to ${MAX_BATCH_ENTRIES} {name, value} objects` };
+  }
+  const entries: Array<{ name: string; value: Uint8Array }> = [];
+  const reject = (r: Rejection): Rejection => {
+    for (const e of entries) e.value.fill(0);
+    return r;
+  };
+  for (const item of raw) {
+    if (typeof item !== 'object' || item === null || Object.keys(item).some((k) => k !== 'name' && k !== 'value')) {
+      return reject({ id, code: 'bad_request', message: 'each entry is an object with exactly name and value' });
+    }
+    const entry = parseEntry(id, (item as Record<string, unknown>).name, (item as Record<string, unknown>).value);
+    if ('code' in entry) return reject(entry);
+    if (entries.some((e) => e.name === entry.name)) {
+      entry.value.fill(0);
+      return reject({ id, code: 'bad_request', message: `${JSON.stringify(entry.name)} appears twice in entries` });
+    }
+    entries.push(entry);
+  }
+  return { id, op: 'set_many', entries };
 }
 
 /** True when a parse result is a rejection. */
