@@ -23,6 +23,8 @@ export interface DaemonOptions {
   /** True when the socket is at the default location, whose directory must be 0700. */
   defaultLocation: boolean;
   lifetimeMs: number;
+  /** Drop the key after this long without a request (ms), unless an unlock says otherwise. */
+  idleMs?: number | undefined;
   log: Log;
 }
 
@@ -37,7 +39,7 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
   const guard = new Guard(policy, audit);
   forwardTo(audit, policy, log);
   await prepareSocketPath(options.socketPath, options.defaultLocation);
-  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, guard, log });
+  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, defaultIdleMs: options.idleMs, guard, log });
   const memory = server.state.memoryLock;
   if (!memory.locked) log(`warning: key memory not locked (${memory.error}); raise RLIMIT_MEMLOCK (ulimit -l) to keep keys out of swap`);
   const previous = process.umask(0o177);

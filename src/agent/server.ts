@@ -22,7 +22,7 @@ import { VERSION } from '../version.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
-import { AgentState, type LockReason, type Session } from './state.js';
+import { AgentState, idleDeadline, type LockReason, type Session } from './state.js';
 
 /** What the agent tells its operator (stderr under -D; nowhere when detached). */
 export type Log = (message: string) => void;
@@ -32,6 +32,8 @@ export interface AgentOptions {
   paths: VaultPaths;
   socketPath: string;
   defaultLifetimeMs: number;
+  /** Drop the key after this long without a keyed request (ms); undefined: only the lifetime. */
+  defaultIdleMs?: number | undefined;
   guard: Guard;
   log: Log;
 }
@@ -45,9 +47,16 @@ const LOCK_MESSAGES: Record<LockReason, [string, string]> = {
   never: ['locked', 'the agent is locked'],
   locked: ['locked', 'the agent is locked'],
   expired: ['expired', 'session expired: run glassdome unlock'],
+  idle: ['expired', 'the key was dropped after its idle time without a request: run glassdome unlock'],
   replaced: ['locked', 'the vault was replaced or removed since it was unlocked'],
 };
 const UNLOCK_HINT = 'unlock it: glassdome unlock';
+
+/** With an idle limit: `idle_s` and `idle_expires_at` (when the key goes if no request comes). */
+function idleFields(session: Session): Record<string, unknown> {
+  const at = idleDeadline(session);
+  return at === undefined ? {} : { idle_s: Math.round(session.idleMs! / 1000), idle_expires_at: new Date(at).toISOString() };
+}
 
 /** The agent: state, vault and socket server. */
 export class AgentServer {
@@ -123,6 +132,7 @@ export class AgentServer {
         const [code, message] = LOCK_MESSAGES[this.state.lockReason];
         return errorReply(request.id, code, message, UNLOCK_HINT);
       }
+      if (KEYED_OPS.has(request.op)) this.state.touch();
       return okReply(request.id, await this.handle(request, client));
     } catch (err) {
       if (err instanceof GlassdomeError) return errorReply(request.id, err.code, err.message, err.hint);
@@ -139,7 +149,7 @@ export class AgentServer {
       case 'status':
         return this.status();
       case 'unlock':
-        return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client);
+        return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client, request.idle);
       case 'lock':
         await this.guard.authorize(client, 'admin', 'lock', null);
         this.state.lock('locked');
@@ -187,6 +197,7 @@ export class AgentServer {
       vault_id: session.vaultId,
       unlocked_at: new Date(session.unlockedAt).toISOString(),
       expires_at: new Date(session.expiresAt).toISOString(),
+      ...idleFields(session),
       secret_count: this.vault.count(),
     };
   }
@@ -195,7 +206,7 @@ export class AgentServer {
    * Unlocks are serialized and rate-limited per client; each failure in a row doubles the wait
    * before the next answer. Every attempt is audited.
    */
-  private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client): Promise<Record<string, unknown>> {
+  private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client, idleS?: number): Promise<Record<string, unknown>> {
     const copy = Uint8Array.from(key); // the request's buffer is wiped when this call returns
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
@@ -214,7 +225,8 @@ export class AgentServer {
       }
       this.failedUnlocks = 0;
       const lifetimeMs = lifetimeS !== undefined ? lifetimeS * 1000 : this.options.defaultLifetimeMs;
-      const session = this.state.unlock(vaultId, copy, lifetimeMs);
+      const idleMs = idleS !== undefined ? idleS * 1000 : this.options.defaultIdleMs;
+      const session = this.state.unlock(vaultId, copy, lifetimeMs, Date.now(), idleMs);
       copy.fill(0);
       let count: number;
       try {
@@ -224,7 +236,7 @@ export class AgentServer {
       }
       this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
       this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
-      return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), secret_count: count };
+      return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), ...idleFields(session), secret_count: count };
     }).finally(() => copy.fill(0));
   }
 
@@ -256,7 +268,7 @@ export class AgentServer {
 
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
-    if (reason === 'expired') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `unlocked at ${new Date(session.unlockedAt).toISOString()}` });
-    this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
+    if (reason === 'expired' || reason === 'idle') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `${reason === 'idle' ? 'idle; ' : ''}unlocked at ${new Date(session.unlockedAt).toISOString()}` });
+    this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'idle' ? 'key dropped after its idle time' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
   }
 }

@@ -27,7 +27,7 @@ export type Request =
   | { id: number; op: 'set_many'; entries: Array<{ name: string; value: Uint8Array }> }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
-  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
+  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined; idle?: number | undefined }
   | { id: number; op: 'unlock'; key: null; failed: 'bad_password' };
 
 /** A request that failed a gate: the error to send back, with the id when it had a usable one. */
@@ -64,7 +64,7 @@ const FIELDS: Record<Op, readonly string[]> = {
   rm: ['name'],
   set: ['name', 'value'],
   set_many: ['entries'],
-  unlock: ['key', 'lifetime', 'failed'],
+  unlock: ['key', 'lifetime', 'idle', 'failed'],
 };
 
 /** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
@@ -109,7 +109,7 @@ export function parseRequest(doc: unknown): Request | Rejection {
     case 'unlock': {
       if (msg.failed !== undefined) {
         // A client reporting a password that did not open master_key.enc: counted and audited.
-        if (msg.failed !== 'bad_password' || msg.key !== undefined || msg.lifetime !== undefined) {
+        if (msg.failed !== 'bad_password' || msg.key !== undefined || msg.lifetime !== undefined || msg.idle !== undefined) {
           return { id, code: 'bad_request', message: 'failed must be "bad_password", without key or lifetime' };
         }
         return { id, op: 'unlock', key: null, failed: 'bad_password' };
@@ -124,7 +124,12 @@ export function parseRequest(doc: unknown): Request | Rejection {
         key.fill(0);
         return { id, code: 'bad_request', message: `lifetime must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
       }
-      return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
+      const idle = msg.idle;
+      if (idle !== undefined && !(Number.isSafeInteger(idle) && (idle as number) > 0 && (idle as number) <= MAX_LIFETIME_S)) {
+        key.fill(0);
+        return { id, code: 'bad_request', message: `idle must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
+      }
+      return { id, op: 'unlock', key, lifetime: lifetime as number | undefined, idle: idle as number | undefined };
     }
   }
 }
