@@ -75,11 +75,14 @@ export class AgentServer {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  /** Starts listening on a socket path the caller prepared (directory checked, stale socket gone). */
-  listen(): Promise<void> {
+  /**
+   * Starts listening on a socket path the caller prepared (directory checked, stale socket gone),
+   * or on an inherited listening descriptor (systemd socket activation).
+   */
+  listen(fd?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ path: this.options.socketPath, backlog: LISTEN_BACKLOG }, () => {
+      this.server.listen(fd === undefined ? { path: this.options.socketPath, backlog: LISTEN_BACKLOG } : { fd }, () => {
         this.server.off('error', reject);
         this.server.on('error', (err) => this.options.log(`server error: ${err.message}`));
         resolve();
