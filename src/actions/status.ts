@@ -2,7 +2,7 @@
 // many secrets. Exits 0 when unlocked, 4 when locked.
 
 import { connectAgent } from '../cli/session.js';
-import { writeJson } from '../cli/render.js';
+import { writeJson, writeOut } from '../cli/render.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -93,7 +93,7 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       if (st.idle_expires_at) lines.push(`idle:     ${st.idle_expires_at} (${untilText(Date.parse(st.idle_expires_at) - Date.now())}, unless a request comes first)`);
       lines.push(`secrets:  ${st.secret_count}`);
     }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    writeOut(`${lines.join('\n')}\n`);
   }
   return st.mode === 'locked' ? 4 : 0;
 }
