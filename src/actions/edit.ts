@@ -72,7 +72,7 @@ export async function editAction(options: { name: string }, paths: VaultPaths): 
       const value = singleLine(edited);
       if (value.length === 0) fail('empty_value', 'the file is empty; nothing was stored', `remove the secret instead: glassdome rm ${name}`);
       checkValueSize(value.length);
-      if (Buffer.from(current).equals(value)) {
+      if (Buffer.from(current.buffer, current.byteOffset, current.byteLength).equals(value)) {
         process.stderr.write(`glassdome: ${name} unchanged\n`);
         return;
       }

@@ -3,6 +3,7 @@
 // beyond the largest multiple of the set's size are thrown away (no modulo bias).
 
 import crypto from 'node:crypto';
+import { writeOut } from '../cli/render.js';
 import { openStore } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
@@ -73,7 +74,10 @@ export async function generateAction(options: GenerateOptions, paths: VaultPaths
       fail('exists', `a secret named ${JSON.stringify(name)} exists`, `replace it: glassdome generate ${name} --force`);
     }
     await session.store.set(name, value);
-    if (options.print) process.stdout.write(`${Buffer.from(value).toString('latin1')}\n`);
+    if (options.print) {
+      writeOut(value); // bytes, never a JS string
+      writeOut('\n');
+    }
   } finally {
     value.fill(0);
     session.close();

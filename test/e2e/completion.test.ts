@@ -49,7 +49,8 @@ describe('completion', () => {
   it('bash: registered with complete -F; commands, subcommands, flags and secret names', () => {
     const registered = shell('bash', ['--norc', '--noprofile', '-i', '-c', 'eval "$(glassdome completion bash)"; complete -p glassdome']);
     expect(registered.stdout).toMatch(/^complete -o default -F \S+ glassdome$/m);
-    expect(bashComplete(['glassdome', 'ge'])).toEqual(['get']);
+    expect(bashComplete(['glassdome', 'ge'])).toEqual(['generate', 'get']);
+    expect(bashComplete(['glassdome', 'imp'])).toEqual(['import']);
     expect(bashComplete(['glassdome', 'p'])).toEqual(['passwd', 'policy', 'python-path']);
     expect(bashComplete(['glassdome', 'policy', ''])).toEqual(['check']);
     expect(bashComplete(['glassdome', 'get', '--no'])).toEqual(['--no-newline']);
@@ -66,7 +67,7 @@ describe('completion', () => {
   });
 
   it('fish: complete -C answers commands with their summaries, flags and secret names', () => {
-    const r = shell('fish', ['--no-config', '-c', 'glassdome completion fish | source; complete -C "glassdome ge"; complete -C "glassdome get --no"; complete -C "glassdome get db"; complete -C "glassdome policy "']);
+    const r = shell('fish', ['--no-config', '-c', 'glassdome completion fish | source; complete -C "glassdome get"; complete -C "glassdome get --no"; complete -C "glassdome get db"; complete -C "glassdome policy "']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toEqual([
       'get\tPrint the value of a secret',

@@ -21,11 +21,12 @@ async function agentStatus(wire: Wire, id: number): Promise<Record<string, unkno
 
 describe('idle timeout', () => {
   it('agent --idle: requests keep the key; without them it is wiped long before the lifetime', async () => {
-    const a = await startAgent(t.env, ['--idle', '2s', '--lifetime', '1h']);
+    const a = await startAgent(t.env, ['--idle', '4s', '--lifetime', '1h']);
+    const wire = await Wire.connect(a.socket); // connected first: a loaded machine starts CLIs slowly
     expect((await unlock(t.env)).code).toBe(0);
-    expect((await cli(t.env, ['set', 'x'], 'v')).code).toBe(0);
-    const wire = await Wire.connect(a.socket);
     try {
+      wire.request({ v: 1, id: 99, op: 'set', name: 'x', value: 'dg==' });
+      expect(await wire.reply()).toMatchObject({ ok: true });
       // Requests every 0.3 s for 3 s: each one moves the idle deadline, so the key stays.
       for (let i = 0; i < 10; i++) {
         wire.request({ v: 1, id: 100 + i, op: 'get', name: 'x' });
@@ -33,11 +34,11 @@ describe('idle timeout', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       const st = await agentStatus(wire, 1);
-      expect(st).toMatchObject({ state: 'unlocked', idle_s: 2 });
+      expect(st).toMatchObject({ state: 'unlocked', idle_s: 4 });
       expect(Date.parse(String(st.idle_expires_at))).toBeLessThan(Date.parse(String(st.expires_at)));
       // Then silence: the key goes at the idle deadline, with no request to notice it.
       let id = 2;
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 30_000;
       let last: Record<string, unknown> = st;
       while (last.state !== 'locked' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));

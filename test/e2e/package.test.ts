@@ -24,6 +24,26 @@ function sh(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.P
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Build outputs and local state a clean clone does not have. */
+const NOT_IN_A_CLONE = new Set(['node_modules', 'dist', 'oclif.manifest.json', '.git', 'scratch']);
+
+/** The files a clone has: git's list (tracked, or new and not ignored), else the tree minus build outputs. */
+function checkoutFiles(): string[] {
+  const git = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
+  if (git.status === 0) return git.stdout.split('\0').filter(Boolean);
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const entry of fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true })) {
+      if (NOT_IN_A_CLONE.has(entry.name) || entry.name.endsWith('.tgz')) continue;
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) out.push(child);
+    }
+  };
+  walk('');
+  return out;
+}
+
 describe('npm pack of a clean checkout, installed with npm install -g', () => {
   let dir: string;
   let tarball: string;
@@ -33,10 +53,7 @@ describe('npm pack of a clean checkout, installed with npm install -g', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-pack-'));
     const src = path.join(dir, 'src');
-    // The files a clone has (tracked, or new and not ignored): no dist/, no manifest.
-    const files = sh('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
-    expect(files.code, `git ls-files (the package test needs a git checkout): ${files.stderr}`).toBe(0);
-    for (const file of files.stdout.split('\0').filter(Boolean)) {
+    for (const file of checkoutFiles()) {
       if (!fs.existsSync(path.join(ROOT, file))) continue; // deleted in the working tree
       fs.mkdirSync(path.join(src, path.dirname(file)), { recursive: true });
       fs.copyFileSync(path.join(ROOT, file), path.join(src, file));
