@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { fail } from '../errors.js';
+import { fileDigest } from '../os/identity.js';
 import { userName } from '../policy/client.js';
 import { decide } from '../policy/decide.js';
 import { loadPolicy } from '../policy/load.js';
@@ -27,13 +28,15 @@ export function policyCheckAction(options: PolicyCheckOptions, paths: VaultPaths
   const action = options.action as Action;
   const secret = action === 'admin' && options.secret === '-' ? null : checkName(options.secret);
   const uid = options.uid ?? process.getuid?.() ?? 0;
+  const exe = options.exe ?? fs.realpathSync(process.execPath);
   const client = {
     pid: 0,
     uid,
     user: userName(uid),
-    exe: options.exe ?? fs.realpathSync(process.execPath),
+    exe,
     cwd: options.cwd ?? process.cwd(),
     parents: options.parent ? [options.parent] : [],
+    exeSha256: () => fileDigest(exe),
   };
   const policy = loadPolicy(paths);
   const decision = decide(policy, client, action, secret);

@@ -12,6 +12,7 @@ import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
+import { secretCopy } from '../vault/bytes.js';
 import { randomBytes } from '../vault/crypto.js';
 import { wipeMap, type SecretEntry, type SecretMap } from '../vault/payload.js';
 import { checkBatch, notFound, putSecret, removeSecret, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
@@ -82,7 +83,7 @@ export class AgentVault implements SecretStore {
 
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
-    const copy = Uint8Array.from(value);
+    const copy = secretCopy(value);
     await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), [name]);
   }
 
@@ -99,7 +100,7 @@ export class AgentVault implements SecretStore {
   async setMany(entries: readonly NewSecret[]): Promise<void> {
     checkBatch(entries);
     const keys = this.keys();
-    const copies = entries.map(({ name, value }) => ({ name, value: Uint8Array.from(value) }));
+    const copies = entries.map(({ name, value }) => ({ name, value: secretCopy(value) }));
     const now = Date.now();
     await this.write(keys, (map) => copies.forEach(({ name, value }) => putSecret(map, name, value, now)), copies.map((c) => c.name));
   }

@@ -6,15 +6,17 @@
 import net from 'node:net';
 import { GlassdomeError } from '../errors.js';
 import { coreLimit, isDumpable } from '../os/libc.js';
+import { scrubYoungGeneration } from '../os/secure-memory.js';
 import type { Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
-import { encodeLine } from '../protocol/codec.js';
+import { Base64Bytes, encodeLine } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets } from '../store/vault-files.js';
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
-import { toBase64 } from '../vault/base64.js';
+import { toBase64Bytes } from '../vault/base64.js';
+import { secretCopy } from '../vault/bytes.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
@@ -22,6 +24,7 @@ import { VERSION } from '../version.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
+import { releaseIdentity } from '../os/identity.js';
 import { AgentState, idleDeadline, type LockReason, type Session } from './state.js';
 
 /** What the agent tells its operator (stderr under -D; nowhere when detached). */
@@ -121,10 +124,14 @@ export class AgentServer {
       this.options.log(`refused pid ${client.pid} uid ${client.uid} (${client.exe ?? 'unknown exe'}): not uid ${uid}`);
       this.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: `uid ${client.uid} is not the agent's uid ${uid}` });
       socket.end(encodeLine(errorReply(null, 'denied', `uid ${client.uid} may not use the agent of uid ${uid}`)));
+      if (client.identity) releaseIdentity(client.identity);
       return;
     }
     this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      if (client.identity) releaseIdentity(client.identity);
+    });
     new Connection(socket, client, (request, c) => this.answer(request, c), (c, reason) => this.options.log(`bad frame from pid ${c.pid}: ${reason}`));
   }
 
@@ -161,7 +168,7 @@ export class AgentServer {
       case 'get': {
         const value = await store.get(request.name);
         try {
-          return { value: toBase64(value) };
+          return { value: new Base64Bytes(toBase64Bytes(value)) };
         } finally {
           value.fill(0);
         }
@@ -210,10 +217,10 @@ export class AgentServer {
    * before the next answer. Every attempt is audited.
    */
   private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client, idleS?: number): Promise<Record<string, unknown>> {
-    const copy = Uint8Array.from(key); // the request's buffer is wiped when this call returns
+    const copy = secretCopy(key); // the request's buffer is wiped when this call returns
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
-      const candidate = keysFor(vaultId, Uint8Array.from(copy));
+      const candidate = keysFor(vaultId, secretCopy(copy));
       let opened: ReturnType<typeof loadSecrets>;
       try {
         opened = loadSecrets(this.options.paths, candidate);
@@ -271,6 +278,7 @@ export class AgentServer {
 
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
+    scrubYoungGeneration();
     if (reason === 'expired' || reason === 'idle') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `${reason === 'idle' ? 'idle; ' : ''}unlocked at ${new Date(session.unlockedAt).toISOString()}` });
     this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'idle' ? 'key dropped after its idle time' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
   }

@@ -57,10 +57,7 @@ export class AgentState {
   unlock(vaultId: string, masterKey: Uint8Array, lifetimeMs: number, now = Date.now(), idleMs?: number): Session {
     this.wipe();
     const master = this.arena.slot(KEY_BYTES, masterKey);
-    const derived = keysFor(vaultId, master);
-    const secretsKey = this.arena.slot(KEY_BYTES, derived.secretsKey);
-    derived.secretsKey.fill(0);
-    this.keys = { vaultId, masterKey: master, secretsKey };
+    this.keys = keysFor(vaultId, master, this.arena.slot(KEY_BYTES));
     this.session = { vaultId, unlockedAt: now, expiresAt: now + lifetimeMs, idleMs, lastUsedAt: now };
     this.arm();
     return this.session;

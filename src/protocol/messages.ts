@@ -6,6 +6,7 @@ import type { ErrorCode } from '../errors.js';
 import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
+import { Base64Bytes } from './codec.js';
 import { MAX_BATCH_ENTRIES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
@@ -114,7 +115,8 @@ export function parseRequest(doc: unknown): Request | Rejection {
         }
         return { id, op: 'unlock', key: null, failed: 'bad_password' };
       }
-      const key = typeof msg.key === 'string' ? fromBase64(msg.key) : null;
+      const keyText = base64Text(msg.key);
+      const key = keyText === null ? null : fromBase64(keyText);
       if (!key || key.length !== KEY_BYTES) {
         key?.fill(0);
         return { id, code: 'bad_request', message: `key must be base64 of ${KEY_BYTES} bytes` };
@@ -137,11 +139,12 @@ export function parseRequest(doc: unknown): Request | Rejection {
 /** One name and base64 value (of set, or of one entry of set_many), decoded. */
 function parseEntry(id: number, name: unknown, value: unknown): { name: string; value: Uint8Array } | Rejection {
   if (!isValidName(name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
-  if (typeof value !== 'string') return { id, code: 'bad_request', message: 'value must be a base64 string' };
-  if (value.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
+  const text = base64Text(value);
+  if (text === null) return { id, code: 'bad_request', message: 'value must be a base64 string' };
+  if (text.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
     return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
   }
-  const bytes = fromBase64(value);
+  const bytes = fromBase64(text);
   if (!bytes) return { id, code: 'bad_request', message: 'value must be canonical base64' };
   if (bytes.length > MAX_VALUE_BYTES) {
     bytes.fill(0);
@@ -173,6 +176,18 @@ function parseSetMany(id: number, raw: unknown): Request | Rejection {
     entries.push(entry);
   }
   return { id, op: 'set_many', entries };
+}
+
+/** A key or value field as base64: bytes cut out of the line (see decodeRequestLine), or a string. */
+function base64Text(field: unknown): string | Uint8Array | null {
+  if (field instanceof Base64Bytes) return field.ascii;
+  return typeof field === 'string' ? field : null;
+}
+
+/** Wipes the base64 bytes of a decoded request's key and value fields, once parsed. */
+export function wipeSecretFields(doc: unknown): void {
+  if (typeof doc !== 'object' || doc === null) return;
+  for (const v of Object.values(doc)) if (v instanceof Base64Bytes) v.ascii.fill(0);
 }
 
 /** True when a parse result is a rejection. */

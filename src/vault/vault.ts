@@ -103,9 +103,9 @@ export function readMasterKeyFile(masterKeyText: string): MasterKeyFile {
 }
 
 
-/** Derives the keys of a vault from its master key (which the result then owns). */
-export function keysFor(vaultId: string, masterKey: Uint8Array): VaultKeys {
-  return { vaultId, masterKey, secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT) };
+/** Derives the keys of a vault from its master key (which the result then owns), into `secretsKey` when given. */
+export function keysFor(vaultId: string, masterKey: Uint8Array, secretsKey?: Uint8Array): VaultKeys {
+  return { vaultId, masterKey, secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT, secretsKey) };
 }
 
 /** Seals a secret map: the text of secrets.encrypted, under a fresh nonce. */
