@@ -7,6 +7,7 @@ import { readAuditFiles } from '../audit/log.js';
 import { parseLifetime } from '../cli/duration.js';
 import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
+import { openPrivate } from '../store/secure-file.js';
 
 /** What `audit` was asked. */
 export interface AuditShowOptions {
@@ -37,7 +38,7 @@ export async function auditShowAction(options: AuditShowOptions, paths: VaultPat
       offset = 0;
     }
     if (st.size <= offset) continue;
-    const fd = fs.openSync(paths.audit, 'r');
+    const fd = openPrivate(paths.audit, fs.constants.O_RDONLY);
     const chunk = Buffer.alloc(st.size - offset);
     fs.readSync(fd, chunk, 0, chunk.length, offset);
     fs.closeSync(fd);

@@ -35,7 +35,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
     } finally {
       password.fill(0);
     }
-    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, options.idleS) : await unlockKeyring(paths, keys, options.lifetimeS);
+    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, paths, options.idleS) : await unlockKeyring(paths, keys, options.lifetimeS);
     process.stderr.write(`glassdome: unlocked until ${until}\n`);
   } finally {
     agent?.close();
@@ -43,9 +43,22 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
   }
 }
 
-async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, idleS: number | undefined): Promise<string> {
-  const pid = await agent.verifyPeerUid();
-  const reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}), ...(idleS ? { idle: idleS } : {}) });
+/**
+ * Hands the key to the agent. The key is the vault's own (the password unsealed it from an
+ * authenticated master_key.enc), so when the agent finds it does not open secrets.encrypted, the
+ * file is what is wrong: `tampered` (exit 6), and nothing was written.
+ */
+async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, paths: VaultPaths, idleS?: number): Promise<string> {
+  const pid = agent.peer.pid;
+  let reply: Record<string, unknown>;
+  try {
+    reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}), ...(idleS ? { idle: idleS } : {}) });
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'bad_key') {
+      throw new GlassdomeError('tampered', `${paths.secrets} is damaged or was tampered with: the password is right, but the vault's own key does not open it`, 'restore it from a backup; glassdome left the file as it was');
+    }
+    throw err;
+  }
   const idle = typeof reply.idle_s === 'number' ? `, or after ${reply.idle_s} s without a request` : '';
   return `${String(reply.expires_at)}${idle} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
 }

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   socketPath: string;
   /** True when the socket is at the default location, whose directory must be 0700. */
   defaultLocation: boolean;
+  /** True when the socket's directory is a private one made for this agent (removed at exit). */
+  privateDir?: boolean;
   lifetimeMs: number;
   /** Drop the key after this long without a request (ms), unless an unlock says otherwise. */
   idleMs?: number | undefined;
@@ -63,12 +65,12 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
     stopping = true;
     log(`${signal}: wiping the key and exiting`);
     void server.close().finally(() => {
-      removeSocket(options.socketPath);
+      removeSocket(options.socketPath, options.privateDir === true);
       process.exit(0);
     });
     // close() waits for connections; exit regardless after a moment.
     setTimeout(() => {
-      removeSocket(options.socketPath);
+      removeSocket(options.socketPath, options.privateDir === true);
       process.exit(0);
     }, 1000).unref();
   };
@@ -119,10 +121,15 @@ function checkActivatedPath(socketPath: string): void {
   checkPrivate(dir, fs.statSync(dir), 'directory');
 }
 
-function removeSocketFile(socketPath: string): void {
+function removeSocketFile(socketPath: string, privateDir: boolean): void {
   try {
     fs.unlinkSync(socketPath);
   } catch {
-    // already gone
+    // already gone (closing the server unlinks it)
+  }
+  try {
+    if (privateDir) fs.rmdirSync(path.dirname(socketPath));
+  } catch {
+    // gone already, or not empty: leave it
   }
 }
