@@ -63,6 +63,17 @@ export class AgentState {
     return this.session;
   }
 
+  /** Swaps in a rotated master key, keeping the session's unlock time and deadline. */
+  rekey(masterKey: Uint8Array, now = Date.now()): Session {
+    const session = this.session;
+    if (!session) throw new Error('rekey while locked');
+    this.unlock(session.vaultId, masterKey, session.expiresAt - now, now, session.idleMs);
+    this.session = session;
+    if (this.timer) clearTimeout(this.timer);
+    this.arm(); // the kept session's deadlines, its idle one included
+    return session;
+  }
+
   /** A fresh random key in locked memory, valid until the next lock (for sealing cached values). */
   sessionKey(random: (n: number) => Uint8Array): Uint8Array {
     const bytes = random(KEY_BYTES);

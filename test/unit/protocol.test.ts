@@ -72,6 +72,21 @@ describe('secret fields as bytes', () => {
     expect(!isRejection(request) && request.op === 'set' && Buffer.from(request.value).toString()).toBe('hunter2');
   });
 
+  it("cuts both of rotate's keys out of the line, and parses them to 32 bytes each", () => {
+    const oldKey = Buffer.alloc(32, 1).toString('base64');
+    const newKey = Buffer.alloc(32, 2).toString('base64');
+    const line = Buffer.from(JSON.stringify({ v: 1, id: 4, op: 'rotate', old_key: oldKey, key: newKey, master_key: '{}', replaces: '0'.repeat(64) }));
+    const doc = decodeRequestLine(line) as Record<string, unknown>;
+    expect(doc.old_key).toBeInstanceOf(Base64Bytes);
+    expect(doc.key).toBeInstanceOf(Base64Bytes);
+    expect(line.toString()).not.toContain(oldKey);
+    expect(line.toString()).not.toContain(newKey);
+    const request = parseRequest(doc);
+    if (isRejection(request) || request.op !== 'rotate') throw new Error(`rejected: ${JSON.stringify(request)}`);
+    expect(Buffer.from(request.oldKey).equals(Buffer.alloc(32, 1))).toBe(true);
+    expect(Buffer.from(request.key).equals(Buffer.alloc(32, 2))).toBe(true);
+  });
+
   it('judges every other line exactly as the JSON parser does', () => {
     const same = ['{"v":1,"op":"set","value":"a\\u0041"}', '{"value":{"x":["]"]},"key":1}', '{"value":"x","value":"AAAA"}', '[1,"value"]', '{"value": "ok" , "n":[1,{"a":"}"}]}', '{"value":"\u00e9"}', '{'];
     for (const text of same) {
