@@ -63,8 +63,8 @@ describe('help and version', () => {
 /** The glassdome invocations inside one example line (in command position), as argv (shell quotes removed). */
 function invocations(example: string): string[][] {
   const out: string[][] = [];
-  for (const match of example.matchAll(/(^|\$\(|[|;&]\s*|\S+=\S+\s+|=['"]|['"]!)glassdome((?: +(?:"[^"]*"|'[^']*'|[^\s|;)#<>'"]+))*)/g)) {
-    const words = [...match[2]!.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((w) => w[1] ?? w[2] ?? w[3]!);
+  for (const match of example.matchAll(/(^|\$\(|[|;&]\s*|\S+=\S+\s+|=['"]|['"]!)glassdome((?: +(?:"[^"]*"|'[^']*'|(?:[^\s|;)#<>'"$]|\$\([^)]*\)|\$(?!\())+))*)/g)) {
+    const words = [...match[2]!.matchAll(/"([^"]*)"|'([^']*)'|((?:[^\s$]|\$\([^)]*\)|\$)+)/g)].map((w) => w[1] ?? w[2] ?? w[3]!);
     // '!glassdome git-credential': git runs a helper with the operation appended, as here.
     out.push(match[1]!.endsWith('!') ? [...words, 'get'] : words);
   }

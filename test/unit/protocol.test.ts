@@ -46,8 +46,12 @@ describe('request gates', () => {
     expect(reject({ v: 1, id: 3, op: 'get', name: 'x' })).toBe('accepted');
   });
 
-  it('list details is a boolean; set_many takes 1..MAX_BATCH_ENTRIES distinct, valid entries', () => {
+  it('unlock idle is whole seconds; list details is a boolean; set_many takes 1..MAX_BATCH_ENTRIES distinct, valid entries', () => {
     expect(reject({ v: 1, id: 3, op: 'list', details: 'yes' })).toEqual([3, 'bad_request']);
+    const key = Buffer.alloc(32).toString('base64');
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 0 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 1.5 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 900 })).toBe('accepted');
     expect(reject({ v: 1, id: 3, op: 'list', details: true })).toBe('accepted');
     const entry = (name: string) => ({ name, value: 'dg==' });
     expect(reject({ v: 1, id: 3, op: 'set_many', entries: [] })).toEqual([3, 'bad_request']);
