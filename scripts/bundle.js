@@ -26,7 +26,7 @@ const PARTS = [
 ];
 
 /** Packages never bundled: native, WASM, or needed only off the hot path. */
-const EXTERNAL = ['koffi', '@napi-rs/keyring', 'libsodium-wrappers-sumo', '@inquirer/prompts', 'chalk', 'yaml', 'picomatch'];
+const EXTERNAL = ['koffi', '@napi-rs/keyring', 'libsodium-wrappers-sumo', '@inquirer/password', '@inquirer/confirm', 'chalk', 'yaml', 'picomatch'];
 
 const partOf = new Map(PARTS.map(([src, out]) => [path.join(ROOT, src), path.join(ROOT, out)]));
 

@@ -21,6 +21,8 @@ export interface AgentCommandOptions {
   kill: boolean;
   foreground: boolean;
   lifetimeS: number | undefined;
+  /** Drop the key after this long without a request (s), by default; undefined: no idle limit. */
+  idleS?: number | undefined;
   socket: string | undefined;
 }
 
@@ -81,9 +83,10 @@ export async function agentAction(options: AgentCommandOptions, paths: VaultPath
   const socketPath = checkSocketPath(location.socketPath);
   const defaultLocation = options.socket === undefined;
   const lifetimeMs = options.lifetimeS !== undefined ? options.lifetimeS * 1000 : DEFAULT_LIFETIME_MS;
+  const idleMs = options.idleS !== undefined ? options.idleS * 1000 : undefined;
   if (options.foreground) {
     const { runAgent } = require('../agent/daemon.js') as typeof import('../agent/daemon.js');
-    await runAgent({ paths, socketPath, defaultLocation, privateDir: location.privateDir, lifetimeMs, log: (line) => process.stderr.write(`glassdome agent: ${line}\n`) });
+    await runAgent({ paths, socketPath, defaultLocation, privateDir: location.privateDir, lifetimeMs, idleMs, log: (line) => process.stderr.write(`glassdome agent: ${line}\n`) });
     process.stdout.write(exportCode(shell, socketPath, process.pid));
     return new Promise<number>(() => undefined);
   }
@@ -91,7 +94,7 @@ export async function agentAction(options: AgentCommandOptions, paths: VaultPath
   if (pid === null) {
     try {
       const { launchAgent } = require('../agent/launch.js') as typeof import('../agent/launch.js');
-      pid = await launchAgent({ home: paths.home, socketPath, lifetimeMs, defaultLocation, privateDir: location.privateDir });
+      pid = await launchAgent({ home: paths.home, socketPath, lifetimeMs, idleMs, defaultLocation, privateDir: location.privateDir });
     } catch (err) {
       // Another shell may have started one at the same moment: use it.
       if (!(err instanceof GlassdomeError && err.code === 'exists')) throw err;

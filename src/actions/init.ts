@@ -2,16 +2,18 @@
 // stdin with --password-stdin). Refuses to replace a vault unless --force.
 
 import { prepareKdf } from '../cli/kdf.js';
+import { connectAgent } from '../cli/session.js';
 import { readPassword } from '../cli/password.js';
 import type { VaultPaths } from '../store/paths.js';
 import { createVaultFiles } from '../store/vault-files.js';
 import { createVault, wipeKeys } from '../vault/vault.js';
 import { fail } from '../errors.js';
 import { recordLocal } from '../audit/local.js';
-import { readPrivate } from '../store/secure-file.js';
+import { checkNotAFile, readPrivate } from '../store/secure-file.js';
 
 /** Creates the vault. */
 export async function initAction(options: { passwordStdin: boolean; force: boolean }, paths: VaultPaths): Promise<void> {
+  checkNotAFile(paths.home);
   prepareKdf();
   if (!options.force && readPrivateQuiet(paths.masterKey)) {
     fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: glassdome init --force');
@@ -25,7 +27,24 @@ export async function initAction(options: { passwordStdin: boolean; force: boole
     password.fill(0);
   }
   await recordLocal(paths, { event_type: 'admin_action', action: 'init', resource: null, result: 'success', reason: options.force ? 'replaced the vault (--force)' : 'new vault' });
-  process.stderr.write(`glassdome: created a vault at ${paths.home}\nglassdome: hint: next: eval "$(glassdome agent)"; glassdome unlock\n`);
+  const next = (await agentAnswers(paths)) ? 'glassdome unlock' : 'eval "$(glassdome agent)"; glassdome unlock';
+  process.stderr.write(`glassdome: created a vault at ${paths.home}\nglassdome: hint: next: ${next}\n`);
+}
+
+/** Whether an agent for this vault answers at GLASSDOME_AUTH_SOCK (then the hint skips starting one). */
+async function agentAnswers(paths: VaultPaths): Promise<boolean> {
+  try {
+    const client = await connectAgent(paths);
+    if (!client) return false;
+    try {
+      await client.hello();
+      return true;
+    } finally {
+      client.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 function readPrivateQuiet(file: string): boolean {

@@ -90,7 +90,7 @@ async function guardOverwrite(store: SecretStore, name: string): Promise<void> {
     throw new GlassdomeError('exists', `secret ${JSON.stringify(name)} exists; nothing was stored`, `replace it with: glassdome set ${name} --force`);
   };
   if (!canPrompt()) refuse();
-  const { confirm } = require('@inquirer/prompts') as typeof import('@inquirer/prompts');
+  const confirm = (require('@inquirer/confirm') as typeof import('@inquirer/confirm')).default;
   const yes = await confirm({ message: `Secret ${name} exists. Replace it?`, default: false }, { output: process.stderr, clearPromptOnDone: false });
   if (!yes) refuse();
 }

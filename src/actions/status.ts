@@ -18,6 +18,8 @@ export interface StatusResult {
   server?: { url: string; pid: number; client: unknown };
   unlocked_at: string | null;
   expires_at: string | null;
+  /** With an agent idle limit: when the key goes if no request comes first. */
+  idle_expires_at?: string;
   secret_count: number | null;
   note?: string;
 }
@@ -41,8 +43,11 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
       result.agent = { pid: Number(st.pid), socket: String(st.socket), hardening: st.hardening };
       if (st.state === 'unlocked') {
         Object.assign(result, { mode: 'agent', unlocked_at: st.unlocked_at, expires_at: st.expires_at, secret_count: st.secret_count });
+        if (typeof st.idle_expires_at === 'string') result.idle_expires_at = st.idle_expires_at;
       } else if (st.reason === 'expired') {
         result.note = 'the agent key expired';
+      } else if (st.reason === 'idle') {
+        result.note = 'the agent dropped its key after its idle time without a request';
       }
     } finally {
       client.close();
@@ -111,6 +116,7 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       lines.push(`mode:     ${st.mode}${agent ? ` (${agent})` : ''}`);
       lines.push(`unlocked: ${st.unlocked_at}`);
       lines.push(`expires:  ${st.expires_at} (${untilText(Date.parse(String(st.expires_at)) - Date.now())})`);
+      if (st.idle_expires_at) lines.push(`idle:     ${st.idle_expires_at} (${untilText(Date.parse(st.idle_expires_at) - Date.now())}, unless a request comes first)`);
       if (st.secret_count !== null) lines.push(`secrets:  ${st.secret_count}`);
     }
     writeOut(`${lines.join('\n')}\n`);

@@ -6,7 +6,7 @@ import { prepareKdf } from '../cli/kdf.js';
 import { AgentClient } from '../client/agent-client.js';
 import { connectAgent } from '../cli/session.js';
 import { readPassword } from '../cli/password.js';
-import { GlassdomeError } from '../errors.js';
+import { fail, GlassdomeError } from '../errors.js';
 import { recordLocal } from '../audit/local.js';
 import type { VaultPaths } from '../store/paths.js';
 import { LocalStore } from '../store/local-store.js';
@@ -16,10 +16,13 @@ import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LIFETIME_MS } from '../cli/duration.js';
 
 /** Unlocks the vault for `lifetimeS` seconds (default: the agent's, or 8 h for the keyring). */
-export async function unlockAction(options: { passwordStdin: boolean; lifetimeS: number | undefined }, paths: VaultPaths): Promise<void> {
+export async function unlockAction(options: { passwordStdin: boolean; lifetimeS: number | undefined; idleS?: number | undefined }, paths: VaultPaths): Promise<void> {
   prepareKdf();
   const masterKeyText = readMasterKeyText(paths);
   const agent = await connectAgent(paths);
+  if (!agent && options.idleS !== undefined) {
+    fail('usage', '--idle needs an agent: the keyring session cannot see when the key was last used', 'start one: eval "$(glassdome agent)"');
+  }
   if (!agent) await checkKeyringUsable();
   let keys: VaultKeys | undefined;
   try {
@@ -32,7 +35,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
     } finally {
       password.fill(0);
     }
-    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, paths) : await unlockKeyring(paths, keys, options.lifetimeS);
+    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, paths, options.idleS) : await unlockKeyring(paths, keys, options.lifetimeS);
     process.stderr.write(`glassdome: unlocked until ${until}\n`);
   } finally {
     agent?.close();
@@ -45,18 +48,19 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
  * authenticated master_key.enc), so when the agent finds it does not open secrets.encrypted, the
  * file is what is wrong: `tampered` (exit 6), and nothing was written.
  */
-async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, paths: VaultPaths): Promise<string> {
+async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, paths: VaultPaths, idleS?: number): Promise<string> {
   const pid = agent.peer.pid;
   let reply: Record<string, unknown>;
   try {
-    reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });
+    reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}), ...(idleS ? { idle: idleS } : {}) });
   } catch (err) {
     if (err instanceof GlassdomeError && err.code === 'bad_key') {
       throw new GlassdomeError('tampered', `${paths.secrets} is damaged or was tampered with: the password is right, but the vault's own key does not open it`, 'restore it from a backup; glassdome left the file as it was');
     }
     throw err;
   }
-  return `${String(reply.expires_at)} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
+  const idle = typeof reply.idle_s === 'number' ? `, or after ${reply.idle_s} s without a request` : '';
+  return `${String(reply.expires_at)}${idle} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
 }
 
 async function unlockKeyring(paths: VaultPaths, keys: VaultKeys, lifetimeS: number | undefined): Promise<string> {

@@ -9,13 +9,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { fail, GlassdomeError } from '../errors.js';
 import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
+import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate, sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { secretCopy } from '../vault/bytes.js';
 import { randomBytes } from '../vault/crypto.js';
-import { wipeMap, type SecretMap } from '../vault/payload.js';
-import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
+import { wipeMap, type SecretEntry, type SecretMap } from '../vault/payload.js';
+import { checkBatch, notFound, putSecret, removeSecret, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { type VaultKeys } from '../vault/vault.js';
 import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
 import type { AgentState } from './state.js';
@@ -25,6 +25,8 @@ const TAG = 16;
 
 interface Sealed {
   box: Buffer; // nonce || ciphertext || tag
+  created: number;
+  updated: number;
 }
 
 /** The agent's vault: sealed in-memory entries kept in step with secrets.encrypted. */
@@ -85,29 +87,44 @@ export class AgentVault implements SecretStore {
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
     const copy = secretCopy(value);
-    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), name);
+    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), [name]);
   }
 
   async rm(name: string): Promise<void> {
     const keys = this.keys();
-    await this.write(keys, (map) => removeSecret(map, name), name);
+    await this.write(keys, (map) => removeSecret(map, name), [name]);
   }
 
-  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, name: string): Promise<void> {
+  async infos(): Promise<SecretInfo[]> {
+    this.sync();
+    return [...this.entries.keys()].sort().map((name) => ({ name, created: this.entries.get(name)!.created, updated: this.entries.get(name)!.updated }));
+  }
+
+  async setMany(entries: readonly NewSecret[]): Promise<void> {
+    checkBatch(entries);
+    const keys = this.keys();
+    const copies = entries.map(({ name, value }) => ({ name, value: secretCopy(value) }));
+    const now = Date.now();
+    await this.write(keys, (map) => copies.forEach(({ name, value }) => putSecret(map, name, value, now)), copies.map((c) => c.name));
+  }
+
+  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, names: readonly string[]): Promise<void> {
     await this.guard(keys, () =>
       updateSecrets(this.paths, keys, mutate, (map, commit) => {
         if (this.state.current() !== keys) return; // locked while waiting for the lock
-        this.afterCommit(map, commit, name);
+        this.afterCommit(map, commit, names);
       }),
     );
   }
 
-  private afterCommit(map: SecretMap, commit: Commit, name: string): void {
+  private afterCommit(map: SecretMap, commit: Commit, names: readonly string[]): void {
     this.checkedThisTurn = false;
     if (sameSignature(commit.before, this.signature)) {
-      const entry = map.get(name);
-      if (entry) this.entries.set(name, this.seal(name, entry.value));
-      else this.entries.delete(name);
+      for (const name of names) {
+        const entry = map.get(name);
+        if (entry) this.entries.set(name, this.seal(name, entry));
+        else this.entries.delete(name);
+      }
     } else {
       this.fill(map);
     }
@@ -121,6 +138,7 @@ export class AgentVault implements SecretStore {
   private sync(): void {
     const keys = this.keys();
     if (this.checkedThisTurn) return;
+    checkVault(this.paths); // a directory opened to others since the unlock is refused, as the CLI refuses it
     if (!sameSignature(statSignature(this.paths.secrets), this.signature)) {
       const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
       try {
@@ -136,7 +154,7 @@ export class AgentVault implements SecretStore {
 
   private fill(map: SecretMap): void {
     this.entries.clear();
-    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry.value));
+    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry));
   }
 
   /** Holds the loaded file open so its inode number stays unique while it is the one we know. */
@@ -163,12 +181,12 @@ export class AgentVault implements SecretStore {
     return keys;
   }
 
-  private seal(name: string, value: Uint8Array): Sealed {
+  private seal(name: string, { value, created, updated }: SecretEntry): Sealed {
     const nonce = crypto.randomBytes(NONCE);
     const cipher = crypto.createCipheriv('chacha20-poly1305', this.sessionKey!, nonce, { authTagLength: TAG });
     cipher.setAAD(Buffer.from(name), { plaintextLength: value.length });
     const box = Buffer.concat([nonce, cipher.update(value), cipher.final(), cipher.getAuthTag()]);
-    return { box };
+    return { box, created, updated };
   }
 
   private open(name: string, sealed: Sealed): Uint8Array {

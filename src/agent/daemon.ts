@@ -1,5 +1,6 @@
 // Running the agent process: harden it (umask 077, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, mlocked key
-// buffers), load the policy (a bad one stops the start), prepare the socket, serve; SIGHUP reloads
+// buffers), load the policy (a bad one stops the start), prepare the socket (or take the one
+// systemd passes on socket activation: LISTEN_PID/LISTEN_FDS, fd 3), serve; SIGHUP reloads
 // the policy (a bad new one is refused and the old one kept); SIGTERM or SIGINT wipe the key,
 // remove the socket and exit. Errors a client causes never reach here; anything unexpected is
 // logged, not fatal.
@@ -14,6 +15,7 @@ import { Guard } from '../policy/guard.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/policy.js';
 import type { VaultPaths } from '../store/paths.js';
+import { checkPrivate } from '../store/secure-file.js';
 import { checkSocket, prepareSocketPath } from './listen.js';
 import { AgentServer, type Log } from './server.js';
 
@@ -26,6 +28,8 @@ export interface DaemonOptions {
   /** True when the socket's directory is a private one made for this agent (removed at exit). */
   privateDir?: boolean;
   lifetimeMs: number;
+  /** Drop the key after this long without a request (ms), unless an unlock says otherwise. */
+  idleMs?: number | undefined;
   log: Log;
 }
 
@@ -39,17 +43,21 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
   const audit = new AuditLog(options.paths.audit);
   const guard = new Guard(policy, audit);
   forwardTo(audit, policy, log);
-  await prepareSocketPath(options.socketPath, options.defaultLocation);
-  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, guard, log });
+  const activated = activatedSocket();
+  if (activated === undefined) await prepareSocketPath(options.socketPath, options.defaultLocation);
+  else checkActivatedPath(options.socketPath);
+  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, defaultIdleMs: options.idleMs, guard, log });
   const memory = server.state.memoryLock;
   if (!memory.locked) log(`warning: key memory not locked (${memory.error}); raise RLIMIT_MEMLOCK (ulimit -l) to keep keys out of swap`);
   const previous = process.umask(0o177);
   try {
-    await server.listen();
+    await server.listen(activated);
   } finally {
     process.umask(previous);
   }
   checkSocket(options.socketPath);
+  // systemd owns an activated socket: it stays in place for the next start.
+  const removeSocket = activated === undefined ? removeSocketFile : () => undefined;
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -92,7 +100,28 @@ function forwardTo(audit: AuditLog, policy: Policy | null, log: Log): void {
   audit.forward = policy?.syslog ? syslogForwarder(policy.syslog, log) : undefined;
 }
 
-function removeSocket(socketPath: string, privateDir: boolean): void {
+/** The listening descriptor systemd passed (sd_listen_fds), or undefined; the variables are removed. */
+export function activatedSocket(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const mine = env.LISTEN_PID === String(process.pid);
+  const count = Number(env.LISTEN_FDS);
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  if (!mine || !Number.isInteger(count) || count < 1) return undefined;
+  if (count > 1) throw new GlassdomeError('usage', `systemd passed ${count} sockets; the agent serves one`, 'give glassdome.socket a single ListenStream=');
+  return SD_LISTEN_FDS_START;
+}
+
+/** The first descriptor systemd passes (sd-daemon.h SD_LISTEN_FDS_START). */
+const SD_LISTEN_FDS_START = 3;
+
+/** An activated socket's path must be in a private directory, like the default location. */
+function checkActivatedPath(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  checkPrivate(dir, fs.statSync(dir), 'directory');
+}
+
+function removeSocketFile(socketPath: string, privateDir: boolean): void {
   try {
     fs.unlinkSync(socketPath);
   } catch {

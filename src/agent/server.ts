@@ -14,7 +14,7 @@ import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/l
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadSecrets, rotateVault } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
+import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import { toBase64Bytes } from '../vault/base64.js';
 import { secretCopy } from '../vault/bytes.js';
 import { vaultIdOf } from '../vault/format.js';
@@ -26,7 +26,7 @@ import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
 import { releaseIdentity } from '../os/identity.js';
-import { AgentState, type LockReason, type Session } from './state.js';
+import { AgentState, idleDeadline, type LockReason, type Session } from './state.js';
 import { processKey, UnlockThrottle } from './unlock-throttle.js';
 import { commandOf } from '../os/proc.js';
 
@@ -38,6 +38,8 @@ export interface AgentOptions {
   paths: VaultPaths;
   socketPath: string;
   defaultLifetimeMs: number;
+  /** Drop the key after this long without a keyed request (ms); undefined: only the lifetime. */
+  defaultIdleMs?: number | undefined;
   guard: Guard;
   log: Log;
 }
@@ -48,9 +50,16 @@ const LOCK_MESSAGES: Record<LockReason, [string, string]> = {
   never: ['locked', 'the agent is locked'],
   locked: ['locked', 'the agent is locked'],
   expired: ['expired', 'session expired: run glassdome unlock'],
+  idle: ['expired', 'the key was dropped after its idle time without a request: run glassdome unlock'],
   replaced: ['locked', 'the vault was replaced or removed since it was unlocked'],
 };
 const UNLOCK_HINT = 'unlock it: glassdome unlock';
+
+/** With an idle limit: `idle_s` and `idle_expires_at` (when the key goes if no request comes). */
+function idleFields(session: Session): Record<string, unknown> {
+  const at = idleDeadline(session);
+  return at === undefined ? {} : { idle_s: Math.round(session.idleMs! / 1000), idle_expires_at: new Date(at).toISOString() };
+}
 
 /** The agent: state, vault and socket server. */
 export class AgentServer {
@@ -68,11 +77,14 @@ export class AgentServer {
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  /** Starts listening on a socket path the caller prepared (directory checked, stale socket gone). */
-  listen(): Promise<void> {
+  /**
+   * Starts listening on a socket path the caller prepared (directory checked, stale socket gone),
+   * or on an inherited listening descriptor (systemd socket activation).
+   */
+  listen(fd?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ path: this.options.socketPath, backlog: LISTEN_BACKLOG }, () => {
+      this.server.listen(fd === undefined ? { path: this.options.socketPath, backlog: LISTEN_BACKLOG } : { fd }, () => {
         this.server.off('error', reject);
         this.server.on('error', (err) => this.options.log(`server error: ${err.message}`));
         resolve();
@@ -125,9 +137,11 @@ export class AgentServer {
   private async answer(request: Request, client: Client): Promise<Record<string, unknown>> {
     try {
       if (KEYED_OPS.has(request.op) && !this.state.current()) {
+        checkVault(this.options.paths); // "no vault" (run init) says more than "locked" (run unlock)
         const [code, message] = LOCK_MESSAGES[this.state.lockReason];
         return errorReply(request.id, code, message, UNLOCK_HINT);
       }
+      if (KEYED_OPS.has(request.op)) this.state.touch();
       return okReply(request.id, await this.handle(request, client));
     } catch (err) {
       if (err instanceof GlassdomeError) return errorReply(request.id, err.code, err.message, err.hint);
@@ -144,7 +158,7 @@ export class AgentServer {
       case 'status':
         return this.status();
       case 'unlock':
-        return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client);
+        return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client, request.idle);
       case 'lock':
         await this.guard.authorize(client, 'admin', 'lock', null);
         this.state.lock('locked');
@@ -158,14 +172,25 @@ export class AgentServer {
           value.fill(0);
         }
       }
-      case 'list':
-        return { names: await store.list() };
+      case 'list': {
+        if (!request.details) return { names: await store.list() };
+        const infos = await store.infos();
+        const iso = (ms: number): string => new Date(ms).toISOString();
+        return { names: infos.map((e) => e.name), entries: infos.map((e) => ({ name: e.name, created: iso(e.created), updated: iso(e.updated) })) };
+      }
       case 'set':
         await store.set(request.name, request.value);
         return {};
       case 'rm':
         await store.rm(request.name);
         return {};
+      case 'set_many':
+        try {
+          await store.setMany(request.entries);
+        } finally {
+          for (const e of request.entries) e.value.fill(0);
+        }
+        return { count: request.entries.length };
       case 'rotate':
         return this.rotate(request, client);
     }
@@ -183,6 +208,7 @@ export class AgentServer {
       vault_id: session.vaultId,
       unlocked_at: new Date(session.unlockedAt).toISOString(),
       expires_at: new Date(session.expiresAt).toISOString(),
+      ...idleFields(session),
       secret_count: this.vault.count(),
     };
   }
@@ -191,7 +217,7 @@ export class AgentServer {
    * Unlocks are serialized and rate-limited per client process; each failure in a row of that
    * process doubles its wait before its next answer. Every attempt is audited.
    */
-  private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client): Promise<Record<string, unknown>> {
+  private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client, idleS?: number): Promise<Record<string, unknown>> {
     const copy = secretCopy(key); // the request's buffer is wiped when this call returns
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
@@ -210,7 +236,8 @@ export class AgentServer {
       }
       this.unlockThrottle.succeeded(processKey(client));
       const lifetimeMs = lifetimeS !== undefined ? lifetimeS * 1000 : this.options.defaultLifetimeMs;
-      const session = this.state.unlock(vaultId, copy, lifetimeMs);
+      const idleMs = idleS !== undefined ? idleS * 1000 : this.options.defaultIdleMs;
+      const session = this.state.unlock(vaultId, copy, lifetimeMs, Date.now(), idleMs);
       copy.fill(0);
       let count: number;
       try {
@@ -220,7 +247,7 @@ export class AgentServer {
       }
       this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
       this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
-      return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), secret_count: count };
+      return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), ...idleFields(session), secret_count: count };
     }).finally(() => copy.fill(0));
   }
 
@@ -290,7 +317,7 @@ export class AgentServer {
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
     scrubYoungGeneration();
-    if (reason === 'expired') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `unlocked at ${new Date(session.unlockedAt).toISOString()}` });
-    this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
+    if (reason === 'expired' || reason === 'idle') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `${reason === 'idle' ? 'idle; ' : ''}unlocked at ${new Date(session.unlockedAt).toISOString()}` });
+    this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'idle' ? 'key dropped after its idle time' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
   }
 }

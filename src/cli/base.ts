@@ -6,6 +6,7 @@ import { Command, Errors } from '@oclif/core';
 import { GlassdomeError } from '../errors.js';
 import { vaultPaths, type VaultPaths } from '../store/paths.js';
 import { renderError } from './render.js';
+import { closest } from './suggest.js';
 
 /** The base command of glassdome. */
 export abstract class GlassdomeCommand extends Command {
@@ -23,12 +24,12 @@ export abstract class GlassdomeCommand extends Command {
     if (err instanceof Errors.ExitError) throw err;
     this.parsed = true; // parsing was attempted; its error is what gets reported
     const json = this.argv.includes('--json');
-    process.exitCode = await renderError(asUsage(err, this.id), json);
+    process.exitCode = await renderError(asUsage(err, this.id, Object.keys(this.ctor.flags ?? {})), json);
   }
 }
 
 /** oclif's parse errors (missing argument, unknown flag, ...) become one-line `usage` errors (exit 2). */
-function asUsage(err: Error & { oclif?: { exit?: number } }, id: string | undefined): unknown {
+function asUsage(err: Error & { oclif?: { exit?: number } }, id: string | undefined, flags: string[]): unknown {
   if (err instanceof GlassdomeError) return err;
   if (err instanceof Errors.CLIError && err.oclif?.exit === 2) {
     const [first = '', second = ''] = err.message.split('\n').map((l) => l.trim());
@@ -36,7 +37,10 @@ function asUsage(err: Error & { oclif?: { exit?: number } }, id: string | undefi
     if (/^the following errors occurred:$/i.test(message) && second) message = second;
     else if (message.endsWith(':') && second) message = `${message} ${second.split(/\s+/)[0]}`;
     message = message.charAt(0).toLowerCase() + message.slice(1);
-    return new GlassdomeError('usage', message, `see: glassdome ${id ?? ''} --help`.replace('  ', ' '));
+    const command = (id ?? '').replaceAll(':', ' ');
+    const typo = /^nonexistent flags?: --([^\s=,]+)/.exec(message)?.[1];
+    const guess = typo === undefined ? undefined : closest(typo, flags);
+    return new GlassdomeError('usage', message, guess ? `did you mean --${guess}? see: glassdome ${command} --help` : `see: glassdome ${command} --help`.replace('  ', ' '));
   }
   return err;
 }

@@ -27,9 +27,9 @@ export const LEAN_SPECS: Record<string, CommandSpec> = {
   get: { flags: { 'no-newline': { char: 'n' }, json: {} }, args: 1 },
   list: { flags: { json: {} }, args: 0 },
   status: { flags: { json: {} }, args: 0 },
-  unlock: { flags: { 'password-stdin': {}, lifetime: { value: true } }, args: 0 },
+  unlock: { flags: { 'password-stdin': {}, lifetime: { value: true }, idle: { value: true } }, args: 0 },
   agent: {
-    flags: { sh: { char: 's' }, csh: { char: 'c' }, fish: {}, kill: { char: 'k' }, foreground: { char: 'D' }, lifetime: { value: true }, address: { char: 'a', value: true } },
+    flags: { sh: { char: 's' }, csh: { char: 'c' }, fish: {}, kill: { char: 'k' }, foreground: { char: 'D' }, lifetime: { value: true }, idle: { value: true }, address: { char: 'a', value: true } },
     args: 0,
     exclusive: ['sh', 'csh', 'fish'],
   },
@@ -141,14 +141,16 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
       case 'unlock': {
         const { parseLifetime } = require('./duration.js') as typeof import('./duration.js');
         const lifetimeS = typeof flags.lifetime === 'string' ? parseLifetime(flags.lifetime) : undefined;
-        await (require('../actions/unlock.js') as typeof import('../actions/unlock.js')).unlockAction({ passwordStdin: flags['password-stdin'] === true, lifetimeS }, paths);
+        const idleS = typeof flags.idle === 'string' ? parseLifetime(flags.idle) : undefined;
+        await (require('../actions/unlock.js') as typeof import('../actions/unlock.js')).unlockAction({ passwordStdin: flags['password-stdin'] === true, lifetimeS, idleS }, paths);
         return 0;
       }
       default: {
         const { parseLifetime } = require('./duration.js') as typeof import('./duration.js');
         const shell = flags.sh ? 'sh' : flags.csh ? 'csh' : flags.fish ? 'fish' : undefined;
         const lifetime = typeof flags.lifetime === 'string' ? flags.lifetime : '8h';
-        const options = { shell, kill: flags.kill === true, foreground: flags.foreground === true, lifetimeS: parseLifetime(lifetime), socket: typeof flags.address === 'string' ? flags.address : undefined } as const;
+        const idleS = typeof flags.idle === 'string' ? parseLifetime(flags.idle) : undefined;
+        const options = { shell, kill: flags.kill === true, foreground: flags.foreground === true, lifetimeS: parseLifetime(lifetime), idleS, socket: typeof flags.address === 'string' ? flags.address : undefined } as const;
         return (require('../actions/agent.js') as typeof import('../actions/agent.js')).agentAction(options, paths);
       }
     }

@@ -57,7 +57,7 @@ export const MAX_PASSWORD_BYTES = 4096;
 
 /** Shows a hidden prompt on stderr and returns the answer as bytes. */
 export async function promptPassword(message: string): Promise<Buffer> {
-  const { password } = require('@inquirer/prompts') as typeof import('@inquirer/prompts');
+  const password = (require('@inquirer/password') as typeof import('@inquirer/password')).default;
   const answer = await password({ message, mask: false }, { output: process.stderr, clearPromptOnDone: false });
   return Buffer.from(answer, 'utf8');
 }

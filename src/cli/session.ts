@@ -6,6 +6,7 @@
 import { AgentClient } from '../client/agent-client.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
+import { checkVault } from '../store/vault-text.js';
 import type { SecretStore } from '../vault/store.js';
 
 /** Which source answered: the agent, the keyring session, a password typed for this one call, or glassdome serve. */
@@ -37,6 +38,7 @@ export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = proc
     const remote = RemoteClient.fromEnv(env);
     return { store: remote, mode: 'server', close: () => remote.close() };
   }
+  checkVault(paths); // no vault, or an open directory: say so before asking any source
   const client = await connectAgent(paths, env);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');

@@ -13,7 +13,7 @@ import { connectStream, peerCredentials } from '../os/libc.js';
 import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
 import { fromBase64 } from '../vault/base64.js';
-import type { SecretStore } from '../vault/store.js';
+import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
 
 /** How long the client waits for any one reply, or for room to send (ms). */
 export const REPLY_TIMEOUT_MS = 60_000;
@@ -152,6 +152,17 @@ export class AgentClient implements SecretStore {
 
   async rm(name: string): Promise<void> {
     await this.request('rm', { name });
+  }
+
+  async infos(): Promise<SecretInfo[]> {
+    const reply = await this.request('list', { details: true });
+    if (!Array.isArray(reply.entries)) throw protocolError('entries');
+    return (reply.entries as Array<{ name: string; created: string; updated: string }>).map((e) => ({ name: e.name, created: Date.parse(e.created), updated: Date.parse(e.updated) }));
+  }
+
+  async setMany(entries: readonly NewSecret[]): Promise<void> {
+    const wire = entries.map(({ name, value }) => ({ name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }));
+    await this.request('set_many', { entries: wire });
   }
 
   /** Ends the connection. */

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import { GlassdomeError, isErrorCode } from '../errors.js';
-import type { SecretStore } from '../vault/store.js';
+import type { SecretInfo, SecretStore } from '../vault/store.js';
 
 /** How long the client waits for any one reply (ms). */
 export const REMOTE_TIMEOUT_MS = 30_000;
@@ -71,8 +71,19 @@ export class RemoteClient implements SecretStore {
     return reply.names as string[];
   }
 
+  async infos(): Promise<SecretInfo[]> {
+    const reply = await this.call('GET', '/v1/secrets');
+    const ok = (e: unknown): e is SecretInfo => typeof e === 'object' && e !== null && typeof (e as SecretInfo).name === 'string' && typeof (e as SecretInfo).created === 'number' && typeof (e as SecretInfo).updated === 'number';
+    if (!Array.isArray(reply.secrets) || !reply.secrets.every(ok)) throw malformed('secrets');
+    return reply.secrets;
+  }
+
   async set(): Promise<void> {
     throw readOnly('set');
+  }
+
+  async setMany(): Promise<void> {
+    throw readOnly('import');
   }
 
   async rm(): Promise<void> {

@@ -22,6 +22,7 @@ export default class Exec extends GlassdomeCommand {
     '<%= config.bin %> exec -- ssh-keygen -y -f {{glassdome:deploy_key}}',
     '<%= config.bin %> exec --mask -- ./deploy.sh',
   ];
+  static override usage = 'exec [-s NAME]... [--keep-agent] [--mask] -- CMD [ARGS]';
   static override strict = false;
   static override flags = {
     secret: Flags.string({ char: 's', description: 'a secret to hand over on fd 3 (repeatable; default: all, or none with placeholders)', multiple: true }),

@@ -141,6 +141,11 @@ export async function openKeyringStore(paths: VaultPaths): Promise<OpenStore | n
         await audited.rm(name);
         await refreshCount();
       },
+      infos: () => audited.infos(),
+      setMany: async (entries) => {
+        await audited.setMany(entries);
+        await refreshCount();
+      },
     },
   };
 }

@@ -7,7 +7,7 @@
 
 import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
 import type { AuditLog, NewEvent } from '../audit/log.js';
-import type { SecretStore } from '../vault/store.js';
+import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
 import { identityChange } from '../os/identity.js';
 import { clientKey, describeClient, type Client } from './client.js';
 import { commandOf } from '../os/proc.js';
@@ -154,6 +154,24 @@ class GuardedStore implements SecretStore {
     await this.access('rm', name, decision, 'attempt', 'so nothing was changed');
     await this.attempt('rm', name, decision, () => this.inner.rm(name));
     await this.outcome('rm', name, decision);
+  }
+
+  async infos(): Promise<SecretInfo[]> {
+    await this.guard.limit(this.guard.reads, this.client, 'list', null);
+    const all = await this.inner.infos();
+    const visible = all.filter((e) => this.guard.mayRead(this.client, e.name));
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld');
+    return visible;
+  }
+
+  /** Every name must be writable; each is audited as an attempt, then the batch is one write. */
+  async setMany(entries: readonly NewSecret[]): Promise<void> {
+    const decisions = [];
+    for (const { name } of entries) decisions.push(await this.guard.authorize(this.client, 'write', 'set', name));
+    for (const [i, { name }] of entries.entries()) await this.access('set', name, decisions[i]!, 'attempt', 'so nothing was changed');
+    const first = decisions[0] ?? { allow: true, by: 'empty batch' };
+    await this.attempt('set', entries[0]?.name ?? '-', first, () => this.inner.setMany(entries));
+    for (const [i, { name }] of entries.entries()) await this.outcome('set', name, decisions[i]!);
   }
 
   /** Audits an access; an audit failure becomes `audit_failed` saying what it cost. */

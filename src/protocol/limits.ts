@@ -33,3 +33,6 @@ export const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The largest request id (ids are JSON integers 0..2^53-1). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/** The most entries one set_many request may carry (an import of a larger store is split by the caller). */
+export const MAX_BATCH_ENTRIES = 10_000;

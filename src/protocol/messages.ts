@@ -7,16 +7,16 @@ import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
 import { Base64Bytes } from './codec.js';
-import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
+import { MAX_BATCH_ENTRIES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'rotate'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many', 'rotate'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'rotate']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many', 'rotate']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
@@ -26,10 +26,12 @@ export const MAX_MASTER_KEY_TEXT_BYTES = 4096;
 
 /** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
 export type Request =
-  | { id: number; op: 'hello' | 'status' | 'lock' | 'list' }
+  | { id: number; op: 'hello' | 'status' | 'lock' }
+  | { id: number; op: 'list'; details: boolean }
+  | { id: number; op: 'set_many'; entries: Array<{ name: string; value: Uint8Array }> }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
-  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
+  | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined; idle?: number | undefined }
   | { id: number; op: 'unlock'; key: null; failed: 'bad_password' }
   | { id: number; op: 'rotate'; oldKey: Uint8Array; key: Uint8Array; masterKey: string; replaces: string };
 
@@ -62,11 +64,12 @@ const FIELDS: Record<Op, readonly string[]> = {
   hello: [],
   status: [],
   lock: [],
-  list: [],
+  list: ['details'],
   get: ['name'],
   rm: ['name'],
   set: ['name', 'value'],
-  unlock: ['key', 'lifetime', 'failed'],
+  set_many: ['entries'],
+  unlock: ['key', 'lifetime', 'idle', 'failed'],
   rotate: ['old_key', 'key', 'master_key', 'replaces'],
 };
 
@@ -95,31 +98,24 @@ export function parseRequest(doc: unknown): Request | Rejection {
     case 'hello':
     case 'status':
     case 'lock':
+      return { id, op: op as 'hello' | 'status' | 'lock' };
     case 'list':
-      return { id, op: op as 'hello' | 'status' | 'lock' | 'list' };
+      if (msg.details !== undefined && typeof msg.details !== 'boolean') return { id, code: 'bad_request', message: 'details must be true or false' };
+      return { id, op: 'list', details: msg.details === true };
+    case 'set_many':
+      return parseSetMany(id, msg.entries);
     case 'get':
     case 'rm':
       if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
       return { id, op: op as 'get' | 'rm', name: msg.name };
     case 'set': {
-      if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
-      const text = base64Text(msg.value);
-      if (text === null) return { id, code: 'bad_request', message: 'value must be a base64 string' };
-      if (text.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
-        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
-      }
-      const value = fromBase64(text);
-      if (!value) return { id, code: 'bad_request', message: 'value must be canonical base64' };
-      if (value.length > MAX_VALUE_BYTES) {
-        value.fill(0);
-        return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
-      }
-      return { id, op: 'set', name: msg.name, value };
+      const entry = parseEntry(id, msg.name, msg.value);
+      return 'code' in entry ? entry : { id, op: 'set', ...entry };
     }
     case 'unlock': {
       if (msg.failed !== undefined) {
         // A client reporting a password that did not open master_key.enc: counted and audited.
-        if (msg.failed !== 'bad_password' || msg.key !== undefined || msg.lifetime !== undefined) {
+        if (msg.failed !== 'bad_password' || msg.key !== undefined || msg.lifetime !== undefined || msg.idle !== undefined) {
           return { id, code: 'bad_request', message: 'failed must be "bad_password", without key or lifetime' };
         }
         return { id, op: 'unlock', key: null, failed: 'bad_password' };
@@ -135,7 +131,12 @@ export function parseRequest(doc: unknown): Request | Rejection {
         key.fill(0);
         return { id, code: 'bad_request', message: `lifetime must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
       }
-      return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
+      const idle = msg.idle;
+      if (idle !== undefined && !(Number.isSafeInteger(idle) && (idle as number) > 0 && (idle as number) <= MAX_LIFETIME_S)) {
+        key.fill(0);
+        return { id, code: 'bad_request', message: `idle must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
+      }
+      return { id, op: 'unlock', key, lifetime: lifetime as number | undefined, idle: idle as number | undefined };
     }
     case 'rotate': {
       if (typeof msg.master_key !== 'string' || msg.master_key.length > MAX_MASTER_KEY_TEXT_BYTES) {
@@ -156,6 +157,48 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'rotate', oldKey, key, masterKey: msg.master_key, replaces: msg.replaces };
     }
   }
+}
+
+/** One name and base64 value (of set, or of one entry of set_many), decoded. */
+function parseEntry(id: number, name: unknown, value: unknown): { name: string; value: Uint8Array } | Rejection {
+  if (!isValidName(name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
+  const text = base64Text(value);
+  if (text === null) return { id, code: 'bad_request', message: 'value must be a base64 string' };
+  if (text.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
+    return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+  }
+  const bytes = fromBase64(text);
+  if (!bytes) return { id, code: 'bad_request', message: 'value must be canonical base64' };
+  if (bytes.length > MAX_VALUE_BYTES) {
+    bytes.fill(0);
+    return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
+  }
+  return { name, value: bytes };
+}
+
+/** set_many: a non-empty array of {name, value}, at most MAX_BATCH_ENTRIES, no name twice. */
+function parseSetMany(id: number, raw: unknown): Request | Rejection {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_BATCH_ENTRIES) {
+    return { id, code: 'bad_request', message: `entries must be an array of 1 to ${MAX_BATCH_ENTRIES} {name, value} objects` };
+  }
+  const entries: Array<{ name: string; value: Uint8Array }> = [];
+  const reject = (r: Rejection): Rejection => {
+    for (const e of entries) e.value.fill(0);
+    return r;
+  };
+  for (const item of raw) {
+    if (typeof item !== 'object' || item === null || Object.keys(item).some((k) => k !== 'name' && k !== 'value')) {
+      return reject({ id, code: 'bad_request', message: 'each entry is an object with exactly name and value' });
+    }
+    const entry = parseEntry(id, (item as Record<string, unknown>).name, (item as Record<string, unknown>).value);
+    if ('code' in entry) return reject(entry);
+    if (entries.some((e) => e.name === entry.name)) {
+      entry.value.fill(0);
+      return reject({ id, code: 'bad_request', message: `${JSON.stringify(entry.name)} appears twice in entries` });
+    }
+    entries.push(entry);
+  }
+  return { id, op: 'set_many', entries };
 }
 
 /** A key or value field as base64: bytes cut out of the line (see decodeRequestLine), or a string. */

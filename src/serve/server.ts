@@ -180,7 +180,8 @@ export class ServeServer {
     }
     const store = this.unlockedStore(client);
     if (path === '/v1/secrets') {
-      sendJson(res, 200, { names: await store.list() });
+      const secrets = await store.infos();
+      sendJson(res, 200, { names: secrets.map((e) => e.name), secrets });
       return;
     }
     if (path.startsWith('/v1/secrets/')) {

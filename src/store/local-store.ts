@@ -3,7 +3,7 @@
 // afresh; every write is the same locked read-modify-write the agent does.
 
 import { wipeMap } from '../vault/payload.js';
-import { notFound, putSecret, removeSecret, sortedNames, type SecretStore } from '../vault/store.js';
+import { checkBatch, notFound, putSecret, removeSecret, secretInfos, sortedNames, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 import type { VaultPaths } from './paths.js';
 import { loadSecrets, updateSecrets } from './vault-files.js';
@@ -41,6 +41,23 @@ export class LocalStore implements SecretStore {
 
   async rm(name: string): Promise<void> {
     await updateSecrets(this.paths, this.keys, (map) => removeSecret(map, name));
+  }
+
+  async infos(): Promise<SecretInfo[]> {
+    const { map } = loadSecrets(this.paths, this.keys);
+    try {
+      return secretInfos(map);
+    } finally {
+      wipeMap(map);
+    }
+  }
+
+  async setMany(entries: readonly NewSecret[]): Promise<void> {
+    checkBatch(entries);
+    const now = Date.now();
+    await updateSecrets(this.paths, this.keys, (map) => {
+      for (const { name, value } of entries) putSecret(map, name, Uint8Array.from(value), now);
+    });
   }
 
   /** Wipes the keys; the store is unusable afterwards. */

@@ -105,9 +105,26 @@ export function ensurePrivateDir(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') notADirectory(dir);
     throw ioError(err, `cannot create ${dir}`);
   }
   checkPrivateDir(dir);
+}
+
+/** Refuses a vault home that is a file or under one; a missing home is fine (init creates it). */
+export function checkNotAFile(dir: string): void {
+  try {
+    if (!fs.statSync(dir).isDirectory()) notADirectory(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') notADirectory(dir);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, `cannot read ${dir}`);
+  }
+}
+
+/** The vault home is a file, or under one: say so, and how to point GLASSDOME_HOME elsewhere. */
+function notADirectory(dir: string): never {
+  return fail('no_vault', `${dir} is not a directory, so it cannot hold a vault`, 'point GLASSDOME_HOME at a directory (or unset it for ~/.glassdome)');
 }
 
 /** Checks an existing directory is ours and private; `no_vault` when it is missing. */
@@ -117,9 +134,10 @@ export function checkPrivateDir(dir: string): void {
     st = fs.statSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail('no_vault', `no vault at ${dir}`, 'create one: glassdome init');
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') notADirectory(dir);
     throw ioError(err, `cannot read ${dir}`);
   }
-  if (!st.isDirectory()) fail('insecure_file', `${dir} is not a directory`);
+  if (!st.isDirectory()) notADirectory(dir);
   checkPrivate(dir, st, 'directory');
 }
 

@@ -3,6 +3,7 @@
 // committed rotation or restore is still being copied out of vault.journal, the journal's pair
 // is the vault (docs/VAULT-FORMAT.md §journal), and both readers return it.
 
+import fs from 'node:fs';
 import { fail } from '../errors.js';
 import type { VaultPaths } from './paths.js';
 import { checkPrivateDir, readPrivate, type FileSignature } from './secure-file.js';
@@ -17,8 +18,18 @@ export function readMasterKeyText(paths: VaultPaths): string {
   return file.text;
 }
 
+/**
+ * Checks that a vault is there and private before any source (agent, keyring) is asked: the
+ * directory is ours and 0700, master_key.enc exists. `no_vault` or `insecure_file` otherwise.
+ */
+export function checkVault(paths: VaultPaths): void {
+  checkPrivateDir(paths.home);
+  if (!fs.existsSync(paths.masterKey)) fail('no_vault', `no vault at ${paths.home}`, 'create one: glassdome init');
+}
+
 /** The text and signature of secrets.encrypted; `corrupt` when it is missing beside a master key. */
 export function readSecretsFile(paths: VaultPaths): { text: string; signature: FileSignature } {
+  checkPrivateDir(paths.home);
   const pending = pendingPair(paths);
   if (pending) return { text: pending.files['secrets.encrypted'], signature: pending.signature };
   const file = readPrivate(paths.secrets);

@@ -15,6 +15,39 @@ export interface SecretStore {
   set(name: string, value: Uint8Array): Promise<void>;
   /** Deletes a secret; `not_found` when there is none. */
   rm(name: string): Promise<void>;
+  /** Every secret's name and times, sorted by name. */
+  infos(): Promise<SecretInfo[]>;
+  /** Creates or replaces several secrets in one vault write: all of them, or none on error. */
+  setMany(entries: readonly NewSecret[]): Promise<void>;
+}
+
+/** A secret's name and when it was created and last changed (ms since the epoch). */
+export interface SecretInfo {
+  name: string;
+  created: number;
+  updated: number;
+}
+
+/** A value to store under a name. */
+export interface NewSecret {
+  name: string;
+  value: Uint8Array;
+}
+
+/** The name and times of every entry of a map, sorted by name. */
+export function secretInfos(map: SecretMap): SecretInfo[] {
+  return sortedNames(map).map((name) => ({ name, created: map.get(name)!.created, updated: map.get(name)!.updated }));
+}
+
+/** Checks a batch (names, sizes, no name twice) before anything is written. */
+export function checkBatch(entries: readonly NewSecret[]): void {
+  const seen = new Set<string>();
+  for (const { name, value } of entries) {
+    checkName(name);
+    checkValueSize(value.length);
+    if (seen.has(name)) fail('usage', `${JSON.stringify(name)} appears twice in one batch`);
+    seen.add(name);
+  }
 }
 
 /** Puts a value into a map (the map takes ownership of `value`). */

@@ -116,6 +116,7 @@ describe('starting and reusing', () => {
     const r = await cli(other, ['agent']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/serves .* not /);
+    expect((await cli(other, ['init', '--password-stdin'], 'pw')).code).toBe(0); // else get says "no vault" first
     const get = await cli(other, ['get', 'x']);
     expect(get.code).toBe(1);
     expect(get.stderr).toMatch(/serves/);

@@ -40,7 +40,7 @@ describe('the README flow', () => {
 
     expect((await cli(t.env, ['set', 'a_first'], 'x\n')).code).toBe(0);
     expect(await cli(t.env, ['list'])).toMatchObject({ code: 0, stdout: 'a_first\nproxmox_password\n' });
-    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout)).toEqual(['a_first', 'proxmox_password']);
+    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout).map((e: { name: string }) => e.name)).toEqual(['a_first', 'proxmox_password']);
 
     const st = await cli(t.env, ['status', '--json']);
     expect(st.code).toBe(0);
@@ -163,7 +163,7 @@ describe('values', () => {
     const empty = await cli(t.env, ['set', 'nothing'], '');
     expect(empty.code).toBe(1);
     expectCleanError(empty.stderr, /empty/);
-    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout)).toEqual(['big']);
+    expect(JSON.parse((await cli(t.env, ['list', '--json'])).stdout).map((e: { name: string }) => e.name)).toEqual(['big']);
   });
 });
 

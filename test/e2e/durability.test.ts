@@ -71,8 +71,8 @@ describe('crashes and concurrency', () => {
     for (const r of await Promise.all(writers)) expect(r.code, r.stderr).toBe(0);
     const expected = Array.from({ length: 10 }, (_, i) => `w${i}`).sort();
     expect(await namesOnDisk()).toEqual(expected);
-    expect(JSON.parse((await cli(envA, ['list', '--json'])).stdout)).toEqual(expected);
-    expect(JSON.parse((await cli(envB, ['list', '--json'])).stdout)).toEqual(expected);
+    expect(JSON.parse((await cli(envA, ['list', '--json'])).stdout).map((e: { name: string }) => e.name)).toEqual(expected);
+    expect(JSON.parse((await cli(envB, ['list', '--json'])).stdout).map((e: { name: string }) => e.name)).toEqual(expected);
     expect((await cli(envA, ['get', '-n', 'w4'])).stdout).toBe('v4');
     process.kill(b.pid, 'SIGKILL');
   });

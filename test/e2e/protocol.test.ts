@@ -29,7 +29,12 @@ function matches(actual: unknown, expected: unknown, where: string): void {
   if (expected === '<string>') return void expect(typeof actual, where).toBe('string');
   if (expected === '<number>') return void expect(typeof actual, where).toBe('number');
   if (expected === '<iso-time>') return void expect(actual, where).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
+  if (Array.isArray(expected)) {
+    expect(Array.isArray(actual) && actual.length, `${where} length`).toBe(expected.length);
+    expected.forEach((e, i) => matches((actual as unknown[])[i], e, `${where}[${i}]`));
+    return;
+  }
+  if (expected && typeof expected === 'object') {
     expect(actual, where).toBeTypeOf('object');
     expect(Object.keys(actual as object).sort(), `${where} keys`).toEqual(Object.keys(expected).sort());
     for (const [k, v] of Object.entries(expected)) matches((actual as Record<string, unknown>)[k], v, `${where}.${k}`);

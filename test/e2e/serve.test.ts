@@ -50,6 +50,7 @@ describe('certificates', () => {
     const env = clientEnv(t, daemon, { cn: 'agent-good' });
     expect(await ok(env, ['get', 'proxmox_password'])).toBe('pve-secret\n');
     expect(await ok(env, ['list'])).toBe('proxmox_password\n');
+    expect((JSON.parse(await ok(env, ['list', '--json'])) as Array<{ name: string }>).map((e) => e.name)).toEqual(['proxmox_password']);
     const exec = await ok(env, ['exec', '--', '/bin/sh', '-c', 'cat <&3']);
     expect(JSON.parse(exec)).toEqual({ proxmox_password: 'pve-secret' });
     const childEnv = await ok(env, ['exec', '--', '/usr/bin/env']);

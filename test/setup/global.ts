@@ -1,6 +1,6 @@
 // Checks, once per run, that the parts the end-to-end tests drive are really there: the built
-// CLI, Debian's python3, setpriv, iproute2's ip, and the programs of docs/RECIPES.md. A missing
-// part fails the run with its name (never a silent skip).
+// CLI, Debian's python3, setpriv, iproute2's ip, systemd-socket-activate, zsh, fish, gpg, and the
+// programs of docs/RECIPES.md. A missing part fails the run with its name (never a silent skip).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +33,10 @@ const REQUIRED: Array<[string, string]> = [
   ['/usr/bin/python3', "Debian's python3 (apt-get install python3)"],
   ['/usr/bin/setpriv', 'setpriv (apt-get install util-linux)'],
   ['/usr/sbin/ip', 'ip, for network namespaces (apt-get install iproute2)'],
+  ['/usr/bin/systemd-socket-activate', 'systemd-socket-activate (apt-get install systemd)'],
+  ['/usr/bin/zsh', 'zsh, for the completion tests (apt-get install zsh)'],
+  ['/usr/bin/fish', 'fish, for the completion tests (apt-get install fish)'],
+  ['/usr/bin/gpg', 'gpg, for the pass import test (apt-get install gnupg)'],
   ...RECIPE_PROGRAMS.map(([file, pkg]): [string, string] => [file, `${path.basename(file)} (apt-get install ${pkg})`]),
 ];
 

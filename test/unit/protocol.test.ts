@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Base64Bytes, LineSplitter, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
 import { isRejection, parseRequest } from '../../src/protocol/messages.js';
+import { MAX_BATCH_ENTRIES } from '../../src/protocol/limits.js';
 
 describe('line splitter', () => {
   it('joins lines split across chunks and splits many lines in one chunk', () => {
@@ -43,6 +44,24 @@ describe('request gates', () => {
     expect(reject({ v: 1, id: 3, op: 'unlock', key: 'AAAA' })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: Buffer.alloc(32).toString('base64'), lifetime: 0 })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'get', name: 'x' })).toBe('accepted');
+  });
+
+  it('unlock idle is whole seconds; list details is a boolean; set_many takes 1..MAX_BATCH_ENTRIES distinct, valid entries', () => {
+    expect(reject({ v: 1, id: 3, op: 'list', details: 'yes' })).toEqual([3, 'bad_request']);
+    const key = Buffer.alloc(32).toString('base64');
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 0 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 1.5 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'unlock', key, idle: 900 })).toBe('accepted');
+    expect(reject({ v: 1, id: 3, op: 'list', details: true })).toBe('accepted');
+    const entry = (name: string) => ({ name, value: 'dg==' });
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [] })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: {} })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [entry('a'), entry('a')] })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [{ ...entry('a'), as: 'root' }] })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [entry('a'), entry('../b')] })).toEqual([3, 'invalid_name']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [entry('a'), { name: 'b', value: '!' }] })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: Array.from({ length: MAX_BATCH_ENTRIES + 1 }, (_, i) => entry(`n${i}`)) })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'set_many', entries: [entry('a'), entry('b')] })).toBe('accepted');
   });
 });
 
