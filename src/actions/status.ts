@@ -1,5 +1,6 @@
-// `glassdome status`: which source holds the key (agent, keyring, or none), until when, and how
-// many secrets. Exits 0 when unlocked, 4 when locked.
+// `glassdome status`: which source holds the key (agent, keyring, or none), until when, how many
+// secrets, and which policy is in force (its source and SHA-256, and whether policy.yaml differs).
+// Exits 0 when unlocked, 4 when locked.
 
 import { connectAgent } from '../cli/session.js';
 import { writeJson } from '../cli/render.js';
@@ -7,6 +8,15 @@ import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { vaultIdOf } from '../vault/format.js';
+import { compareFile, describePolicy, policySummary, type FileState, type PolicySource } from '../policy/sealed.js';
+import { readPrivate } from '../store/secure-file.js';
+
+/** Which policy is in force, as status reports it. */
+export interface PolicyStatus {
+  source: PolicySource;
+  sha256: string | null;
+  file: FileState;
+}
 
 /** The facts `status --json` prints. */
 export interface StatusResult {
@@ -17,6 +27,7 @@ export interface StatusResult {
   unlocked_at: string | null;
   expires_at: string | null;
   secret_count: number | null;
+  policy: PolicyStatus;
   note?: string;
 }
 
@@ -30,12 +41,14 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
     unlocked_at: null,
     expires_at: null,
     secret_count: null,
+    policy: { source: 'unknown', sha256: null, file: fileState(paths, null) },
   };
   const client = await connectAgent(paths);
   if (client) {
     try {
       const st = await client.request('status');
       result.agent = { pid: Number(st.pid), socket: String(st.socket), hardening: st.hardening };
+      if (st.policy && typeof st.policy === 'object') result.policy = st.policy as PolicyStatus;
       if (st.state === 'unlocked') {
         Object.assign(result, { mode: 'agent', unlocked_at: st.unlocked_at, expires_at: st.expires_at, secret_count: st.secret_count });
       } else if (st.reason === 'expired') {
@@ -50,17 +63,22 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
   try {
     const session = resumeKeyringSession(paths);
     if (session) {
-      const { LocalStore } = require('../store/local-store.js') as typeof import('../store/local-store.js');
-      const store = new LocalStore(paths, session.keys);
+      const { loadVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
+      const { wipeMap } = require('../vault/payload.js') as typeof import('../vault/payload.js');
+      const { wipeKeys } = require('../vault/vault.js') as typeof import('../vault/vault.js');
       try {
+        const { payload } = loadVault(paths, session.keys);
+        wipeMap(payload.map);
+        const summary = policySummary(payload.policy, readPolicyText(paths));
         Object.assign(result, {
           mode: 'keyring',
           unlocked_at: new Date(session.cache.createdAt).toISOString(),
           expires_at: new Date(session.cache.expiresAt).toISOString(),
-          secret_count: (await store.list()).length,
+          secret_count: payload.map.size,
+          policy: { ...summary, file: fileState(paths, summary.sha256) },
         });
       } finally {
-        store.close();
+        wipeKeys(session.keys);
       }
     }
   } catch (err) {
@@ -87,9 +105,22 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       lines.push(`expires:  ${st.expires_at} (${untilText(Date.parse(String(st.expires_at)) - Date.now())})`);
       lines.push(`secrets:  ${st.secret_count}`);
     }
+    lines.push(`policy:   ${describePolicy(st.policy, st.policy.file)}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return st.mode === 'locked' ? 4 : 0;
+}
+
+function readPolicyText(paths: VaultPaths): string | null {
+  try {
+    return readPrivate(paths.policy)?.text ?? null;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+function fileState(paths: VaultPaths, sha256: string | null): FileState {
+  return compareFile({ sha256 }, readPolicyText(paths));
 }
 
 /** "in 7h 59m", "in 42s". */

@@ -3,17 +3,19 @@
 // only long-lived plaintext is the keys. A stat of secrets.encrypted (one per event-loop turn)
 // notices writes by other processes and reloads; the agent holds the loaded file open, so its
 // inode number cannot be reused by a newer file. Writes go to disk first (read-modify-write under
-// the lock).
+// the lock). Every payload loaded or written also hands its sealed policy to `onPolicy`, so a
+// policy sealed by another process (`policy apply` with the password) is in force from the next
+// request on; every write refreshes the audit anchor through `anchor`.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { fail, GlassdomeError } from '../errors.js';
-import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js';
+import { loadVault, updateVault, type Commit, type WriteHooks } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { randomBytes } from '../vault/crypto.js';
-import { wipeMap, type SecretMap } from '../vault/payload.js';
+import { wipeMap, type AuditAnchor, type VaultPayload } from '../vault/payload.js';
 import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
 import { type VaultKeys } from '../vault/vault.js';
 import { vaultIdOf } from '../vault/format.js';
@@ -26,8 +28,20 @@ interface Sealed {
   box: Buffer; // nonce || ciphertext || tag
 }
 
+/** What the agent does with each payload it loads or writes. */
+export interface VaultHooks {
+  /** Receives the sealed policy text (null: none sealed) of every payload loaded or written. */
+  onPolicy(policy: string | null): void;
+  /** The audit anchor to seal with a write (see WriteHooks.anchor). */
+  anchor?: WriteHooks['anchor'];
+}
+
 /** The agent's vault: sealed in-memory entries kept in step with secrets.encrypted. */
 export class AgentVault implements SecretStore {
+  /** Set by the agent's server before the first unlock. */
+  hooks: VaultHooks = { onPolicy: () => undefined };
+  /** The audit anchor of the payload loaded or written last. */
+  anchor: AuditAnchor | null = null;
   private entries = new Map<string, Sealed>();
   private sessionKey: Uint8Array | undefined;
   private signature: FileSignature | undefined;
@@ -44,12 +58,31 @@ export class AgentVault implements SecretStore {
    * Takes the map the unlock just opened (the state must already hold its keys), so the vault is
    * decrypted once per unlock, not twice. The caller wipes the map.
    */
-  adoptUnlock(map: SecretMap, signature: FileSignature): number {
+  adoptUnlock(payload: VaultPayload, signature: FileSignature): number {
     this.clear();
     this.sessionKey = this.state.sessionKey(randomBytes);
-    this.fill(map);
+    this.fill(payload);
     this.hold(signature);
     return this.entries.size;
+  }
+
+  /** Brings the cache up to date with secrets.encrypted (a stat; a reload when it changed). */
+  refresh(): void {
+    this.sync();
+  }
+
+  /** Seals a policy text into the vault (already validated by the caller). */
+  async applyPolicy(text: string): Promise<void> {
+    const keys = this.keys();
+    await this.write(keys, (payload) => {
+      payload.policy = text;
+    }, null);
+  }
+
+  /** A write that changes nothing but the audit anchor (at lock and expiry). */
+  async reanchor(): Promise<void> {
+    const keys = this.keys();
+    await this.write(keys, () => undefined, null);
   }
 
   /** Forgets every sealed entry and the file it came from (on lock and expiry). */
@@ -81,31 +114,37 @@ export class AgentVault implements SecretStore {
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
     const copy = Uint8Array.from(value);
-    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), name);
+    await this.write(keys, (payload) => putSecret(payload.map, name, copy, Date.now()), name);
   }
 
   async rm(name: string): Promise<void> {
     const keys = this.keys();
-    await this.write(keys, (map) => removeSecret(map, name), name);
+    await this.write(keys, (payload) => removeSecret(payload.map, name), name);
   }
 
-  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, name: string): Promise<void> {
+  /** A read-modify-write; `name` is the one secret it changes (null: none). */
+  private async write(keys: VaultKeys, mutate: (payload: VaultPayload) => void, name: string | null): Promise<void> {
     await this.guard(keys, () =>
-      updateSecrets(this.paths, keys, mutate, (map, commit) => {
-        if (this.state.current() !== keys) return; // locked while waiting for the lock
-        this.afterCommit(map, commit, name);
+      updateVault(this.paths, keys, mutate, {
+        anchor: this.hooks.anchor,
+        observe: (payload, commit) => {
+          if (this.state.current() !== keys) return; // locked while waiting for the lock
+          this.afterCommit(payload, commit, name);
+        },
       }),
     );
   }
 
-  private afterCommit(map: SecretMap, commit: Commit, name: string): void {
+  private afterCommit(payload: VaultPayload, commit: Commit, name: string | null): void {
     this.checkedThisTurn = false;
     if (sameSignature(commit.before, this.signature)) {
-      const entry = map.get(name);
-      if (entry) this.entries.set(name, this.seal(name, entry.value));
-      else this.entries.delete(name);
+      const entry = name === null ? undefined : payload.map.get(name);
+      if (entry) this.entries.set(name!, this.seal(name!, entry.value));
+      else if (name !== null) this.entries.delete(name);
+      this.anchor = payload.anchor;
+      this.hooks.onPolicy(payload.policy);
     } else {
-      this.fill(map);
+      this.fill(payload);
     }
     this.hold(commit.after);
   }
@@ -118,21 +157,23 @@ export class AgentVault implements SecretStore {
     const keys = this.keys();
     if (this.checkedThisTurn) return;
     if (!sameSignature(statSignature(this.paths.secrets), this.signature)) {
-      const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
+      const { payload, signature } = this.guardSync(keys, () => loadVault(this.paths, keys));
       try {
-        this.fill(map);
+        this.fill(payload);
         this.hold(signature);
       } finally {
-        wipeMap(map);
+        wipeMap(payload.map);
       }
     }
     this.checkedThisTurn = true; // only after a successful check: a failed reload is tried again
     setImmediate(() => (this.checkedThisTurn = false));
   }
 
-  private fill(map: SecretMap): void {
+  private fill(payload: VaultPayload): void {
     this.entries.clear();
-    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry.value));
+    for (const [name, entry] of payload.map) this.entries.set(name, this.seal(name, entry.value));
+    this.anchor = payload.anchor;
+    this.hooks.onPolicy(payload.policy);
   }
 
   /** Holds the loaded file open so its inode number stays unique while it is the one we know. */

@@ -42,8 +42,10 @@ export class AgentState {
     const master = this.arena.slot(KEY_BYTES, masterKey);
     const derived = keysFor(vaultId, master);
     const secretsKey = this.arena.slot(KEY_BYTES, derived.secretsKey);
+    const auditKey = this.arena.slot(KEY_BYTES, derived.auditKey);
     derived.secretsKey.fill(0);
-    this.keys = { vaultId, masterKey: master, secretsKey };
+    derived.auditKey.fill(0);
+    this.keys = { vaultId, masterKey: master, secretsKey, auditKey };
     this.session = { vaultId, unlockedAt: now, expiresAt: now + lifetimeMs };
     this.arm();
     return this.session;
@@ -61,6 +63,11 @@ export class AgentState {
   current(now = Date.now()): VaultKeys | undefined {
     if (this.session && now >= this.session.expiresAt) this.lock('expired');
     return this.keys;
+  }
+
+  /** The audit subkey while unlocked (no expiry check: a line MACed at the deadline is still the owner's). */
+  get auditKey(): Uint8Array | undefined {
+    return this.keys?.auditKey;
   }
 
   /** The session facts while unlocked. */

@@ -6,23 +6,25 @@ import type { ErrorCode } from '../errors.js';
 import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
+import { MAX_POLICY_BYTES } from '../vault/payload.js';
 import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
 
 /** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
 export type Request =
-  | { id: number; op: 'hello' | 'status' | 'lock' | 'list' }
+  | { id: number; op: 'hello' | 'status' | 'lock' | 'list' | 'policy_show' | 'audit_verify' }
+  | { id: number; op: 'policy_apply'; text: string }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
   | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
@@ -62,6 +64,9 @@ const FIELDS: Record<Op, readonly string[]> = {
   rm: ['name'],
   set: ['name', 'value'],
   unlock: ['key', 'lifetime', 'failed'],
+  policy_show: [],
+  policy_apply: ['text'],
+  audit_verify: [],
 };
 
 /** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
@@ -90,7 +95,13 @@ export function parseRequest(doc: unknown): Request | Rejection {
     case 'status':
     case 'lock':
     case 'list':
-      return { id, op: op as 'hello' | 'status' | 'lock' | 'list' };
+    case 'policy_show':
+    case 'audit_verify':
+      return { id, op: op as 'hello' | 'status' | 'lock' | 'list' | 'policy_show' | 'audit_verify' };
+    case 'policy_apply':
+      if (typeof msg.text !== 'string') return { id, code: 'bad_request', message: 'text must be the policy as a string' };
+      if (new TextEncoder().encode(msg.text).length > MAX_POLICY_BYTES) return { id, code: 'too_large', message: `the policy is over the limit of ${MAX_POLICY_BYTES} bytes` };
+      return { id, op: 'policy_apply', text: msg.text };
     case 'get':
     case 'rm':
       if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };

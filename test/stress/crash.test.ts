@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, applyPolicy, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { UNLIMITED } from '../helpers/stress.js';
 import { Wire } from '../helpers/wire.js';
 import { openSecrets, unsealMasterKey } from '../../src/vault/vault.js';
@@ -16,7 +16,7 @@ let t: TestEnv;
 beforeAll(async () => {
   t = makeEnv();
   await makeVault(t);
-  fs.writeFileSync(path.join(t.home, 'policy.yaml'), UNLIMITED, { mode: 0o600 });
+  await applyPolicy(t, UNLIMITED);
 });
 afterAll(() => t.cleanup());
 
