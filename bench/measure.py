@@ -3,6 +3,9 @@
 interleaved (one run of each command per round, so machine drift hits every command alike),
 after warm-up rounds. Peak RSS comes from wait4's rusage, which Node cannot read for a child.
 
+Every command runs without NODE_EXTRA_CA_CERTS, as on a user's machine: the build machines set
+it for npm, and it adds ~70 ms to every Node start, which would flatter every ratio to node -e 0.
+
 Input (argv[1], JSON): {"rounds": N, "warmup": W, "commands": [{"name", "argv", "env"?, "stdin"?}]}
 Output (stdout, JSON): {name: {"wall_ms": [...], "rss_kib": [...], "exit": [...]}}
 """
@@ -20,6 +23,7 @@ def run(cmd):
         os.close(w)
         stdin = r
     env = dict(os.environ, **cmd.get("env", {}))
+    env.pop("NODE_EXTRA_CA_CERTS", None)
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:

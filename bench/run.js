@@ -10,8 +10,9 @@
 //              NDJSON echo server loaded the same way
 //   memory     agent RSS idle, unlocked, and with 10,000 secrets; unlock and list at 10,000
 //
-// Targets (reported, never asserted): get ≤ 1.30x node -e 0; keyring get ≤ 1.5x; exec ≤ get +
-// 20 ms; unlock ≤ 0.6 s; throughput ≥ 50% of echo at 16 connections with p99 ≤ 2 ms; idle RSS
+// Every measured command runs without NODE_EXTRA_CA_CERTS (bench/measure.py), as on a user's
+// machine. Targets (reported, never asserted): get, list, status ≤ 1.30x node -e 0; exec -- true
+// ≤ 1.45x; keyring get ≤ 1.5x; unlock ≤ 0.6 s; throughput ≥ 50% of echo at 16 connections with p99 ≤ 2 ms; idle RSS
 // ≤ 60 MiB, ≤ 90 MiB with 10k secrets.
 'use strict';
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -108,6 +109,8 @@ function startupTable(env) {
     { name: 'glassdome get (agent)', argv: [NODE, BIN, 'get', 'bench_secret'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
     { name: 'glassdome exec -- true', argv: [NODE, BIN, 'exec', '--', 'true'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
     { name: 'glassdome status', argv: [NODE, BIN, 'status'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
+    { name: 'glassdome list', argv: [NODE, BIN, 'list'], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: env.GLASSDOME_HOME } },
+    { name: 'python glassdome.get', argv: ['/usr/bin/python3', '-c', "import glassdome; glassdome.get('bench_secret')"], env: { GLASSDOME_AUTH_SOCK: env.GLASSDOME_AUTH_SOCK, PYTHONPATH: path.join(ROOT, 'clients/python') } },
   ];
   const absent = [];
   if (has('ssh-agent') && has('ssh-add')) {
@@ -138,7 +141,7 @@ function keyringTable(home) {
 
 async function main() {
   fs.mkdirSync(path.join(tmp, 'run'), { mode: 0o700 });
-  const report = { machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), extra_ca_certs: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset' }, at: new Date().toISOString(), notes: [] };
+  const report = { machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), extra_ca_certs: 'unset in every measured command (bench/measure.py), as on a user\'s machine' }, at: new Date().toISOString(), notes: [] };
   report.notes.push('policy.yaml in the bench vaults lifts the rate limits (default: 500 reads/s per client), so load measures the agent, not its brakes; every get is still authorized and audited');
 
   const home = path.join(tmp, 'home');
@@ -212,7 +215,9 @@ function targets(r) {
   const row = (what, value, target, ok) => ({ what, value, target, met: ok });
   const t = [
     row('get via agent, x node -e 0', s['glassdome get (agent)'].ratio, '≤ 1.30', s['glassdome get (agent)'].ratio <= 1.3),
-    row('exec -- true minus get, ms (medians)', round(s['glassdome exec -- true'].median_ms - s['glassdome get (agent)'].median_ms), '≤ 20', s['glassdome exec -- true'].median_ms - s['glassdome get (agent)'].median_ms <= 20),
+    row('list via agent, x node -e 0', s['glassdome list'].ratio, '≤ 1.30', s['glassdome list'].ratio <= 1.3),
+    row('status via agent, x node -e 0', s['glassdome status'].ratio, '≤ 1.30', s['glassdome status'].ratio <= 1.3),
+    row('exec -- true, x node -e 0', s['glassdome exec -- true'].ratio, '≤ 1.45', s['glassdome exec -- true'].ratio <= 1.45),
     row('unlock, s', round(r.unlock['glassdome unlock'].median_ms / 1000, 2), '≤ 0.6', r.unlock['glassdome unlock'].median_ms <= 600),
     row('throughput at 16 connections, x echo', at16.agent_vs_echo, '≥ 0.5', at16.agent_vs_echo >= 0.5),
     row('p99 at 16 connections, ms', at16.agent.p99_ms, '≤ 2', at16.agent.p99_ms <= 2),

@@ -38,6 +38,9 @@ export const ERROR_CODES = [
 /** One of ERROR_CODES. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Marks a GlassdomeError whichever copy of this module made it. */
+const BRAND = Symbol.for('glassdome.error');
+
 /** Exit status of each code; unlisted codes exit 1. */
 const EXIT_STATUS: Partial<Record<ErrorCode, number>> = {
   usage: 2,
@@ -67,12 +70,21 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class GlassdomeError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  readonly [BRAND] = true;
 
   constructor(code: ErrorCode, message: string, hint?: string) {
     super(message);
     this.name = 'GlassdomeError';
     this.code = code;
     this.hint = hint;
+  }
+
+  /**
+   * `instanceof` by brand, not by class identity: the lean entry is split into bundles that each
+   * carry a copy of this class, and an error thrown in one is rendered by another.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

@@ -2,7 +2,7 @@
 // with the value as text (or as base64 when it is not UTF-8). On the hot path: no framework.
 
 import { openStore } from '../cli/session.js';
-import { writeJson } from '../cli/render.js';
+import { writeJson, writeOut } from '../cli/render.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -30,14 +30,10 @@ export async function getAction(options: GetOptions, paths: VaultPaths): Promise
       const isText = Buffer.from(text, 'utf8').equals(bytes);
       writeJson(isText ? { name, value: text } : { name, value_base64: bytes.toString('base64') });
     } else {
-      await write(bytes);
-      if (!options.noNewline) await write(Buffer.from('\n'));
+      writeOut(bytes);
+      if (!options.noNewline) writeOut('\n');
     }
   } finally {
     bytes.fill(0);
   }
-}
-
-function write(bytes: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
 }

@@ -1,7 +1,7 @@
 // `glassdome list`: the names, one a line and sorted; with --json a JSON array of them.
 
 import { openStore } from '../cli/session.js';
-import { writeJson } from '../cli/render.js';
+import { writeJson, writeOut } from '../cli/render.js';
 import type { VaultPaths } from '../store/paths.js';
 
 /** Prints every secret name. */
@@ -14,5 +14,5 @@ export async function listAction(options: { json: boolean }, paths: VaultPaths):
     session.close();
   }
   if (options.json) writeJson(names);
-  else if (names.length > 0) process.stdout.write(`${names.join('\n')}\n`);
+  else if (names.length > 0) writeOut(`${names.join('\n')}\n`);
 }

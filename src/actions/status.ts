@@ -3,7 +3,7 @@
 // Exits 0 when unlocked, 4 when locked.
 
 import { connectAgent } from '../cli/session.js';
-import { writeJson } from '../cli/render.js';
+import { writeJson, writeOut } from '../cli/render.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -63,22 +63,20 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
   try {
     const session = resumeKeyringSession(paths);
     if (session) {
-      const { loadVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
-      const { wipeMap } = require('../vault/payload.js') as typeof import('../vault/payload.js');
-      const { wipeKeys } = require('../vault/vault.js') as typeof import('../vault/vault.js');
+      const { LocalStore } = require('../store/local-store.js') as typeof import('../store/local-store.js');
+      const store = new LocalStore(paths, session.keys);
       try {
-        const { payload } = loadVault(paths, session.keys);
-        wipeMap(payload.map);
-        const summary = policySummary(payload.policy, readPolicyText(paths));
+        const { count, policy } = store.summary();
+        const summary = policySummary(policy, readPolicyText(paths));
         Object.assign(result, {
           mode: 'keyring',
           unlocked_at: new Date(session.cache.createdAt).toISOString(),
           expires_at: new Date(session.cache.expiresAt).toISOString(),
-          secret_count: payload.map.size,
+          secret_count: count,
           policy: { ...summary, file: fileState(paths, summary.sha256) },
         });
       } finally {
-        wipeKeys(session.keys);
+        store.close();
       }
     }
   } catch (err) {
@@ -106,7 +104,7 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       lines.push(`secrets:  ${st.secret_count}`);
     }
     lines.push(`policy:   ${describePolicy(st.policy, st.policy.file)}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
+    writeOut(`${lines.join('\n')}\n`);
   }
   return st.mode === 'locked' ? 4 : 0;
 }

@@ -13,7 +13,8 @@ export async function askHello(socketPath: string): Promise<Hello | null> {
   let client: AgentClient;
   try {
     client = await AgentClient.connect(socketPath);
-  } catch {
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'denied') throw err; // served by another uid
     return null;
   }
   try {

@@ -3,6 +3,7 @@
 // terminal without NO_COLOR. Shared by the oclif commands and the lean entry, so both print
 // byte-identical output. chalk is loaded only when colour is wanted: it costs ~18 ms to import.
 
+import fs from 'node:fs';
 import { exitStatus, GlassdomeError, type ErrorCode } from '../errors.js';
 
 /** Hints for codes whose errors usually arrive without one (e.g. from the agent). */
@@ -54,5 +55,21 @@ export async function renderError(err: unknown, json: boolean): Promise<number> 
 
 /** Prints a JSON result (two-space indentation, one trailing newline) on stdout. */
 export function writeJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  writeOut(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes to stdout with write(2), without creating process.stdout: for a pipe, that stream is a
+ * net.Socket, and loading node:net costs ~4 ms of a `glassdome get`. A non-blocking stdout that
+ * is full (EAGAIN) gets the rest through the stream, which Node flushes before exiting.
+ */
+export function writeOut(data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  let off = 0;
+  try {
+    while (off < bytes.length) off += fs.writeSync(1, bytes, off, bytes.length - off);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    process.stdout.write(Buffer.from(bytes.subarray(off)));
+  }
 }

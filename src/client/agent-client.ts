@@ -1,17 +1,24 @@
 // The agent over its socket, with the same SecretStore interface as the in-process vault.
-// Requests are pipelined on one connection and matched to replies by id; an error reply becomes
-// a GlassdomeError with the agent's code. This module is on the hot path of `glassdome get`, so it
-// imports only node:net and the protocol codec.
+// A CLI process asks one or two questions and exits, so the transport is a blocking socket
+// driven by plain read(2)/write(2): no node:net, no streams (together ~4 ms of every `get`).
+// Before anything is sent, hello included, SO_PEERCRED must show the socket is served by a
+// process of our own uid: a socket planted by another user never learns even a secret's name.
+// Requests are pipelined and matched to replies by id; an error reply becomes a GlassdomeError
+// with the agent's code. This module is on the hot path of `glassdome get`: it imports only
+// node:fs, the syscall layer and the protocol codec.
 
 import fs from 'node:fs';
-import net from 'node:net';
 import { GlassdomeError, isErrorCode } from '../errors.js';
+import { connectStream, peerCredentials } from '../os/libc.js';
 import { LineSplitter, decodeJson, encodeLine } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
 import type { SecretStore } from '../vault/store.js';
 
-/** How long the client waits for any one reply (ms). */
+/** How long the client waits for any one reply, or for room to send (ms). */
 export const REPLY_TIMEOUT_MS = 60_000;
+
+/** Bytes read from the socket at a time. */
+const READ_CHUNK_BYTES = 64 * 1024;
 
 /** A successful reply's fields. */
 export type Reply = Record<string, unknown>;
@@ -26,9 +33,10 @@ export interface Hello {
   vault: string;
 }
 
-interface Pending {
-  resolve: (reply: Reply) => void;
-  reject: (err: Error) => void;
+/** The process serving a socket, as the kernel reports it (SO_PEERCRED). */
+export interface Peer {
+  pid: number;
+  uid: number;
 }
 
 const NO_AGENT_HINT = 'start one with: eval "$(glassdome agent)", then: glassdome unlock';
@@ -36,91 +44,94 @@ const NO_AGENT_HINT = 'start one with: eval "$(glassdome agent)", then: glassdom
 /** A connection to the agent. */
 export class AgentClient implements SecretStore {
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
   private readonly splitter = new LineSplitter();
-  private failure: Error | undefined;
-  private verified: Promise<unknown> = Promise.resolve();
+  private readonly replies = new Map<number, Record<string, unknown>>();
+  private readonly chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  private failure: GlassdomeError | undefined;
+  /** The id of a `hello` sent ahead of the first request, and the vault it must name. */
+  private pendingHello: { id: number; vault: string } | undefined;
+  private closed = false;
 
   private constructor(
-    private readonly socket: net.Socket,
+    private readonly fd: number,
     readonly socketPath: string,
-  ) {
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (err) => this.abort(new GlassdomeError('no_agent', `lost the agent at ${socketPath}: ${err.message}`, NO_AGENT_HINT)));
-    socket.on('close', () => this.abort(new GlassdomeError('no_agent', `the agent at ${socketPath} closed the connection`, NO_AGENT_HINT)));
-    socket.setTimeout(REPLY_TIMEOUT_MS, () => {
-      if (this.pending.size > 0) this.abort(new GlassdomeError('io', `the agent at ${socketPath} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`));
-      socket.destroy();
-    });
-  }
+    /** The kernel's word on who serves the socket: never a pid taken from a reply. */
+    readonly peer: Peer,
+  ) {}
 
   /**
-   * Connects; `no_agent` when nothing answers at the path. With `vault`, a `hello` is pipelined
-   * ahead of the first request, and no result is handed out until the agent is shown to serve
-   * that vault (`wrong_vault` otherwise): no extra round trip.
+   * Connects; `no_agent` when nothing answers at the path, `denied` when the socket is served by
+   * another uid (nothing is sent then). With `vault`, a `hello` is pipelined ahead of the first
+   * request, and no result is handed out until the agent is shown to serve that vault
+   * (`wrong_vault` otherwise): no extra round trip.
    */
   static async connect(socketPath: string, vault?: string): Promise<AgentClient> {
-    const client = await AgentClient.open(socketPath);
+    const client = AgentClient.open(socketPath);
     if (vault !== undefined) {
-      client.verified = client.hello().then((hello) => checkVault(hello, vault, socketPath));
-      client.verified.catch(() => undefined);
+      const id = client.send('hello', {});
+      client.pendingHello = { id, vault };
     }
     return client;
   }
 
-  private static open(socketPath: string): Promise<AgentClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(socketPath);
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new GlassdomeError('no_agent', `no agent answers at ${socketPath} (${err.code ?? err.message})`, NO_AGENT_HINT));
-      };
-      socket.once('error', onError);
-      socket.once('connect', () => {
-        socket.off('error', onError);
-        resolve(new AgentClient(socket, socketPath));
-      });
-    });
+  private static open(socketPath: string): AgentClient {
+    let fd: number;
+    try {
+      fd = connectStream(socketPath, REPLY_TIMEOUT_MS);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new GlassdomeError('no_agent', `no agent answers at ${socketPath} (${code})`, NO_AGENT_HINT);
+    }
+    let peer: Peer;
+    try {
+      peer = peerCredentials(fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new GlassdomeError('no_agent', `cannot tell who serves ${socketPath}: ${(err as Error).message}`, NO_AGENT_HINT);
+    }
+    const uid = process.getuid?.() ?? 0;
+    if (peer.uid !== uid) {
+      fs.closeSync(fd);
+      throw new GlassdomeError(
+        'denied',
+        `the socket ${socketPath} is served by uid ${peer.uid} (pid ${peer.pid}), not by your uid ${uid}: nothing was sent to it`,
+        'another user may have planted it; unset GLASSDOME_AUTH_SOCK and run: eval "$(glassdome agent)"',
+      );
+    }
+    return new AgentClient(fd, socketPath, { pid: peer.pid, uid: peer.uid });
   }
 
-  /**
-   * Checks, with SO_PEERCRED, that the process serving this socket runs as our uid: done before
-   * a key or a value is sent, so a socket planted by someone else never receives one.
-   */
+  /** The pid of the process serving the socket, as the kernel reports it (its uid is ours). */
   async verifyPeerUid(): Promise<number> {
-    const { peerCredentials } = require('../os/libc.js') as typeof import('../os/libc.js');
-    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const uid = process.getuid?.() ?? 0;
-    const peer = typeof fd === 'number' ? peerCredentials(fd) : undefined;
-    if (!peer || peer.uid !== uid) {
-      throw new GlassdomeError('denied', `the process at ${this.socketPath} runs as uid ${peer?.uid ?? 'unknown'}, not ${uid}: nothing was sent`, 'check GLASSDOME_AUTH_SOCK');
-    }
-    return peer.pid;
+    return this.peer.pid;
   }
 
   /** Sends one request and resolves with the reply's fields. */
-  request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    const reply = new Promise<Reply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.socket.write(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
-    });
-    if (op === 'hello') return reply;
-    // The vault check decides first: a wrong vault is the error, whatever this reply says.
-    return reply.then(
-      (r) => this.verified.then(() => r),
-      (err: unknown) =>
-        this.verified.then(() => {
-          throw err;
-        }),
-    );
+  async request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
+    if (this.failure) throw this.failure;
+    const id = this.send(op, fields);
+    this.checkVaultOnce();
+    return this.receiveReply(id);
+  }
+
+  /**
+   * Reads the reply to the `hello` sent at connect and checks its vault, once. It decides first:
+   * a wrong vault is the error of every request, whatever their replies say.
+   */
+  private checkVaultOnce(): void {
+    const pending = this.pendingHello;
+    if (!pending) return;
+    this.pendingHello = undefined;
+    try {
+      checkVault(this.helloReply(this.receiveReply(pending.id)), pending.vault, this.socketPath);
+    } catch (err) {
+      throw this.fail(err as GlassdomeError);
+    }
   }
 
   /** The agent's description of itself. */
   async hello(): Promise<Hello> {
-    const reply = await this.request('hello');
-    if (typeof reply.pid !== 'number' || typeof reply.vault !== 'string') throw protocolError('hello');
-    return reply as unknown as Hello;
+    return this.helloReply(await this.request('hello'));
   }
 
   async get(name: string): Promise<Uint8Array> {
@@ -135,7 +146,6 @@ export class AgentClient implements SecretStore {
   }
 
   async set(name: string, value: Uint8Array): Promise<void> {
-    await this.verifyPeerUid();
     await this.request('set', { name, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
   }
 
@@ -145,39 +155,83 @@ export class AgentClient implements SecretStore {
 
   /** Ends the connection. */
   close(): void {
-    this.socket.end();
+    if (this.closed) return;
+    this.closed = true;
+    this.chunk.fill(0);
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already gone
+    }
   }
 
-  private receive(chunk: Buffer): void {
-    for (const frame of this.splitter.push(chunk)) {
-      const doc = frame.kind === 'line' ? decodeJson(frame.bytes) : undefined;
-      if (typeof doc !== 'object' || doc === null) {
-        this.abort(new GlassdomeError('internal', `the agent at ${this.socketPath} sent a malformed reply`));
-        return;
+  private helloReply(reply: Reply): Hello {
+    if (typeof reply.pid !== 'number' || typeof reply.vault !== 'string') throw protocolError('hello');
+    return reply as unknown as Hello;
+  }
+
+  /** Writes one request line; returns its id. */
+  private send(op: string, fields: Record<string, unknown>): number {
+    const id = this.nextId++;
+    const line = Buffer.from(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    try {
+      for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
+    } catch (err) {
+      throw this.fail(ioFailure(err, this.socketPath, 'send to'));
+    } finally {
+      line.fill(0);
+    }
+    return id;
+  }
+
+  /** Reads until the reply with `id` has come; an error reply throws. */
+  private receiveReply(id: number): Reply {
+    for (;;) {
+      const reply = this.replies.get(id);
+      if (reply) {
+        this.replies.delete(id);
+        if (reply.ok === true) return reply;
+        throw replyError(reply);
       }
-      this.settle(doc as Record<string, unknown>);
+      if (this.failure) throw this.failure;
+      this.readMore();
     }
   }
 
-  private settle(reply: Record<string, unknown>): void {
-    const id = reply.id;
-    const error = reply.ok === true ? undefined : replyError(reply);
-    if (id === null && error) {
-      this.abort(error);
-      return;
+  private readMore(): void {
+    let n: number;
+    try {
+      n = fs.readSync(this.fd, this.chunk, 0, this.chunk.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EINTR') return;
+      throw this.fail(ioFailure(err, this.socketPath, 'read from'));
     }
-    const pending = typeof id === 'number' ? this.pending.get(id) : undefined;
-    if (!pending) return;
-    this.pending.delete(id as number);
-    if (error) pending.reject(error);
-    else pending.resolve(reply);
+    if (n === 0) throw this.fail(new GlassdomeError('no_agent', `the agent at ${this.socketPath} closed the connection`, NO_AGENT_HINT));
+    // The splitter keeps views of what it is given until a line is complete: give it its own copy.
+    const data = Buffer.from(this.chunk.subarray(0, n));
+    this.chunk.fill(0, 0, n);
+    for (const frame of this.splitter.push(data)) {
+      const doc = frame.kind === 'line' ? decodeJson(frame.bytes) : undefined;
+      if (frame.kind === 'line') frame.bytes.fill(0);
+      if (typeof doc !== 'object' || doc === null) throw this.fail(new GlassdomeError('internal', `the agent at ${this.socketPath} sent a malformed reply`));
+      const reply = doc as Record<string, unknown>;
+      if (typeof reply.id === 'number') this.replies.set(reply.id, reply);
+      else if (reply.ok !== true) throw this.fail(replyError(reply)); // busy, denied at accept: for every request
+    }
+    if (this.splitter.buffered === 0) data.fill(0);
   }
 
-  private abort(err: Error): void {
+  private fail(err: GlassdomeError): GlassdomeError {
     this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    return this.failure;
   }
+}
+
+/** A socket read or write that failed: a timeout, or the agent gone. */
+function ioFailure(err: unknown, socketPath: string, verb: string): GlassdomeError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return new GlassdomeError('io', `the agent at ${socketPath} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`);
+  return new GlassdomeError('no_agent', `lost the agent at ${socketPath} (${code ?? (err as Error).message})`, NO_AGENT_HINT);
 }
 
 function checkVault(hello: Hello, vault: string, socketPath: string): void {

@@ -5,7 +5,6 @@
 // same-uid client may do everything, as before policies existed); one with a policy.yaml but
 // nothing sealed refuses every secret until the policy is applied (fail closed). No I/O here.
 
-import crypto from 'node:crypto';
 import type { Policy } from './policy.js';
 
 /** Where the policy in force comes from. */
@@ -31,6 +30,7 @@ export const APPLY_HINT = 'seal it into the vault: glassdome policy apply (with 
 
 /** SHA-256 of a policy text, in hex. */
 export function policyDigest(text: string): string {
+  const crypto = require('node:crypto') as typeof import('node:crypto'); // it loads node:stream: not on status's hot path
   return crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 

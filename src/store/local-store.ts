@@ -6,7 +6,7 @@ import { wipeMap } from '../vault/payload.js';
 import { notFound, putSecret, removeSecret, sortedNames, type SecretStore } from '../vault/store.js';
 import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 import type { VaultPaths } from './paths.js';
-import { loadSecrets, updateSecrets, type WriteHooks } from './vault-files.js';
+import { loadSecrets, loadVault, updateSecrets, type WriteHooks } from './vault-files.js';
 
 /** A SecretStore reading and writing the vault files directly. */
 export class LocalStore implements SecretStore {
@@ -43,6 +43,13 @@ export class LocalStore implements SecretStore {
 
   async rm(name: string): Promise<void> {
     await updateSecrets(this.paths, this.keys, (map) => removeSecret(map, name), this.hooks);
+  }
+
+  /** How many secrets the vault holds, and the policy text sealed in it (null: none). */
+  summary(): { count: number; policy: string | null } {
+    const { payload } = loadVault(this.paths, this.keys);
+    wipeMap(payload.map);
+    return { count: payload.map.size, policy: payload.policy };
   }
 
   /** Wipes the keys; the store is unusable afterwards. */

@@ -1,0 +1,58 @@
+// What `get`, `list` and `status` load on their way to the agent: the start-up people feel is
+// measured in `npm run bench`; this pins the causes, without timing anything. Each run records
+// (through a --require hook in NODE_OPTIONS) the files it loaded and the built-in modules Node
+// compiled, and the test checks that none of the costly ones is among them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, makeEnv, makeVault, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+
+const DIST = path.join(__dirname, '../../dist');
+
+let t: TestEnv;
+let hook: string;
+beforeAll(async () => {
+  t = makeEnv();
+  await makeVault(t);
+  await startAgent(t.env);
+  await unlock(t.env);
+  await cli(t.env, ['set', 'db_pass'], 'p@ss w0rd');
+  hook = path.join(t.dir, 'record-modules.js');
+  fs.writeFileSync(
+    hook,
+    `process.on('exit', () => require('fs').writeFileSync(process.env.RECORD_TO, JSON.stringify({ files: Object.keys(require.cache), builtins: process.moduleLoadList })));\n`,
+  );
+});
+afterAll(() => t.cleanup());
+
+/** Runs the CLI with the recording hook; returns its result and what it loaded. */
+async function recorded(args: string[]): Promise<{ code: number | null; stdout: string; files: string[]; builtins: string[] }> {
+  const out = path.join(t.dir, `loaded-${args[0]}.json`);
+  const r = await cli({ ...t.env, NODE_OPTIONS: `--require=${hook}`, RECORD_TO: out }, args);
+  const { files, builtins } = JSON.parse(fs.readFileSync(out, 'utf8')) as { files: string[]; builtins: string[] };
+  return { code: r.code, stdout: r.stdout, files, builtins };
+}
+
+describe('the hot path through the agent', () => {
+  for (const args of [['get', 'db_pass'], ['list'], ['status']]) {
+    it(`${args[0]} loads one bundle of glassdome's, and neither node:net nor the framework`, async () => {
+      const r = await recorded(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(0);
+      const ours = r.files.filter((f) => f.startsWith(DIST));
+      expect(ours).toEqual([path.join(DIST, 'cli/lean.js')]);
+      expect(r.files.some((f) => f.includes('@oclif') || f.includes('libsodium') || f.includes('keyring'))).toBe(false);
+      // process.stdout on a pipe is a net.Socket: the CLI writes with write(2) instead.
+      expect(r.builtins).not.toContain('NativeModule net');
+      expect(r.builtins).not.toContain('NativeModule stream');
+    });
+  }
+
+  it('get writes its output whole to a pipe, a 1 MiB value included', async () => {
+    const big = Buffer.alloc(1024 * 1024, 'x');
+    expect((await cli(t.env, ['set', 'big'], big)).code).toBe(0);
+    const r = await cli(t.env, ['get', '-n', 'big']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(big.length);
+  });
+});
