@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import { checkLine, type AuditEvent, type ChainBreak } from '../audit/chain.js';
-import { readAuditFiles, verifyAuditLog } from '../audit/log.js';
+import { AuditLog, readAuditFiles, verifyAuditLog } from '../audit/log.js';
 import { parseLifetime } from '../cli/duration.js';
 import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
@@ -70,7 +70,8 @@ interface VerifyOutcome {
 }
 
 /** Checks the log; prints what held and what was checked, or throws `tampered` naming the first broken line. */
-export async function auditVerifyAction(options: { passwordStdin: boolean }, paths: VaultPaths): Promise<void> {
+export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean }, paths: VaultPaths): Promise<void> {
+  if (options.resetAnchor) return resetAnchor(paths, options.passwordStdin);
   const { outcome, via } = await verifyWithKey(paths, options.passwordStdin);
   const { lines, files, broken } = outcome;
   if (broken) {
@@ -124,6 +125,42 @@ async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise
   }
   const report = verifyAuditLog(paths.audit);
   return { outcome: { ...report, anchored_at: null, anchor_lines: null }, via: null };
+}
+
+/**
+ * `--reset-anchor`: the owner accepts the log as it is now (after keeping a copy of the evidence):
+ * a keyed line says what was accepted, then the head is sealed as the new anchor, whatever the
+ * old one named. Needs the master password: the key holder, not the log's writer, decides.
+ */
+async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
+  const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
+  const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
+  const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
+  const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
+  prepareKdf();
+  const text = readMasterKeyText(paths);
+  const password = await readPassword({ stdin: passwordStdin, message: 'Master password' });
+  let keys: VaultKeys;
+  try {
+    keys = await unsealMasterKey(text, password);
+  } finally {
+    password.fill(0);
+  }
+  try {
+    const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
+    const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';
+    await recordLocal(paths, { event_type: 'admin_action', action: 'anchor_reset', resource: 'audit.log', result: 'success', reason: `the owner accepted the log as it was (${problem})` }, keys);
+    const log = new AuditLog(paths.audit);
+    await updateVault(paths, keys, () => undefined, {
+      anchor: async () => {
+        const head = await log.head();
+        return () => ({ lines: head.seq, hash: Buffer.from(head.hash, 'hex') });
+      },
+    });
+    process.stderr.write(`glassdome: the audit log's anchor now names its line ${(await log.head()).seq}; lines before it are no longer checked against the old anchor\n`);
+  } finally {
+    wipeKeys(keys);
+  }
 }
 
 /** Verifies with the keys in this process (then wiped): MACs and the anchor read from the vault. */

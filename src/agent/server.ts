@@ -15,7 +15,7 @@ import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/l
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadVault } from '../store/vault-files.js';
-import { readPrivate } from '../store/secure-file.js';
+import { readRegularNonBlocking } from '../store/secure-file.js';
 import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
 import type { Policy } from '../policy/policy.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -108,10 +108,13 @@ export class AgentServer {
     if (changed) this.options.log(`policy in force: ${describePolicy(next, this.fileState())}`);
   }
 
-  /** policy.yaml's text, null when absent; an unreadable file counts as present (fail closed). */
+  /**
+   * policy.yaml's text, null when absent; an unreadable file counts as present (fail closed).
+   * Opened without blocking: a FIFO planted there must not stall the agent.
+   */
   private fileText(): string | null {
     try {
-      return readPrivate(this.options.paths.policy)?.text ?? null;
+      return readRegularNonBlocking(this.options.paths.policy);
     } catch (err) {
       return `unreadable: ${(err as Error).message}`;
     }

@@ -199,3 +199,26 @@ export function ioError(err: unknown, what: string): GlassdomeError {
 function quote(p: string): string {
   return /^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * Reads a private regular file opened without blocking (a FIFO planted in its place must not
+ * stall the reader); null when it does not exist; `insecure_file` for anything but a regular file
+ * of ours, private.
+ */
+export function readRegularNonBlocking(file: string): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw ioError(err, `cannot read ${file}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) fail('insecure_file', `${file} is not a regular file`);
+    checkPrivate(file, st, 'file');
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}

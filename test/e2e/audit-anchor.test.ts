@@ -88,6 +88,12 @@ describe('the keyed, anchored audit chain (issue 9, item 7)', () => {
     await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"audit_tampered"'), 'the break to be audited');
     expect(JSON.parse(lines().find((l) => l.includes('"audit_tampered"'))!)).toMatchObject({ action: 'anchor', result: 'tampered', reason: expect.stringMatching(/before line \d+ the vault anchored: lines were cut, or the log was deleted/) });
     expect((await verifyWithPassword()).code).toBe(6);
+    // Only the owner, with the password, accepts the log as it now is; the acceptance is itself a keyed line.
+    await cli(t.env, ['lock']);
+    const reset = await cli(t.env, ['audit', 'verify', '--reset-anchor', '--password-stdin'], PASSWORD);
+    expect(reset.code).toBe(0);
+    expect(JSON.parse(lines().find((l) => l.includes('"anchor_reset"'))!)).toMatchObject({ result: 'success', reason: expect.stringMatching(/^the owner accepted the log as it was/), mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await verifyWithPassword()).code).toBe(0);
   });
 
   it('dropping the first lines and adding an empty audit.log.5: tampered, exit 6', async () => {
