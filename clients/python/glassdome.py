@@ -8,6 +8,10 @@ Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSD
 it is read once, closed, and the values kept in this process. Otherwise the agent at
 ``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). Errors raise
 ``GlassdomeError`` carrying the protocol's error code (``not_found``, ``locked``, ...).
+
+Values are bytes in the vault. ``get`` returns text and raises ``not_text`` for a value that is
+not UTF-8; ``get_bytes`` returns any value as bytes; ``secrets`` gives text where a value is UTF-8
+and bytes where it is not (on the descriptor such a value is tagged ``{"base64": "..."}``).
 """
 
 import base64
@@ -39,9 +43,14 @@ class GlassdomeError(Exception):
 
 
 def get(name):
-    """The value of secret ``name`` as text (UTF-8)."""
+    """The value of secret ``name`` as text (UTF-8); ``not_text`` when it is binary."""
     value = _lookup(name)
-    return value if isinstance(value, str) else value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    text = _text_or_bytes(value)
+    if not isinstance(text, str):
+        raise GlassdomeError("not_text", "secret %r is not UTF-8 text" % name, "read it with glassdome.get_bytes(%r)" % name)
+    return text
 
 
 def get_bytes(name):
@@ -57,7 +66,29 @@ def secrets():
         return dict(handed)
     names = _ask([("list", {})])[0]["names"]
     replies = _ask([("get", {"name": n}) for n in names]) if names else []
-    return {n: base64.b64decode(r["value"]).decode("utf-8") for n, r in zip(names, replies)}
+    return {n: _text_or_bytes(base64.b64decode(r["value"])) for n, r in zip(names, replies)}
+
+
+def _text_or_bytes(raw):
+    """UTF-8 text when ``raw`` decodes, else the bytes themselves."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _decode_handed(obj):
+    """fd 3's object with each tagged binary value ``{"base64": ...}`` turned into bytes."""
+    if not isinstance(obj, dict):
+        raise GlassdomeError("bad_request", "the secrets descriptor does not hold a JSON object")
+    out = {}
+    for name, value in obj.items():
+        if isinstance(value, dict) and isinstance(value.get("base64"), str):
+            value = base64.b64decode(value["base64"])
+        elif not isinstance(value, str):
+            raise GlassdomeError("bad_request", "secret %r on the descriptor is neither text nor tagged bytes" % name)
+        out[name] = value
+    return out
 
 
 def _lookup(name):
@@ -105,7 +136,7 @@ def _read_descriptor():
             # Children of this process must not try a descriptor that is now closed.
             os.environ.pop("GLASSDOME_SECRETS_FD", None)
         try:
-            _from_fd = json.loads(b"".join(chunks).decode("utf-8"))
+            _from_fd = _decode_handed(json.loads(b"".join(chunks).decode("utf-8")))
         except ValueError:
             raise GlassdomeError("bad_request", "the secrets descriptor does not hold a JSON object")
         return _from_fd

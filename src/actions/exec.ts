@@ -1,18 +1,22 @@
 // `glassdome exec [-s NAME]... [--keep-agent] [--mask] -- CMD [ARGS]`: runs CMD with secrets on
-// inherited descriptors only. fd 3 carries one JSON object {name: value} (GLASSDOME_SECRETS_FD=3);
-// each `{{glassdome:NAME}}` argument becomes /dev/fd/N, a descriptor holding that one value. The
-// descriptors are sealed memfds: in memory, on no file system, readable any number of times and
-// never blocking (a pipe would deadlock a child that does not read, and Node's own stdio "pipes"
-// are socketpairs, which /dev/fd/N cannot open). No value goes into the child's env or argv.
+// inherited descriptors only. fd 3 carries one JSON object {name: value} (GLASSDOME_SECRETS_FD=3) of
+// the -s secrets, of every secret when there is neither -s nor a placeholder, and of none ({}) when
+// placeholders name what the child needs. Each `{{glassdome:NAME}}` argument becomes /dev/fd/N, a
+// descriptor holding that one value; each `{{glassdome-template:PATH}}` one holding the template at
+// PATH with its `{{glassdome:NAME}}` references filled in. The descriptors are sealed memfds of mode
+// 0400: in memory, on no file system, readable any number of times and never blocking (a pipe would
+// deadlock a child that does not read, and Node's own stdio "pipes" are socketpairs, which
+// /dev/fd/N cannot open). No value goes into the child's env or argv.
 
 import { spawn, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { openStore } from '../cli/session.js';
-import { fail } from '../errors.js';
 import { Masker } from '../exec/mask.js';
-import { placeholderNames, substitute } from '../exec/placeholders.js';
-import { sealedMemfd } from '../os/libc.js';
+import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
+import { secretsJson } from '../exec/secrets-json.js';
+import { readTemplate } from '../exec/template-file.js';
+import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -33,58 +37,62 @@ export interface ExecOptions {
 /** Runs the child; resolves with its exit status (128+N when killed by signal N). */
 export async function execAction(options: ExecOptions, paths: VaultPaths): Promise<number> {
   const chosen = options.secrets.map((n) => checkName(n));
-  const fileNames = placeholderNames(options.argv);
-  const { values, jsonNames } = await fetchValues(paths, chosen, fileNames);
+  const wanted = placeholders(options.argv);
+  const templates = new Map(wanted.filter((p) => p.kind === 'template').map((p) => [p.ref, readTemplate(p.ref)]));
+  const fileNames = [...wanted.filter((p) => p.kind === 'secret').map((p) => p.ref), ...[...templates.values()].flatMap((t) => templateNames(t))];
   const fds: number[] = [];
-  let json: Buffer | undefined;
+  const buffers: Uint8Array[] = [...templates.values()];
+  let values = new Map<string, Uint8Array>();
   try {
-    json = secretsJson(jsonNames, values);
+    disableCoreDumps();
+    const fetched = await fetchValues(paths, chosen, fileNames, wanted.length > 0);
+    // Non-dumpable only now: while it asked, the agent had to see this process's executable.
+    setNotDumpable();
+    values = fetched.values;
+    const json = secretsJson(fetched.jsonNames, values);
+    buffers.push(json);
     fds.push(sealedMemfd('glassdome-secrets', json, writeAll));
     const fdOf = new Map<string, number>();
-    for (const name of fileNames) {
-      fdOf.set(name, SECRETS_FD + 1 + fdOf.size);
-      fds.push(sealedMemfd(`glassdome-${name}`, values.get(name)!, writeAll));
+    for (const p of wanted) {
+      fdOf.set(p.key, SECRETS_FD + 1 + fdOf.size);
+      fds.push(sealedMemfd(`glassdome-${p.kind}`, descriptorBytes(p, values, templates, buffers), writeAll));
     }
     const argv = substitute(options.argv, fdOf);
     const maskValues = options.mask ? [...values.values()].map((v) => Buffer.from(v)) : [];
+    // The sealed descriptors hold the values now; only --mask still needs them here.
+    for (const b of buffers) b.fill(0);
+    for (const v of values.values()) v.fill(0);
     return await run(argv, fds, options, maskValues);
   } finally {
     for (const fd of fds) fs.closeSync(fd);
-    json?.fill(0);
+    for (const b of buffers) b.fill(0);
     for (const v of values.values()) v.fill(0);
   }
 }
 
+/** What one placeholder's descriptor holds: a value, or a rendered template (kept for wiping). */
+function descriptorBytes(p: Placeholder, values: Map<string, Uint8Array>, templates: Map<string, Uint8Array>, buffers: Uint8Array[]): Uint8Array {
+  if (p.kind === 'secret') return values.get(p.ref)!;
+  const rendered = renderTemplate(templates.get(p.ref)!, values);
+  buffers.push(rendered);
+  return rendered;
+}
+
 /**
  * Every value exec needs, fetched before the child starts (a missing name: exit 3, no child).
- * The JSON carries the names chosen with -s, or all of them when none was.
+ * The JSON carries the names chosen with -s; without -s, none when placeholders say what the
+ * child needs (least privilege), else every secret.
  */
-async function fetchValues(paths: VaultPaths, chosen: string[], fileNames: string[]): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
+async function fetchValues(paths: VaultPaths, chosen: string[], fileNames: string[], hasPlaceholders: boolean): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
   const session = await openStore(paths);
   try {
-    const jsonNames = chosen.length > 0 ? [...new Set(chosen)] : await session.store.list();
+    const jsonNames = chosen.length > 0 ? [...new Set(chosen)] : hasPlaceholders ? [] : await session.store.list();
     const names = [...new Set([...jsonNames, ...fileNames])];
     const fetched = await Promise.all(names.map((n) => session.store.get(n)));
     return { values: new Map(names.map((n, i) => [n, fetched[i]!])), jsonNames };
   } finally {
     session.close();
   }
-}
-
-/** The JSON object for fd 3. Values must be UTF-8 text; a binary one can go through a placeholder. */
-function secretsJson(names: string[], values: Map<string, Uint8Array>): Buffer {
-  const object: Record<string, string> = {};
-  for (const name of names) {
-    const bytes = Buffer.from(values.get(name)!);
-    const text = bytes.toString('utf8');
-    const isText = Buffer.from(text, 'utf8').equals(bytes);
-    bytes.fill(0);
-    if (!isText) {
-      fail('not_text', `secret ${JSON.stringify(name)} is not UTF-8 text, so it cannot go into the JSON on fd ${SECRETS_FD}`, `pass it as a file instead: {{glassdome:${name}}}, and choose the others with -s`);
-    }
-    object[name] = text;
-  }
-  return Buffer.from(JSON.stringify(object), 'utf8');
 }
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -100,6 +108,7 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
   }
   const out = options.mask ? 'pipe' : 'inherit';
   const stdio: StdioOptions = ['inherit', out, out, ...fds];
+  inheritBlockingStdio(options.mask ? [0] : [0, 1, 2]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio, env });
   // The child holds its own copies now.
   for (const fd of fds.splice(0)) fs.closeSync(fd);
@@ -133,6 +142,16 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
     for (const off of forwarders) off();
     for (const v of maskValues) v.fill(0);
   }
+}
+
+/**
+ * Gives the child its inherited stdio in blocking mode, as a shell would. Node makes a pipe
+ * non-blocking when it opens process.stdout or process.stderr, and the mode is shared with the
+ * child (Ansible then refuses to run). The exec path does not open them (that would also load
+ * node:net); whatever did before this point is undone here.
+ */
+function inheritBlockingStdio(fds: number[]): void {
+  for (const fd of fds) setBlocking(fd);
 }
 
 /** Like a shell: 127 when the command is not found, 126 when it cannot be executed. */

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
+import { fileDigest } from '../os/identity.js';
 import { userName } from '../policy/client.js';
 import { decide } from '../policy/decide.js';
 import { ACTIONS, parsePolicy, type Action } from '../policy/policy.js';
@@ -34,13 +35,15 @@ export async function policyCheckAction(options: PolicyCheckOptions, paths: Vaul
   const action = options.action as Action;
   const secret = action === 'admin' && options.secret === '-' ? null : checkName(options.secret);
   const uid = options.uid ?? process.getuid?.() ?? 0;
+  const exe = options.exe ?? fs.realpathSync(process.execPath);
   const client = {
     pid: 0,
     uid,
     user: userName(uid),
-    exe: options.exe ?? fs.realpathSync(process.execPath),
+    exe,
     cwd: options.cwd ?? process.cwd(),
     parents: options.parent ? [options.parent] : [],
+    exeSha256: () => fileDigest(exe),
   };
   const fileText = readPrivate(paths.policy)?.text ?? null;
   const sealed = await sealedPolicy(paths);

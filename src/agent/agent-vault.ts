@@ -14,6 +14,7 @@ import { loadVault, updateVault, type Commit, type WriteHooks } from '../store/v
 import { readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
+import { secretCopy } from '../vault/bytes.js';
 import { randomBytes } from '../vault/crypto.js';
 import { wipeMap, type AuditAnchor, type VaultPayload } from '../vault/payload.js';
 import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
@@ -113,7 +114,7 @@ export class AgentVault implements SecretStore {
 
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
-    const copy = Uint8Array.from(value);
+    const copy = secretCopy(value);
     await this.write(keys, (payload) => putSecret(payload.map, name, copy, Date.now()), name);
   }
 

@@ -1,12 +1,19 @@
 // One client connection to the agent: framing, the protocol gates in order (size, parse, version
 // and fields, then the agent's lock and peer gates in dispatch), strictly ordered replies, and
 // bounds on what one client can make the agent hold: pending requests, queued reply bytes,
-// malformed frames, idle time. Nothing a client sends can throw out of here.
+// unsplit input, malformed frames, idle time. Nothing a client sends can throw out of here.
+//
+// Memory bounds (docs/PROTOCOL.md §limits): input is split into frames only while fewer than
+// MAX_PENDING_PER_CONNECTION wait; the rest stays as unsplit bytes (at most one chunk from the
+// kernel plus the stream's buffer) with the socket paused. A request is only answered while less
+// than MAX_QUEUED_REPLY_BYTES of replies wait for the client to read them; beyond, the connection
+// waits for 'drain'. So one connection holds at most 16 requests, 8 MiB of replies and one reply
+// being built, however much it pipelines.
 
 import type net from 'node:net';
-import { LineSplitter, decodeJson, encodeLine, type Frame } from '../protocol/codec.js';
+import { LineSplitter, decodeRequestLine, encodeReply, type Frame } from '../protocol/codec.js';
 import { IDLE_TIMEOUT_MS, MAX_BAD_FRAMES, MAX_PENDING_PER_CONNECTION, MAX_QUEUED_REPLY_BYTES } from '../protocol/limits.js';
-import { errorReply, isRejection, parseRequest, type Request } from '../protocol/messages.js';
+import { errorReply, isRejection, parseRequest, wipeSecretFields, type Request } from '../protocol/messages.js';
 import type { Client } from '../policy/client.js';
 
 /** How long a connection being closed for garbage may take to close its side (ms). */
@@ -19,9 +26,12 @@ export type Dispatch = (request: Request, peer: Client) => Promise<Record<string
 export class Connection {
   private readonly splitter = new LineSplitter();
   private readonly queue: Frame[] = [];
+  /** Received bytes not yet split into frames (the queue was full). */
+  private readonly unsplit: Buffer[] = [];
   private busy = false;
   private badFrames = 0;
   private closed = false;
+  private drained: (() => void) | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -31,19 +41,40 @@ export class Connection {
   ) {
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('drain', () => this.resume());
+    socket.on('drain', () => this.wake());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.closed = true;
       this.queue.length = 0;
+      this.unsplit.length = 0;
+      this.wake();
     });
   }
 
   private receive(chunk: Buffer): void {
     if (this.closed) return; // closing: input is drained and dropped
-    for (const frame of this.splitter.push(chunk)) this.queue.push(frame);
-    if (this.queue.length >= MAX_PENDING_PER_CONNECTION) this.socket.pause();
+    this.unsplit.push(chunk);
+    this.split();
     void this.pump();
+  }
+
+  /**
+   * Splits held input into frames, one line at a time, while fewer than the pending bound wait.
+   * Whatever is left stays unsplit and the socket is paused until the queue has room again.
+   */
+  private split(): void {
+    while (this.unsplit.length > 0 && this.queue.length < MAX_PENDING_PER_CONNECTION) {
+      const chunk = this.unsplit[0]!;
+      const nl = chunk.indexOf(10);
+      if (nl === -1 || nl === chunk.length - 1) {
+        this.unsplit.shift();
+        for (const frame of this.splitter.push(chunk)) this.queue.push(frame);
+      } else {
+        this.unsplit[0] = chunk.subarray(nl + 1);
+        for (const frame of this.splitter.push(chunk.subarray(0, nl + 1))) this.queue.push(frame);
+      }
+    }
+    this.flow();
   }
 
   private async pump(): Promise<void> {
@@ -51,15 +82,23 @@ export class Connection {
     this.busy = true;
     try {
       while (!this.closed && this.queue.length > 0) {
+        if (this.socket.writableLength >= MAX_QUEUED_REPLY_BYTES) {
+          await new Promise<void>((resolve) => (this.drained = resolve));
+          continue;
+        }
         const frame = this.queue.shift()!;
+        this.split();
         const reply = await this.answer(frame);
-        if (this.closed) break;
-        this.socket.write(encodeLine(reply));
+        if (this.closed) {
+          reply.wipe();
+          break;
+        }
+        this.socket.write(reply.bytes, () => reply.wipe());
         if (this.badFrames >= MAX_BAD_FRAMES) this.close();
       }
     } finally {
       this.busy = false;
-      this.resume();
+      this.flow();
     }
   }
 
@@ -71,33 +110,41 @@ export class Connection {
   private close(): void {
     this.closed = true;
     this.queue.length = 0;
+    this.unsplit.length = 0;
     this.socket.end();
     this.socket.resume();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  private resume(): void {
-    if (this.closed || this.busy) return;
-    if (this.queue.length < MAX_PENDING_PER_CONNECTION && this.socket.writableLength < MAX_QUEUED_REPLY_BYTES) {
-      this.socket.resume();
-    } else if (this.socket.writableLength >= MAX_QUEUED_REPLY_BYTES) {
-      this.socket.pause();
-    }
+  /** Reads on only while every bound has room: no unsplit input, queue and replies under their bounds. */
+  private flow(): void {
+    if (this.closed) return;
+    const room = this.unsplit.length === 0 && this.queue.length < MAX_PENDING_PER_CONNECTION && this.socket.writableLength < MAX_QUEUED_REPLY_BYTES;
+    if (room) this.socket.resume();
+    else this.socket.pause();
   }
 
-  private async answer(frame: Frame): Promise<Record<string, unknown>> {
-    if (frame.kind === 'oversized') return this.bad(null, 'too_large', 'line is over the limit', 'oversized line');
-    const doc = decodeJson(frame.bytes);
+  private wake(): void {
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+    this.flow();
+  }
+
+  private async answer(frame: Frame): Promise<{ bytes: Uint8Array; wipe: () => void }> {
+    if (frame.kind === 'oversized') return encodeReply(this.bad(null, 'too_large', 'line is over the limit', 'oversized line'));
+    const doc = decodeRequestLine(frame.bytes);
     frame.bytes.fill(0);
-    if (doc === undefined) return this.bad(null, 'bad_request', 'line is not UTF-8 JSON', 'unparsable line');
+    if (doc === undefined) return encodeReply(this.bad(null, 'bad_request', 'line is not UTF-8 JSON', 'unparsable line'));
     const request = parseRequest(doc);
+    wipeSecretFields(doc);
     if (isRejection(request)) {
       // A bad name is a client's honest mistake, not garbage: it does not count toward closing.
-      if (request.code === 'invalid_name') return errorReply(request.id, request.code, request.message);
-      return this.bad(request.id, request.code, request.message, request.code);
+      if (request.code === 'invalid_name') return encodeReply(errorReply(request.id, request.code, request.message));
+      return encodeReply(this.bad(request.id, request.code, request.message, request.code));
     }
     try {
-      return await this.dispatch(request, this.peer);
+      return encodeReply(await this.dispatch(request, this.peer));
     } finally {
       if (request.op === 'set') request.value.fill(0);
       if (request.op === 'unlock') request.key?.fill(0);

@@ -8,9 +8,10 @@
 import net from 'node:net';
 import { GlassdomeError } from '../errors.js';
 import { coreLimit, isDumpable } from '../os/libc.js';
+import { scrubYoungGeneration } from '../os/secure-memory.js';
 import type { Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
-import { encodeLine } from '../protocol/codec.js';
+import { Base64Bytes, encodeLine } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
@@ -19,7 +20,8 @@ import { readRegularNonBlocking } from '../store/secure-file.js';
 import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
 import type { Policy } from '../policy/policy.js';
 import { readMasterKeyText } from '../store/vault-text.js';
-import { toBase64 } from '../vault/base64.js';
+import { toBase64Bytes } from '../vault/base64.js';
+import { secretCopy } from '../vault/bytes.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
@@ -29,6 +31,7 @@ import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
+import { releaseIdentity } from '../os/identity.js';
 import { AgentState, type LockReason, type Session } from './state.js';
 
 /** What the agent tells its operator (stderr under -D; nowhere when detached). */
@@ -167,10 +170,14 @@ export class AgentServer {
       this.options.log(`refused pid ${client.pid} uid ${client.uid} (${client.exe ?? 'unknown exe'}): not uid ${uid}`);
       this.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: `uid ${client.uid} is not the agent's uid ${uid}` });
       socket.end(encodeLine(errorReply(null, 'denied', `uid ${client.uid} may not use the agent of uid ${uid}`)));
+      if (client.identity) releaseIdentity(client.identity);
       return;
     }
     this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      if (client.identity) releaseIdentity(client.identity);
+    });
     new Connection(socket, client, (request, c) => this.answer(request, c), (c, reason) => this.options.log(`bad frame from pid ${c.pid}: ${reason}`));
   }
 
@@ -209,7 +216,7 @@ export class AgentServer {
       case 'get': {
         const value = await store.get(request.name);
         try {
-          return { value: toBase64(value) };
+          return { value: new Base64Bytes(toBase64Bytes(value)) };
         } finally {
           value.fill(0);
         }
@@ -272,10 +279,10 @@ export class AgentServer {
    * before the next answer. Every attempt is audited.
    */
   private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client): Promise<Record<string, unknown>> {
-    const copy = Uint8Array.from(key); // the request's buffer is wiped when this call returns
+    const copy = secretCopy(key); // the request's buffer is wiped when this call returns
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
-      const candidate = keysFor(vaultId, Uint8Array.from(copy));
+      const candidate = keysFor(vaultId, secretCopy(copy));
       let opened: ReturnType<typeof loadVault>;
       try {
         opened = loadVault(this.options.paths, candidate);
@@ -349,6 +356,7 @@ export class AgentServer {
 
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
+    scrubYoungGeneration();
     if (reason === 'expired') this.record(null, { event_type: 'session_expired', action: 'expire', resource: null, result: 'success', reason: `unlocked at ${new Date(session.unlockedAt).toISOString()}` });
     this.options.log(`${reason === 'expired' ? 'key expired' : reason === 'replaced' ? 'vault replaced; key dropped' : 'locked'} (unlocked at ${new Date(session.unlockedAt).toISOString()})`);
   }

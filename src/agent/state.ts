@@ -40,12 +40,7 @@ export class AgentState {
   unlock(vaultId: string, masterKey: Uint8Array, lifetimeMs: number, now = Date.now()): Session {
     this.wipe();
     const master = this.arena.slot(KEY_BYTES, masterKey);
-    const derived = keysFor(vaultId, master);
-    const secretsKey = this.arena.slot(KEY_BYTES, derived.secretsKey);
-    const auditKey = this.arena.slot(KEY_BYTES, derived.auditKey);
-    derived.secretsKey.fill(0);
-    derived.auditKey.fill(0);
-    this.keys = { vaultId, masterKey: master, secretsKey, auditKey };
+    this.keys = keysFor(vaultId, master, this.arena.slot(KEY_BYTES), this.arena.slot(KEY_BYTES));
     this.session = { vaultId, unlockedAt: now, expiresAt: now + lifetimeMs };
     this.arm();
     return this.session;

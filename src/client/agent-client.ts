@@ -10,8 +10,9 @@
 import fs from 'node:fs';
 import { GlassdomeError, isErrorCode } from '../errors.js';
 import { connectStream, peerCredentials } from '../os/libc.js';
-import { LineSplitter, decodeJson, encodeLine } from '../protocol/codec.js';
+import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { fromBase64 } from '../vault/base64.js';
 import type { SecretStore } from '../vault/store.js';
 
 /** How long the client waits for any one reply, or for room to send (ms). */
@@ -211,7 +212,8 @@ export class AgentClient implements SecretStore {
     const data = Buffer.from(this.chunk.subarray(0, n));
     this.chunk.fill(0, 0, n);
     for (const frame of this.splitter.push(data)) {
-      const doc = frame.kind === 'line' ? decodeJson(frame.bytes) : undefined;
+      // A value is cut out as bytes, never a string (src/protocol/codec.ts).
+      const doc = frame.kind === 'line' ? decodeRequestLine(frame.bytes, REPLY_SECRET_FIELDS) : undefined;
       if (frame.kind === 'line') frame.bytes.fill(0);
       if (typeof doc !== 'object' || doc === null) throw this.fail(new GlassdomeError('internal', `the agent at ${this.socketPath} sent a malformed reply`));
       const reply = doc as Record<string, unknown>;
@@ -247,9 +249,18 @@ function checkVault(hello: Hello, vault: string, socketPath: string): void {
   }
 }
 
+/** The reply fields that carry secret bytes. */
+const REPLY_SECRET_FIELDS = ['value'];
+
 /** A byte field of a reply, decoded from base64. */
 export function base64Field(reply: Reply, field: string): Uint8Array {
   const value = reply[field];
+  if (value instanceof Base64Bytes) {
+    const bytes = fromBase64(value.ascii);
+    value.ascii.fill(0);
+    if (!bytes) throw protocolError(field);
+    return bytes;
+  }
   if (typeof value !== 'string') throw protocolError(field);
   return Buffer.from(value, 'base64');
 }

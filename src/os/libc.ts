@@ -20,6 +20,8 @@ const MFD_CLOEXEC = 0x1;
 const MFD_ALLOW_SEALING = 0x2;
 const F_ADD_SEALS = 1033;
 const F_SEAL_ALL = 0x1 | 0x2 | 0x4 | 0x8; // SEAL, SHRINK, GROW, WRITE
+/** The mode of every sealed memfd: owner read only (memfd_create makes them 0777). */
+export const MEMFD_MODE = 0o400;
 const MADV_HUGEPAGE = 14;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
@@ -39,6 +41,7 @@ const PROTOTYPES = {
   connect: 'int connect(int fd, const void *addr, uint32_t len)',
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
   send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
+  syscall: 'long syscall(long number, ...)',
 } as const;
 
 type Fn = (...args: unknown[]) => number;
@@ -167,18 +170,60 @@ export function unlock(fd: number): void {
  * A sealed memfd holding `data`: an anonymous in-memory file, not on any file system, that no one
  * can write, grow or shrink once sealed. The descriptor is close-on-exec; a child gets it only
  * when it is placed in the child's stdio. Reading starts at offset 0; /dev/fd/N reopens it afresh.
+ * Its mode is MEMFD_MODE before it is sealed: tools that refuse a key or a config file open to
+ * others (ssh, psql, mysql) or run an executable one (ansible-vault) accept it.
  */
 export function sealedMemfd(name: string, data: Uint8Array, writeAll: (fd: number, data: Uint8Array) => void): number {
   const fd = c('memfd_create')(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw errnoError('memfd_create');
-  writeAll(fd, data);
-  if (c('fcntl')(fd, F_ADD_SEALS, 'int', F_SEAL_ALL) !== 0) throw errnoError('fcntl(F_ADD_SEALS)');
+  try {
+    writeAll(fd, data);
+    fs.fchmodSync(fd, MEMFD_MODE);
+    if (c('fcntl')(fd, F_ADD_SEALS, 'int', F_SEAL_ALL) !== 0) throw errnoError('fcntl(F_ADD_SEALS)');
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
   return fd;
+}
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * Clears O_NONBLOCK on a descriptor. Node puts the pipes it is given as stdio in non-blocking
+ * mode, and a child inheriting them would see EAGAIN (Ansible refuses to run at all).
+ */
+export function setBlocking(fd: number): void {
+  const flags = c('fcntl')(fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) === 0) return;
+  if (c('fcntl')(fd, F_SETFL, 'int', flags & ~O_NONBLOCK) !== 0) throw errnoError('fcntl(F_SETFL)');
 }
 
 /** madvise(MADV_HUGEPAGE): back a large buffer with 2 MiB pages where the kernel allows. Best effort. */
 export function adviseHugePages(buf: Uint8Array): boolean {
   return c('madvise')(buf, buf.byteLength, MADV_HUGEPAGE) === 0;
+}
+
+/** Syscall numbers of pidfd_open and pidfd_send_signal (the same on x86_64 and arm64). */
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_SEND_SIGNAL = 424;
+
+/** pidfd_open(2): a descriptor bound to process `pid` itself (never to a later process reusing its pid). */
+export function pidfdOpen(pid: number): number {
+  if (process.arch !== 'x64' && process.arch !== 'arm64') throw new Error(`pidfd_open: no syscall number for ${process.arch}`);
+  const fd = c('syscall')(SYS_PIDFD_OPEN, 'int', pid, 'unsigned int', 0);
+  if (fd < 0) throw errnoError('pidfd_open');
+  return Number(fd);
+}
+
+/**
+ * Whether the process behind a pidfd still runs (pidfd_send_signal with signal 0: ESRCH once it
+ * has exited; a zombie still counts). Any failure, a closed pidfd included, answers false.
+ */
+export function pidfdAlive(pidfd: number): boolean {
+  return c('syscall')(SYS_PIDFD_SEND_SIGNAL, 'int', pidfd, 'int', 0, 'void *', null, 'unsigned int', 0) === 0;
 }
 
 const AF_UNIX = 1;

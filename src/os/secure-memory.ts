@@ -6,6 +6,32 @@ import { mlock } from './libc.js';
 
 const PAGE = 4096;
 
+/**
+ * Zero-filled bytes allocated by scrubYoungGeneration: several times V8's young generation in the
+ * agent (semi-spaces of 2 MiB, `--max-semi-space-size=2`), so both semi-spaces are overwritten.
+ */
+export const SCRUB_BYTES = 16 * 1024 * 1024;
+
+/** Size of each scrubbing allocation: small enough to be allocated in the young generation. */
+const SCRUB_OBJECT_BYTES = 48;
+
+/**
+ * Overwrites V8's young generation with zeroed objects. A collection copies the live objects it
+ * keeps and never clears where they were: a small typed array that held a key (the copies
+ * libraries make for one call, before they wipe them) can leave a copy behind that no wipe
+ * reaches. Allocating fresh zeroed objects until both semi-spaces have been filled overwrites
+ * those leftovers. Best effort: called on lock; it costs a few milliseconds.
+ */
+export function scrubYoungGeneration(): number {
+  const ring: Uint8Array[] = new Array<Uint8Array>(1024);
+  let allocated = 0;
+  for (let i = 0; allocated < SCRUB_BYTES; i++) {
+    ring[i & 1023] = new Uint8Array(SCRUB_OBJECT_BYTES); // kept briefly, so it is really allocated
+    allocated += SCRUB_OBJECT_BYTES + 16;
+  }
+  return ring.length;
+}
+
 /** A fixed pool of mlocked memory handing out key-sized slots. */
 export class SecureArena {
   private readonly buffer: Buffer;

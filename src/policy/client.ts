@@ -3,6 +3,7 @@
 // ancestors), so a later PID reuse cannot change what was checked.
 
 import fs from 'node:fs';
+import type { ProcessIdentity } from '../os/identity.js';
 
 /** A client of the agent. */
 export interface Client {
@@ -13,6 +14,10 @@ export interface Client {
   cwd: string | null;
   /** Executables of the parent, grandparent, ... (up to MAX_ANCESTORS). */
   parents: string[];
+  /** What the agent pinned at accept, checked again before each value is released. */
+  identity?: ProcessIdentity;
+  /** The SHA-256 (hex) of the executable, computed on demand for `exe_sha256:`; null if unreadable. */
+  exeSha256?: () => string | null;
 }
 
 /** How far up the process tree `parent` matchers look. */

@@ -18,6 +18,7 @@ export function matches(m: Matcher, c: Client): boolean {
   if (m.exe && !(c.exe !== null && m.exe.test(c.exe))) return false;
   if (m.cwd && !(c.cwd !== null && m.cwd.test(c.cwd))) return false;
   if (m.parent && !c.parents.some((p) => m.parent!.test(p))) return false;
+  if (m.exeSha256 && c.exeSha256?.() !== m.exeSha256) return false;
   return true;
 }
 

@@ -8,6 +8,7 @@
 import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
 import type { AuditLog, NewEvent } from '../audit/log.js';
 import type { SecretStore } from '../vault/store.js';
+import { identityChange } from '../os/identity.js';
 import { clientKey, type Client } from './client.js';
 import { decide, type Decision } from './decide.js';
 import type { Action, Policy } from './policy.js';
@@ -75,6 +76,19 @@ export class Guard {
     return decision;
   }
 
+  /**
+   * Checks, just before a value or a list of names leaves, that the client is still the process
+   * that connected, running the executable it ran then (src/os/identity.ts); otherwise audits
+   * `identity_changed` and throws `denied`. Clients without a pinned identity pass.
+   */
+  async verifyIdentity(client: Client, op: string, resource: string | null): Promise<void> {
+    if (!client.identity || !this.enforce) return;
+    const why = identityChange(client.identity);
+    if (why === null) return;
+    await this.record(client, { event_type: 'identity_changed', action: op, resource, result: 'denied', reason: why });
+    fail('denied', `the client is not the process that connected: ${why}`, 'ask from the process that connects; a connection cannot be handed to another program or kept across exec');
+  }
+
   /** Takes a token from `limiter` for `client`, or audits (sparingly) and throws `rate_limited`. */
   async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null): Promise<void> {
     const key = clientKey(client);
@@ -104,7 +118,9 @@ class GuardedStore implements SecretStore {
     const decision = await this.guard.authorize(this.client, 'read', 'get', name);
     const value = await this.attempt('get', name, decision, () => this.inner.get(name));
     try {
+      await this.guard.verifyIdentity(this.client, 'get', name);
       await this.access('get', name, decision, 'success', 'so the value is withheld');
+      await this.guard.verifyIdentity(this.client, 'get', name); // again: the audit write took a moment
     } catch (err) {
       value.fill(0);
       throw err;
@@ -116,7 +132,9 @@ class GuardedStore implements SecretStore {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
     const names = await this.inner.list();
     const visible = names.filter((n) => this.guard.mayRead(this.client, n));
+    await this.guard.verifyIdentity(this.client, 'list', null);
     await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` }, 'success', 'so the names are withheld');
+    await this.guard.verifyIdentity(this.client, 'list', null);
     return visible;
   }
 

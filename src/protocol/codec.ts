@@ -1,7 +1,11 @@
 // NDJSON framing: splits a byte stream into lines no longer than MAX_LINE_BYTES, and encodes
 // messages as one JSON line each. Pure. An oversized line is reported once and then skipped up
-// to its newline, so one bad frame never desynchronizes the stream.
+// to its newline, so one bad frame never desynchronizes the stream. Keys and values travel as
+// base64 bytes both ways: a request's `key` and `value` are cut out of the line before it is
+// decoded as text, and a reply's value is spliced into its line as bytes, so neither becomes a JS
+// string (which nothing could wipe) on the side that does this.
 
+import { secretBuffer, secretCopy } from '../vault/bytes.js';
 import { MAX_LINE_BYTES } from './limits.js';
 
 /** One frame out of the splitter: a complete line, or a line that was too long. */
@@ -25,6 +29,7 @@ export class LineSplitter {
       if (this.discarding) {
         if (nl !== -1) this.discarding = false;
       } else if (this.size + (end - start) > this.maxLine) {
+        for (const p of this.parts) p.fill(0);
         this.parts = [];
         this.size = 0;
         frames.push({ kind: 'oversized' });
@@ -48,17 +53,181 @@ export class LineSplitter {
 
   private take(tail: Uint8Array): Uint8Array {
     if (this.parts.length === 0) return tail;
-    const out = new Uint8Array(this.size + tail.length);
+    const out = secretBuffer(this.size + tail.length);
     let o = 0;
     for (const p of this.parts) {
       out.set(p, o);
       o += p.length;
+      p.fill(0); // the received chunk's copy of the line: the caller wipes only the joined one
     }
     out.set(tail, o);
     this.parts = [];
     this.size = 0;
     return out;
   }
+}
+
+/** Base64 text held as ASCII bytes: a secret field of a message that must never become a JS string. */
+export class Base64Bytes {
+  constructor(readonly ascii: Uint8Array) {}
+}
+
+/** An encoded line and the way to wipe it once it has been written. */
+export interface EncodedLine {
+  bytes: Uint8Array;
+  wipe(): void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes one message as a JSON line of bytes, splicing Base64Bytes fields in as JSON strings
+ * (base64 needs no escaping). Wiping the line also wipes those fields' bytes.
+ */
+export function encodeReply(message: Record<string, unknown>): EncodedLine {
+  const plain: Record<string, unknown> = {};
+  const secret: Array<[string, Uint8Array]> = [];
+  for (const [k, v] of Object.entries(message)) {
+    if (v instanceof Base64Bytes) secret.push([k, v.ascii]);
+    else plain[k] = v;
+  }
+  const head = encoder.encode(JSON.stringify(plain));
+  if (secret.length === 0) return { bytes: concat([head, NEWLINE]), wipe: () => undefined };
+  const parts: Uint8Array[] = [head.subarray(0, head.length - 1)];
+  for (const [k, ascii] of secret) parts.push(encoder.encode(`${head.length > 2 || parts.length > 1 ? ',' : ''}${JSON.stringify(k)}:"`), ascii, QUOTE);
+  parts.push(CLOSE_LINE);
+  const bytes = concat(parts);
+  return {
+    bytes,
+    wipe: () => {
+      bytes.fill(0);
+      for (const [, ascii] of secret) ascii.fill(0);
+    },
+  };
+}
+
+const NEWLINE = encoder.encode('\n');
+const QUOTE = encoder.encode('"');
+const CLOSE_LINE = encoder.encode('}\n');
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = secretBuffer(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Top-level fields whose string values are cut out of a line as bytes (see decodeRequestLine). */
+export const SECRET_FIELDS: readonly string[] = ['key', 'value'];
+
+/**
+ * Decodes a line like decodeJson, except that the top-level string members named in `fields`
+ * come out as Base64Bytes: their bytes are copied out and blanked in `bytes` before the line is
+ * decoded as text, so the secret never becomes a JS string. A member that is not plain printable
+ * ASCII (escapes, control or non-ASCII bytes) is left to the JSON parser, which judges it as
+ * before. The caller wipes `bytes` and the returned fields.
+ */
+export function decodeRequestLine(bytes: Uint8Array, fields: readonly string[] = SECRET_FIELDS): unknown {
+  const cut = new Map<string, Uint8Array>();
+  for (const span of secretSpans(bytes, fields)) {
+    cut.set(span.field, secretCopy(bytes.subarray(span.start, span.end)));
+    bytes.fill(32, span.start, span.end); // spaces inside the quotes: a valid string, now blank
+  }
+  const doc = decodeJson(bytes);
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    for (const [field, ascii] of cut) {
+      const msg = doc as Record<string, unknown>;
+      if (typeof msg[field] === 'string') msg[field] = new Base64Bytes(ascii);
+      else ascii.fill(0);
+    }
+  } else {
+    for (const ascii of cut.values()) ascii.fill(0);
+  }
+  return doc;
+}
+
+interface Span {
+  field: string;
+  start: number;
+  end: number;
+}
+
+const QUOTE_BYTE = 34;
+const BACKSLASH = 92;
+
+/** Where the plain-ASCII string values of the named top-level members lie in a JSON object line. */
+function secretSpans(b: Uint8Array, fields: readonly string[]): Span[] {
+  const spans: Span[] = [];
+  let i = skipSpace(b, 0);
+  if (b[i] !== 123) return spans; // not an object: the parser will say so
+  i = skipSpace(b, i + 1);
+  while (i < b.length && b[i] === QUOTE_BYTE) {
+    const keyEnd = stringEnd(b, i);
+    if (keyEnd < 0) return spans;
+    const key = asciiName(b, i + 1, keyEnd);
+    i = skipSpace(b, keyEnd + 1);
+    if (b[i] !== 58) return spans; // ':'
+    i = skipSpace(b, i + 1);
+    const valueStart = i;
+    i = valueEnd(b, i);
+    if (i < 0) return spans;
+    if (key !== null && fields.includes(key) && b[valueStart] === QUOTE_BYTE && plainAscii(b, valueStart + 1, i - 1)) {
+      spans.push({ field: key, start: valueStart + 1, end: i - 1 });
+    }
+    i = skipSpace(b, i);
+    if (b[i] !== 44) break; // ','
+    i = skipSpace(b, i + 1);
+  }
+  return spans;
+}
+
+function skipSpace(b: Uint8Array, i: number): number {
+  while (i < b.length && (b[i] === 32 || b[i] === 9 || b[i] === 10 || b[i] === 13)) i++;
+  return i;
+}
+
+/** The index of the closing quote of the string opening at `i`, or -1. */
+function stringEnd(b: Uint8Array, i: number): number {
+  for (let j = i + 1; j < b.length; j++) {
+    if (b[j] === BACKSLASH) j++;
+    else if (b[j] === QUOTE_BYTE) return j;
+  }
+  return -1;
+}
+
+/** The index just past the JSON value starting at `i` (strings, nested containers, literals), or -1. */
+function valueEnd(b: Uint8Array, i: number): number {
+  if (b[i] === QUOTE_BYTE) {
+    const end = stringEnd(b, i);
+    return end < 0 ? -1 : end + 1;
+  }
+  let depth = 0;
+  for (let j = i; j < b.length; j++) {
+    const c = b[j];
+    if (c === QUOTE_BYTE) {
+      j = stringEnd(b, j);
+      if (j < 0) return -1;
+    } else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      if (depth === 0) return j;
+      depth--;
+      if (depth === 0) return j + 1;
+    } else if (c === 44 && depth === 0) return j;
+  }
+  return -1;
+}
+
+function plainAscii(b: Uint8Array, start: number, end: number): boolean {
+  for (let j = start; j < end; j++) if (b[j]! < 32 || b[j]! > 126 || b[j] === BACKSLASH) return false;
+  return true;
+}
+
+function asciiName(b: Uint8Array, start: number, end: number): string | null {
+  if (end - start > 16 || !plainAscii(b, start, end)) return null;
+  return String.fromCharCode(...b.subarray(start, end));
 }
 
 /** Encodes one message as a JSON line. */

@@ -7,6 +7,7 @@ import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
 import { MAX_POLICY_BYTES } from '../vault/payload.js';
+import { Base64Bytes } from './codec.js';
 import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
@@ -108,11 +109,12 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: op as 'get' | 'rm', name: msg.name };
     case 'set': {
       if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };
-      if (typeof msg.value !== 'string') return { id, code: 'bad_request', message: 'value must be a base64 string' };
-      if (msg.value.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
+      const text = base64Text(msg.value);
+      if (text === null) return { id, code: 'bad_request', message: 'value must be a base64 string' };
+      if (text.length > Math.ceil(MAX_VALUE_BYTES / 3) * 4) {
         return { id, code: 'too_large', message: `value is over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)` };
       }
-      const value = fromBase64(msg.value);
+      const value = fromBase64(text);
       if (!value) return { id, code: 'bad_request', message: 'value must be canonical base64' };
       if (value.length > MAX_VALUE_BYTES) {
         value.fill(0);
@@ -128,7 +130,8 @@ export function parseRequest(doc: unknown): Request | Rejection {
         }
         return { id, op: 'unlock', key: null, failed: 'bad_password' };
       }
-      const key = typeof msg.key === 'string' ? fromBase64(msg.key) : null;
+      const keyText = base64Text(msg.key);
+      const key = keyText === null ? null : fromBase64(keyText);
       if (!key || key.length !== KEY_BYTES) {
         key?.fill(0);
         return { id, code: 'bad_request', message: `key must be base64 of ${KEY_BYTES} bytes` };
@@ -141,6 +144,18 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
     }
   }
+}
+
+/** A key or value field as base64: bytes cut out of the line (see decodeRequestLine), or a string. */
+function base64Text(field: unknown): string | Uint8Array | null {
+  if (field instanceof Base64Bytes) return field.ascii;
+  return typeof field === 'string' ? field : null;
+}
+
+/** Wipes the base64 bytes of a decoded request's key and value fields, once parsed. */
+export function wipeSecretFields(doc: unknown): void {
+  if (typeof doc !== 'object' || doc === null) return;
+  for (const v of Object.values(doc)) if (v instanceof Base64Bytes) v.ascii.fill(0);
 }
 
 /** True when a parse result is a rejection. */

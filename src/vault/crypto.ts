@@ -8,6 +8,7 @@
 
 import { blake2b, randomBytes as nobleRandomBytes, xchacha20poly1305 } from '../vendor/noble.js';
 import { fail } from '../errors.js';
+import { secretBuffer } from './bytes.js';
 import { KDF_CONTEXT_BYTES, KEY_BYTES, TAG_BYTES } from './constants.js';
 
 /** Argon2id cost parameters, as stored in master_key.enc. */
@@ -40,15 +41,23 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
 /**
  * libsodium's crypto_kdf_derive_from_key: BLAKE2b keyed with the master key, the subkey id as a
  * little-endian u64 salt and the 8-byte context as personalization, both zero-padded to 16 bytes.
+ * The subkey is written straight into `out` (an mlocked slot, say) and the BLAKE2b state, which
+ * held key material, is destroyed: no other copy is left behind.
  */
-export function deriveSubkey(masterKey: Uint8Array, subkeyId: number, context: string): Uint8Array {
+export function deriveSubkey(masterKey: Uint8Array, subkeyId: number, context: string, out: Uint8Array = secretBuffer(KEY_BYTES)): Uint8Array {
   const ctx = new TextEncoder().encode(context);
   if (ctx.length !== KDF_CONTEXT_BYTES) throw new Error(`kdf context must be ${KDF_CONTEXT_BYTES} bytes`);
   const salt = new Uint8Array(16);
   new DataView(salt.buffer).setBigUint64(0, BigInt(subkeyId), true);
   const personalization = new Uint8Array(16);
   personalization.set(ctx);
-  return blake2b(new Uint8Array(0), { key: masterKey, salt, personalization, dkLen: KEY_BYTES });
+  const state = blake2b.create({ key: masterKey, salt, personalization, dkLen: KEY_BYTES });
+  try {
+    state.update(new Uint8Array(0)).digestInto(out);
+  } finally {
+    state.destroy();
+  }
+  return out;
 }
 
 /** Unkeyed BLAKE2b-256, for checksums that catch damage (not tampering). */

@@ -4,6 +4,7 @@
 // values never pass through JS strings and each one can be wiped. Pure.
 
 import { fail } from '../errors.js';
+import { secretBuffer, secretCopy } from './bytes.js';
 import { isValidName, MAX_SECRETS, MAX_VALUE_BYTES } from './names.js';
 
 /** One secret: its value and when it was created and last changed (ms since the epoch). */
@@ -41,7 +42,7 @@ export function encodePayload(map: SecretMap): Uint8Array {
   const names = [...map.keys()].sort(compareNames);
   let size = 4;
   for (const name of names) size += ENTRY_FIXED + name.length + map.get(name)!.value.length;
-  const out = new Uint8Array(size);
+  const out = secretBuffer(size);
   const view = new DataView(out.buffer);
   view.setUint32(0, names.length, true);
   let o = 4;
@@ -161,7 +162,7 @@ function decodeMap(bytes: Uint8Array): { map: SecretMap; end: number } {
     o += 20;
     if (length > MAX_VALUE_BYTES) bad('value too large');
     if (o + length > bytes.length) bad('truncated');
-    map.set(name, { value: bytes.slice(o, o + length), created, updated });
+    map.set(name, { value: secretCopy(bytes.subarray(o, o + length)), created, updated });
     o += length;
     previous = name;
   }

@@ -106,9 +106,14 @@ export function readMasterKeyFile(masterKeyText: string): MasterKeyFile {
 }
 
 
-/** Derives the keys of a vault from its master key (which the result then owns). */
-export function keysFor(vaultId: string, masterKey: Uint8Array): VaultKeys {
-  return { vaultId, masterKey, secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT), auditKey: deriveSubkey(masterKey, SUBKEY.audit, KDF_CONTEXT) };
+/** Derives the keys of a vault from its master key (which the result then owns), into `secretsKey` and `auditKey` when given. */
+export function keysFor(vaultId: string, masterKey: Uint8Array, secretsKey?: Uint8Array, auditKey?: Uint8Array): VaultKeys {
+  return {
+    vaultId,
+    masterKey,
+    secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT, secretsKey),
+    auditKey: deriveSubkey(masterKey, SUBKEY.audit, KDF_CONTEXT, auditKey),
+  };
 }
 
 /** Seals a secret map with no sealed policy and no audit anchor: the text of secrets.encrypted. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive, BIN, cli, makeEnv, makeVault, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, BIN, cli, makeEnv, makeVault, startAgent, unlockedEnv, waitFor, type TestEnv } from '../helpers/cli.js';
 
 const PY = '/usr/bin/python3';
 const CLIENT_DIR = path.join(__dirname, '../../clients/python');
@@ -13,10 +13,7 @@ const BIG = 'b'.repeat(1024 * 1024);
 
 let t: TestEnv;
 beforeAll(async () => {
-  t = makeEnv();
-  await makeVault(t);
-  await startAgent(t.env);
-  await unlock(t.env);
+  t = await unlockedEnv();
   await cli(t.env, ['set', 'db_pass'], 'p@ss w0rd');
   await cli(t.env, ['set', 'api_token'], 'tok-123');
   await cli(t.env, ['set', 'big'], BIG);

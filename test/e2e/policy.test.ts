@@ -22,10 +22,10 @@ function writePolicy(text: string): void {
   fs.writeFileSync(path.join(t.home, 'policy.yaml'), text, { mode: 0o600 });
 }
 
-/** The audit log's events. */
+/** The audit log's events (complete lines only: the agent may be writing the next one). */
 function events(): Array<Record<string, any>> {
   const file = path.join(t.home, 'audit.log');
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l)) : [];
 }
 
 /** Reads a secret with the Python client; returns the value or the error code. */

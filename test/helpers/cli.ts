@@ -157,3 +157,43 @@ export function python(script: string, args: string[], env: NodeJS.ProcessEnv, a
 
 /** Writes the secrets file of a vault directly (for tests that need a prepared map). */
 export { sealSecrets };
+
+/**
+ * Runs glassdome with stdin and stderr on a pseudo-terminal, stdout on a pipe; types the answers,
+ * each once the next prompt shows (a "?"), or once the text given with it shows again.
+ */
+export function onTerminal(env: NodeJS.ProcessEnv, args: string[], answers: Array<string | [string, string]>): { terminal: string; stdout: string; code: number } {
+  const script = [
+    'import json, os, pty, subprocess, sys, time',
+    'master, slave = pty.openpty()',
+    'p = subprocess.Popen(sys.argv[1:3] + json.loads(sys.argv[3]), stdin=slave, stdout=subprocess.PIPE, stderr=slave, close_fds=True)',
+    'os.close(slave)',
+    'seen = b""',
+    'for answer in json.loads(sys.argv[4]):',
+    '    prompt, answer = (answer if isinstance(answer, list) else ["?", answer])',
+    '    prompt = prompt.encode()',
+    '    count = seen.count(prompt)',
+    '    while seen.count(prompt) == count:',
+    '        seen += os.read(master, 1024)',
+    '    os.write(master, answer.encode() + b"\\r")',
+    'out, _ = p.communicate(timeout=30)',
+    'try:',
+    '    while True:',
+    '        chunk = os.read(master, 1024)',
+    '        if not chunk: break',
+    '        seen += chunk',
+    'except OSError: pass',
+    'print(json.dumps({"terminal": seen.decode(errors="replace"), "stdout": out.decode(), "code": p.returncode}))',
+  ].join('\n');
+  const r = spawnSync('/usr/bin/python3', ['-c', script, process.execPath, BIN, JSON.stringify(args), JSON.stringify(answers)], { env, encoding: 'utf8', timeout: 60_000 });
+  return JSON.parse(r.stdout);
+}
+
+/** A fresh environment with a vault and an unlocked agent. */
+export async function unlockedEnv(): Promise<TestEnv> {
+  const t = makeEnv();
+  await makeVault(t);
+  await startAgent(t.env);
+  await unlock(t.env);
+  return t;
+}

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Masker, CONCEALED } from '../../src/exec/mask.js';
-import { placeholderNames, substitute } from '../../src/exec/placeholders.js';
 
 async function run(values: string[], chunks: string[]): Promise<{ out: string; pushes: string[] }> {
   const m = new Masker(values.map((v) => Buffer.from(v)));
@@ -40,14 +39,5 @@ describe('Masker', () => {
     expect(pushes[0]).toBe('prompt> ');
     expect(pushes.join('')).toBe('prompt> sec');
     expect((await run([''], ['nothing to hide'])).out).toBe('nothing to hide');
-  });
-});
-
-describe('placeholders', () => {
-  it('finds names once each and substitutes descriptor paths', () => {
-    const argv = ['--a={{glassdome:x}}', '{{glassdome:y}}{{glassdome:x}}', 'plain'];
-    expect(placeholderNames(argv)).toEqual(['x', 'y']);
-    expect(substitute(argv, new Map([['x', 4], ['y', 5]]))).toEqual(['--a=/dev/fd/4', '/dev/fd/5/dev/fd/4', 'plain']);
-    expect(() => placeholderNames(['{{glassdome:../etc}}'])).toThrow(/not an allowed secret name/);
   });
 });

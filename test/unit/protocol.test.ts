@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, decodeJson } from '../../src/protocol/codec.js';
+import { Base64Bytes, LineSplitter, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
 import { isRejection, parseRequest } from '../../src/protocol/messages.js';
 
 describe('line splitter', () => {
@@ -43,5 +43,38 @@ describe('request gates', () => {
     expect(reject({ v: 1, id: 3, op: 'unlock', key: 'AAAA' })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: Buffer.alloc(32).toString('base64'), lifetime: 0 })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'get', name: 'x' })).toBe('accepted');
+  });
+});
+
+describe('secret fields as bytes', () => {
+  it('cuts key and value out of a request line before it becomes text, and blanks them there', () => {
+    const line = Buffer.from('{"v":1,"id":2,"op":"set","name":"a","value":"aHVudGVyMg=="}');
+    const doc = decodeRequestLine(line) as Record<string, unknown>;
+    expect(doc.value).toBeInstanceOf(Base64Bytes);
+    expect(Buffer.from((doc.value as Base64Bytes).ascii).toString()).toBe('aHVudGVyMg==');
+    expect(line.toString()).not.toContain('aHVudGVyMg');
+    const request = parseRequest(doc);
+    expect(!isRejection(request) && request.op === 'set' && Buffer.from(request.value).toString()).toBe('hunter2');
+  });
+
+  it('judges every other line exactly as the JSON parser does', () => {
+    const same = ['{"v":1,"op":"set","value":"a\\u0041"}', '{"value":{"x":["]"]},"key":1}', '{"value":"x","value":"AAAA"}', '[1,"value"]', '{"value": "ok" , "n":[1,{"a":"}"}]}', '{"value":"\u00e9"}', '{'];
+    for (const text of same) {
+      const doc = decodeRequestLine(Buffer.from(text));
+      const plain = decodeJson(Buffer.from(text));
+      const flat = (d: unknown) => JSON.stringify(d, (_k, v: unknown) => (v instanceof Base64Bytes ? Buffer.from(v.ascii).toString() : v));
+      expect(flat(doc), text).toBe(flat(plain));
+    }
+  });
+
+  it('splices a reply value in as bytes and wipes it after the write', () => {
+    const ascii = new Uint8Array(Buffer.from('aHVudGVyMg=='));
+    const line = encodeReply({ v: 1, id: 3, ok: true, value: new Base64Bytes(ascii) });
+    expect(JSON.parse(Buffer.from(line.bytes).toString())).toEqual({ v: 1, id: 3, ok: true, value: 'aHVudGVyMg==' });
+    expect(Buffer.from(line.bytes).toString().endsWith('}\n')).toBe(true);
+    line.wipe();
+    expect(line.bytes.every((b) => b === 0) && ascii.every((b) => b === 0)).toBe(true);
+    expect(Buffer.from(encodeReply({ ok: true }).bytes).toString()).toBe('{"ok":true}\n');
+    expect(Buffer.from(encodeReply({ value: new Base64Bytes(new Uint8Array(Buffer.from('AA=='))) }).bytes).toString()).toBe('{"value":"AA=="}\n');
   });
 });

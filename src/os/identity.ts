@@ -1,0 +1,128 @@
+// A process's identity as the agent pins it at accept and checks again before each value leaves:
+// its start time (/proc/PID/stat field 22, which tells a reused pid apart), a pidfd where the
+// kernel has one (which stays bound to this very process), and its executable's device and inode
+// (stat of /proc/PID/exe, which changes when the process execs another program). Also the
+// executable's SHA-256, computed once per file version, for `exe_sha256:` policy matchers.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { pidfdAlive, pidfdOpen } from './libc.js';
+import { isRunning } from './proc.js';
+
+/** What was true of a process when it connected. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Start time in clock ticks since boot (null when /proc/PID/stat was unreadable). */
+  startTime: string | null;
+  /** `dev:ino` of the executable (null when /proc/PID/exe could not be stat'ed, e.g. not dumpable). */
+  exe: string | null;
+  /** A pidfd for the process, or null where the kernel has none (before Linux 5.3). */
+  pidfd: number | null;
+}
+
+/** Takes a process's identity now (call it at accept, before anything is answered). */
+export function pinIdentity(pid: number): ProcessIdentity {
+  let pidfd: number | null = null;
+  try {
+    pidfd = pid > 0 ? pidfdOpen(pid) : null;
+  } catch {
+    pidfd = null; // ENOSYS on old kernels; ESRCH if it is already gone (then startTime fails too)
+  }
+  const identity = { pid, startTime: startTime(pid), exe: exeFile(pid), pidfd };
+  // The pidfd was opened before the reads: if it is still alive now, they were of this process.
+  if (pidfd !== null && !pidfdAlive(pidfd)) identity.startTime = null;
+  return identity;
+}
+
+/**
+ * Why the process pinned in `identity` is no longer the one that connected, or null when it still
+ * is: the same process (alive through its pidfd, same start time) running the same executable.
+ */
+export function identityChange(identity: ProcessIdentity): string | null {
+  if (identity.startTime === null) return 'the process could not be identified when it connected';
+  // With a pidfd alive after the read, the read was of this very process (its pid cannot have
+  // been reused while it runs), so the start time need not be read again (~35 µs of /proc).
+  const start = identity.pidfd === null ? startTime(identity.pid) : identity.startTime;
+  const exe = exeFile(identity.pid);
+  const exited = `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
+  if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return exited;
+  if (exe === null && identity.exe !== null && !isRunning(identity.pid)) return exited; // a zombie not yet reaped
+  if (start !== identity.startTime) return `pid ${identity.pid} is no longer the process that connected (it exited; the pid was reused or is gone)`;
+  if (exe !== identity.exe) return `pid ${identity.pid} now runs another executable than when it connected (${identity.exe ?? 'unknown'} -> ${exe ?? 'unknown'}, as dev:inode)`;
+  return null;
+}
+
+/** Closes the pidfd (when the connection ends). */
+export function releaseIdentity(identity: ProcessIdentity): void {
+  if (identity.pidfd === null) return;
+  try {
+    fs.closeSync(identity.pidfd);
+  } catch {
+    // already closed
+  }
+  identity.pidfd = null;
+}
+
+function startTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command (which may hold spaces and parentheses) comes field 3, so field 22 is [19].
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function exeFile(pid: number): string | null {
+  try {
+    const st = fs.statSync(`/proc/${pid}/exe`, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Digests kept, one per executable version; the least recently computed beyond this are dropped. */
+export const MAX_DIGESTS = 256;
+
+const digests = new Map<string, string>();
+
+/**
+ * The SHA-256 (hex) of the executable a process runs, read through /proc/PID/exe, or null when it
+ * cannot be read or is not the file `expectedExe` (dev:inode) names. Cached per (device, inode,
+ * mtime, size): a running executable cannot be written to (ETXTBSY), so one version hashes once.
+ */
+export function exeDigest(pid: number, expectedExe: string | null): string | null {
+  return fileDigest(`/proc/${pid}/exe`, expectedExe);
+}
+
+/** The SHA-256 (hex) of a file, cached per version (as exeDigest); null when unreadable or not `expected`. */
+export function fileDigest(file: string, expected: string | null = null): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (!st.isFile()) return null;
+    if (expected !== null && `${st.dev}:${st.ino}` !== expected) return null;
+    const key = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}`;
+    let hex = digests.get(key);
+    if (hex === undefined) {
+      const hash = crypto.createHash('sha256');
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let offset = 0;
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) hash.update(buf.subarray(0, n));
+      hex = hash.digest('hex');
+      if (digests.size >= MAX_DIGESTS) digests.delete(digests.keys().next().value!);
+      digests.set(key, hex);
+    }
+    return hex;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

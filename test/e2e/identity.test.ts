@@ -1,0 +1,185 @@
+// Process identity at each value release (issue 9, item 6), replayed with real Python processes
+// against a real agent: a client that connects and then execs another program, one that forks
+// and exits leaving the connection to its child, one that hands the descriptor to another process
+// over SCM_RIGHTS and exits: each is denied (exit 5 semantics: `denied`) and audited as
+// `identity_changed`. And `exe_sha256:` pins a binary's content: a copy with the same bytes is
+// allowed, one with other bytes is not.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyPolicy, cli, makeEnv, makeVault, python, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+
+const PYTHON_EXE = fs.realpathSync('/usr/bin/python3');
+const NODE_EXE = fs.realpathSync(process.execPath);
+
+let t: TestEnv;
+beforeEach(async () => {
+  t = makeEnv();
+  await makeVault(t);
+});
+afterEach(() => t.cleanup());
+
+/** Starts an agent under `policy`, unlocks it and stores token=s3cret through the CLI (node). */
+async function agentWith(policy: string): Promise<void> {
+  await applyPolicy(t, `version: 1\ndefault_policy: deny\nauthorization:\n  rules:\n    - name: cli\n      clients: [{ exe: "${NODE_EXE}" }]\n      secrets: ["*"]\n      actions: ["*"]\n${policy}`); // the agent enforces only a sealed policy
+  await startAgent(t.env);
+  expect((await unlock(t.env)).code).toBe(0);
+  expect((await cli(t.env, ['set', 'token'], 's3cret')).code).toBe(0);
+}
+
+const PYTHON_RULE = `    - name: python
+      clients: [{ exe: "/usr/bin/python3*" }]
+      secrets: ["token"]
+      actions: [read]
+`;
+
+/** Python helpers shared by the scripts: a line-based request on a socket. */
+const ASK = `
+import json, os, socket, sys, time
+def ask(s, req):
+    s.sendall((json.dumps(req) + "\\n").encode())
+    line = b""
+    while not line.endswith(b"\\n"):
+        chunk = s.recv(65536)
+        if not chunk: return {"closed": True}
+        line += chunk
+    return json.loads(line)
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.environ["GLASSDOME_AUTH_SOCK"])
+    return s
+`;
+
+/** Runs python and returns its last stdout line as JSON. */
+function run(script: string, args: string[] = []): Record<string, any> {
+  const r = python(ASK + script, args, t.env);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  if (!last.startsWith('{')) throw new Error(`python said: ${r.stdout} ${r.stderr}`);
+  return JSON.parse(last) as Record<string, any>;
+}
+
+function auditText(): string {
+  return fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8');
+}
+
+/** A copy of python at a new path (a new inode), optionally with bytes appended (other content). */
+function pythonCopy(name: string, extra = ''): string {
+  const file = path.join(t.dir, name);
+  fs.copyFileSync(PYTHON_EXE, file);
+  if (extra) fs.appendFileSync(file, extra);
+  fs.chmodSync(file, 0o755);
+  return file;
+}
+
+describe('connect, then become someone else', () => {
+  it('an allowed process that connects and then execs another program is denied, and audited', async () => {
+    await agentWith(PYTHON_RULE);
+    // The control: the allowed interpreter asking on its own connection gets the value.
+    expect(run(`s = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get","name":"token"})))`)).toMatchObject({ ok: true, value: Buffer.from('s3cret').toString('base64') });
+    const other = pythonCopy('other-program');
+    // The copy is not allowed on its own connection...
+    const ownConnection = spawnPython(other, `${ASK}\ns = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get","name":"token"})))`);
+    expect(ownConnection.error?.code).toBe('denied');
+    // ...so it inherits one: python connects, says hello, then execs the other program on it.
+    const child = path.join(t.dir, 'child.py');
+    fs.writeFileSync(child, 'import socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\ns.sendall(b\'{"v":1,"id":2,"op":"get","name":"token"}\\n\')\nprint(s.makefile("rb").readline().decode().strip())\n');
+    const attack = run(
+      `s = connect()
+assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+os.set_inheritable(s.fileno(), True)
+os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
+      [other, child],
+    );
+    expect(attack.ok).toBe(false);
+    expect(attack.error.code).toBe('denied');
+    expect(attack.error.message).toMatch(/another executable/);
+    expect(attack.value).toBeUndefined();
+    expect(auditText()).toMatch(/"identity_changed".*another executable/);
+    // The CLI maps `denied` to exit 5; the same check answers it (a get through the CLI still works).
+    expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n');
+  });
+
+  it('a connection left to a forked child after its opener exits is denied', async () => {
+    await agentWith(PYTHON_RULE);
+    const r = run(`s = connect()
+assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+parent = os.getpid()
+if os.fork() != 0:
+    os._exit(0)
+while os.getppid() == parent: time.sleep(0.01)
+print(json.dumps(ask(s, {"v":1,"id":2,"op":"get","name":"token"})))
+sys.stdout.flush()`);
+    expect(r.error?.code).toBe('denied');
+    expect(r.error.message).toMatch(/exited|no longer the process/);
+    expect(auditText()).toContain('"identity_changed"');
+  });
+
+  it('a descriptor passed over SCM_RIGHTS to another process, after its opener exits, is denied (also for list)', async () => {
+    await agentWith(PYTHON_RULE);
+    const r = run(`a, b = socket.socketpair()
+receiver = os.fork()
+if receiver == 0:
+    a.close()
+    msg, fds, flags, addr = socket.recv_fds(b, 16, 1)
+    s = socket.socket(fileno=fds[0])
+    b.recv(1)  # the opener has exited when this returns
+    while True:
+        try: os.kill(int(msg.decode()), 0); time.sleep(0.01)
+        except ProcessLookupError: break
+    print(json.dumps({"get": ask(s, {"v":1,"id":2,"op":"get","name":"token"}), "list": ask(s, {"v":1,"id":3,"op":"list"})}))
+    sys.stdout.flush()
+    os._exit(0)
+b.close()
+opener = os.fork()
+if opener == 0:
+    s = connect()
+    assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+    socket.send_fds(a, [str(os.getpid()).encode()], [s.fileno()])
+    os._exit(0)
+os.waitpid(opener, 0)
+a.send(b"x")
+os.waitpid(receiver, 0)`);
+    expect(r.get.error?.code).toBe('denied');
+    expect(r.list.error?.code).toBe('denied');
+    expect(r.get.value).toBeUndefined();
+    expect(r.list.names).toBeUndefined();
+  });
+});
+
+/** Runs a python script with a given interpreter binary; returns its last line as JSON. */
+function spawnPython(interpreter: string, script: string): Record<string, any> {
+  const r = spawnSync(interpreter, ['-c', script], { env: t.env, encoding: 'utf8', timeout: 30_000 });
+  const last = String(r.stdout).trim().split('\n').pop() ?? '';
+  if (!last.startsWith('{')) throw new Error(`${interpreter} said: ${r.stdout} ${r.stderr}`);
+  return JSON.parse(last) as Record<string, any>;
+}
+
+describe('exe_sha256', () => {
+  it('allows a binary with the pinned content and denies a copy with other content', async () => {
+    const same = pythonCopy('pinned-python');
+    const changed = pythonCopy('changed-python', '\0extra bytes after the ELF image');
+    const digest = crypto.createHash('sha256').update(fs.readFileSync(PYTHON_EXE)).digest('hex');
+    await agentWith(`    - name: pinned
+      clients: [{ exe: "${t.dir}/*", exe_sha256: "${digest.toUpperCase()}" }]
+      secrets: ["token"]
+      actions: [read]
+`);
+    const script = `${ASK}\ns = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get","name":"token"})))`;
+    expect(spawnPython(same, script)).toMatchObject({ ok: true, value: Buffer.from('s3cret').toString('base64') });
+    const denied = spawnPython(changed, script);
+    expect(denied.error?.code).toBe('denied');
+    expect(denied.error.message).toMatch(/default deny/);
+    const check = await cli(t.env, ['policy', 'check', '--exe', changed, 'token', 'read']);
+    expect(check.code).toBe(5);
+    expect((await cli(t.env, ['policy', 'check', '--exe', same, 'token', 'read'])).stdout).toMatch(/^allow \(rule pinned\)/);
+  });
+
+  it('a malformed digest is a policy error naming its line', async () => {
+    fs.writeFileSync(path.join(t.home, 'policy.yaml'), 'authorization:\n  rules:\n    - name: x\n      clients: [{ exe_sha256: "abc" }]\n      secrets: ["*"]\n      actions: [read]\n', { mode: 0o600 });
+    const r = await cli(t.env, ['policy', 'check', 'token', 'read']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/policy\.yaml:4: exe_sha256 must be 64 hex digits/);
+  });
+});

@@ -1,0 +1,171 @@
+// Copies of keys and values in memory (issue 9, item 8), replayed against real processes:
+// - the agent, after unlock, get, set and lock, holds no copy of the master key or a value (raw
+//   or base64) anywhere in its memory (read through /proc/PID/mem, which only root may do to a
+//   non-dumpable process);
+// - the `glassdome exec` parent is non-dumpable with no core limit while its child runs, so a
+//   sibling process of the same uid can no longer read its memory (before: it could).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { unsealMasterKey } from '../../src/vault/vault.js';
+
+const NOBODY = 65534;
+
+let t: TestEnv;
+beforeEach(async () => {
+  t = makeEnv();
+  await makeVault(t);
+});
+afterEach(() => t.cleanup());
+
+/** How often each of `needles` occurs in a process's readable memory (name -> count, absent if none). */
+function scanMemory(pid: number, needles: Record<string, Buffer>): Record<string, number> {
+  const found: Record<string, number> = {};
+  const overlap = Math.max(...Object.values(needles).map((n) => n.length)) - 1;
+  const chunk = Buffer.alloc(1 << 20);
+  const step = chunk.length - overlap;
+  const mem = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n')) {
+      const [range, perms] = line.split(' ');
+      if (!perms!.startsWith('r') || line.endsWith('[vvar]') || line.endsWith('[vsyscall]')) continue;
+      const [start, end] = range!.split('-').map((h) => parseInt(h, 16)) as [number, number];
+      for (let at = start; at < end; at += step) {
+        let n: number;
+        try {
+          n = fs.readSync(mem, chunk, 0, Math.min(chunk.length, end - at), at);
+        } catch {
+          break; // an unreadable mapping (device memory, guard pages)
+        }
+        const last = at + n >= end;
+        const view = chunk.subarray(0, n);
+        for (const [name, needle] of Object.entries(needles)) {
+          for (let i = view.indexOf(needle); i !== -1; i = view.indexOf(needle, i + 1)) {
+            if (i < step || last) found[name] = (found[name] ?? 0) + 1; // the overlap counts in the next read
+          }
+        }
+        if (n === 0) break;
+      }
+    }
+  } finally {
+    fs.closeSync(mem);
+  }
+  return found;
+}
+
+describe('the agent after lock', () => {
+  it('holds no copy of the master key or a value, raw or base64', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test reads a non-dumpable process through /proc/PID/mem and needs root (CI runs as root)');
+    const { pid } = await startAgent(t.env);
+    expect((await unlock(t.env)).code).toBe(0);
+    const value = crypto.randomBytes(30).toString('hex'); // 60 bytes of text, unlike anything else
+    const other = crypto.randomBytes(600).toString('hex'); // a value longer than V8's in-heap arrays
+    expect((await cli(t.env, ['set', 'token'], value)).code).toBe(0);
+    expect((await cli(t.env, ['set', 'long'], other)).code).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      expect((await cli(t.env, ['get', 'token'])).stdout).toBe(`${value}\n`);
+      expect((await cli(t.env, ['get', 'long'])).stdout).toBe(`${other}\n`);
+    }
+    expect((await cli(t.env, ['lock'])).code).toBe(0);
+    const keys = await unsealMasterKey(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
+    const needles: Record<string, Buffer> = {
+      'master key': Buffer.from(keys.masterKey),
+      'master key (base64)': Buffer.from(Buffer.from(keys.masterKey).toString('base64')),
+      value: Buffer.from(value),
+      'value (base64)': Buffer.from(Buffer.from(value).toString('base64')),
+      'long value': Buffer.from(other.slice(0, 200)),
+      'long value (base64)': Buffer.from(Buffer.from(other).toString('base64').slice(0, 200)),
+    };
+    const found = scanMemory(pid, { ...needles, 'secrets subkey': Buffer.from(keys.secretsKey) });
+    // The subkey's own slot is wiped, but @noble/ciphers copies its key into a 32-byte array for
+    // each XChaCha20 call, and a collection during that call can leave a copy no wipe reaches
+    // (docs/ARCHITECTURE.md § memory): seen in about one run in five, after the scrub on lock.
+    // It is reported, not asserted; what glassdome itself copies is.
+    console.log(`after lock: ${found['secrets subkey'] ?? 0} leftover copies of the secrets subkey (from the cipher library's per-call copy)`);
+    delete found['secrets subkey'];
+    expect(found).toEqual({});
+  });
+});
+
+/** The pid of a process's (only) child, from /proc. */
+function childOf(parent: number): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no child of pid ${parent}`);
+}
+
+/** Runs a command as nobody (a uid with no capabilities over other processes of its own). */
+function asNobody(args: string[], env: NodeJS.ProcessEnv, input?: string): ReturnType<typeof spawnSync> {
+  return spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...args], { env, input, encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('the exec parent', () => {
+  let pids: number[] = [];
+  afterEach(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    pids = [];
+  });
+
+  it('is non-dumpable and has no core limit: a same-uid sibling cannot read its memory', async () => {
+    // The whole session runs as nobody, so that a sibling of the same uid is not root.
+    spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, t.dir]);
+    const env = { ...t.env, HOME: t.dir };
+    const agent = asNobody([process.execPath, BIN, 'agent', '-s'], env);
+    expect(agent.status, String(agent.stderr)).toBe(0);
+    env.GLASSDOME_AUTH_SOCK = /GLASSDOME_AUTH_SOCK=([^;]+);/.exec(String(agent.stdout))![1];
+    t.env.GLASSDOME_AGENT_PID = env.GLASSDOME_AGENT_PID = /GLASSDOME_AGENT_PID=(\d+);/.exec(String(agent.stdout))![1];
+    expect(asNobody([process.execPath, BIN, 'unlock', '--password-stdin'], env, PASSWORD).status).toBe(0);
+    const value = crypto.randomBytes(24).toString('hex');
+    expect(asNobody([process.execPath, BIN, 'set', 'token'], env, value).status).toBe(0);
+
+    const marker = path.join(t.dir, 'child-started');
+    const exec: ChildProcess = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, BIN, 'exec', '-s', 'token', '--', '/bin/sh', '-c', `touch ${marker}; exec sleep 600`], { env, stdio: 'ignore' });
+    const parent = exec.pid!; // setpriv execs the CLI in place
+    pids.push(parent);
+    await waitFor(() => fs.existsSync(marker), 'the exec child to start');
+    const child = childOf(parent);
+    pids.push(child);
+    expect(fs.readFileSync(`/proc/${parent}/cmdline`, 'utf8')).toContain('exec');
+
+    // The sibling's attack: read the exec parent's memory and look for the value.
+    const attack = `
+import re, sys
+pid, needle = int(sys.argv[1]), sys.argv[2].encode()
+try:
+    maps = open(f"/proc/{pid}/maps").read().splitlines()
+    mem = open(f"/proc/{pid}/mem", "rb", 0)
+except PermissionError as e:
+    print("denied", e.errno); sys.exit(0)
+hits = 0
+for line in maps:
+    a, b = (int(x, 16) for x in line.split()[0].split("-"))
+    if not line.split()[1].startswith("r") or "[v" in line: continue
+    try:
+        mem.seek(a); hits += mem.read(b - a).count(needle)
+    except (OSError, ValueError, OverflowError): pass
+print("read", hits)
+`;
+    const sibling = asNobody(['/usr/bin/python3', '-c', attack, String(parent), value], env);
+    expect(String(sibling.stdout).trim(), String(sibling.stderr)).toBe('denied 13');
+    // The control: the same sibling can read a dumpable process of its uid (the child, sleep).
+    expect(String(asNobody(['/usr/bin/python3', '-c', attack, String(child), value], env).stdout).trim()).toMatch(/^read \d+$/);
+    // And a crash of the parent writes no core file.
+    expect(fs.readFileSync(`/proc/${parent}/limits`, 'utf8')).toMatch(/Max core file size\s+0\s+0/);
+  });
+});
