@@ -6,7 +6,9 @@
 
 Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSDOME_SECRETS_FD``):
 it is read once, closed, and the values kept in this process. Otherwise the agent at
-``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md). Errors raise
+``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md), once the kernel (``SO_PEERCRED``)
+has shown that the process serving it runs as our own uid: nothing is sent to a socket planted by
+another user (``denied``). Errors raise
 ``GlassdomeError`` carrying the protocol's error code (``not_found``, ``locked``, ...).
 
 Values are bytes in the vault. ``get`` returns text and raises ``not_text`` for a value that is
@@ -18,6 +20,7 @@ import base64
 import json
 import os
 import socket
+import struct
 import threading
 
 __all__ = ["GlassdomeError", "get", "get_bytes", "secrets"]
@@ -142,6 +145,18 @@ def _read_descriptor():
         return _from_fd
 
 
+def _check_peer(sock, path):
+    """Refuses a socket served by another uid (SO_PEERCRED: pid, uid, gid), before anything is sent."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise GlassdomeError(
+            "denied",
+            "the socket %s is served by uid %d (pid %d), not by your uid %d: nothing was sent to it" % (path, uid, pid, os.getuid()),
+            'another user may have planted it; start your own agent: eval "$(glassdome agent)"',
+        )
+
+
 def _ask(requests):
     """Sends requests to the agent on one connection; returns the replies in order."""
     path = os.environ.get("GLASSDOME_AUTH_SOCK")
@@ -156,6 +171,7 @@ def _ask(requests):
         except OSError as err:
             raise GlassdomeError("no_agent", "no agent answers at %s (%s)" % (path, err.strerror or err),
                                  'start one with: eval "$(glassdome agent)"; glassdome unlock')
+        _check_peer(sock, path)
         lines = b"".join(
             json.dumps(dict(fields, v=1, id=i, op=op), separators=(",", ":")).encode("utf-8") + b"\n"
             for i, (op, fields) in enumerate(requests)

@@ -11,6 +11,7 @@ import { parseLifetime } from '../cli/duration.js';
 import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
+import { openPrivate } from '../store/secure-file.js';
 import { loadVault } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
@@ -45,7 +46,7 @@ export async function auditShowAction(options: AuditShowOptions, paths: VaultPat
       offset = 0;
     }
     if (st.size <= offset) continue;
-    const fd = fs.openSync(paths.audit, 'r');
+    const fd = openPrivate(paths.audit, fs.constants.O_RDONLY);
     const chunk = Buffer.alloc(st.size - offset);
     fs.readSync(fd, chunk, 0, chunk.length, offset);
     fs.closeSync(fd);

@@ -32,7 +32,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
     } finally {
       password.fill(0);
     }
-    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS) : await unlockKeyring(paths, keys, options.lifetimeS);
+    const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, paths) : await unlockKeyring(paths, keys, options.lifetimeS);
     process.stderr.write(`glassdome: unlocked until ${until}\n`);
   } finally {
     agent?.close();
@@ -40,9 +40,22 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
   }
 }
 
-async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined): Promise<string> {
-  const pid = await agent.verifyPeerUid();
-  const reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });
+/**
+ * Hands the key to the agent. The key is the vault's own (the password unsealed it from an
+ * authenticated master_key.enc), so when the agent finds it does not open secrets.encrypted, the
+ * file is what is wrong: `tampered` (exit 6), and nothing was written.
+ */
+async function unlockAgent(agent: AgentClient, keys: VaultKeys, lifetimeS: number | undefined, paths: VaultPaths): Promise<string> {
+  const pid = agent.peer.pid;
+  let reply: Record<string, unknown>;
+  try {
+    reply = await agent.request('unlock', { key: toBase64(keys.masterKey), ...(lifetimeS ? { lifetime: lifetimeS } : {}) });
+  } catch (err) {
+    if (err instanceof GlassdomeError && err.code === 'bad_key') {
+      throw new GlassdomeError('tampered', `${paths.secrets} is damaged or was tampered with: the password is right, but the vault's own key does not open it`, 'restore it from a backup; glassdome left the file as it was');
+    }
+    throw err;
+  }
   return `${String(reply.expires_at)} (agent pid ${pid}, ${String(reply.secret_count)} secrets)`;
 }
 

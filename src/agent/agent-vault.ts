@@ -13,7 +13,7 @@ import { fail, GlassdomeError } from '../errors.js';
 import { loadVault, updateVault, type Commit, type WriteHooks } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
-import { sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
+import { openPrivate, sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { secretCopy } from '../vault/bytes.js';
 import { randomBytes } from '../vault/crypto.js';
 import { wipeMap, type AuditAnchor, type VaultPayload } from '../vault/payload.js';
@@ -181,7 +181,7 @@ export class AgentVault implements SecretStore {
   private hold(signature: FileSignature): void {
     this.release();
     try {
-      const fd = fs.openSync(this.paths.secrets, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const fd = openPrivate(this.paths.secrets, fs.constants.O_RDONLY);
       if (fs.fstatSync(fd, { bigint: true }).ino === signature.ino) this.heldFd = fd;
       else fs.closeSync(fd);
     } catch {

@@ -5,6 +5,7 @@
 // logged, not fatal.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { AuditLog } from '../audit/log.js';
 import { syslogForwarder } from '../audit/syslog.js';
 import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
@@ -20,6 +21,8 @@ export interface DaemonOptions {
   socketPath: string;
   /** True when the socket is at the default location, whose directory must be 0700. */
   defaultLocation: boolean;
+  /** True when the socket's directory is a private one made for this agent (removed at exit). */
+  privateDir?: boolean;
   lifetimeMs: number;
   log: Log;
 }
@@ -51,12 +54,12 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
     stopping = true;
     log(`${signal}: wiping the key and exiting`);
     void server.close().finally(() => {
-      removeSocket(options.socketPath);
+      removeSocket(options.socketPath, options.privateDir === true);
       process.exit(0);
     });
     // close() waits for connections; exit regardless after a moment.
     setTimeout(() => {
-      removeSocket(options.socketPath);
+      removeSocket(options.socketPath, options.privateDir === true);
       process.exit(0);
     }, 1000).unref();
   };
@@ -74,10 +77,15 @@ function forwardTo(audit: AuditLog, policy: Policy | null, log: Log): void {
   audit.forward = policy?.syslog ? syslogForwarder(policy.syslog, log) : undefined;
 }
 
-function removeSocket(socketPath: string): void {
+function removeSocket(socketPath: string, privateDir: boolean): void {
   try {
     fs.unlinkSync(socketPath);
   } catch {
-    // already gone
+    // already gone (closing the server unlinks it)
+  }
+  try {
+    if (privateDir) fs.rmdirSync(path.dirname(socketPath));
+  } catch {
+    // gone already, or not empty: leave it
   }
 }

@@ -10,13 +10,14 @@ import { GlassdomeError, isErrorCode } from '../errors.js';
 const START_TIMEOUT_MS = 15_000;
 
 /** Starts an agent in the background; resolves with its pid once it listens. */
-export function launchAgent(options: { home: string; socketPath: string; lifetimeMs: number; defaultLocation: boolean }): Promise<number> {
+export function launchAgent(options: { home: string; socketPath: string; lifetimeMs: number; defaultLocation: boolean; privateDir: boolean }): Promise<number> {
   // dist/agent/main.js, from dist/agent (unbundled) or dist/cli (inside the lean bundle) alike.
   const main = path.join(__dirname, '..', 'agent', 'main.js');
   // A 2 MiB young generation (V8's default grows to 16 MiB): measured with 10,000 secrets,
   // 84 MiB instead of 111 MiB after three unlocks, at the same throughput (npm run bench).
   const args = ['--max-semi-space-size=2', main, '--home', options.home, '--socket', options.socketPath, '--lifetime-ms', String(options.lifetimeMs)];
   if (options.defaultLocation) args.push('--default-location');
+  if (options.privateDir) args.push('--private-dir');
   const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
   const channel = child.stdio[3]!;
   return new Promise<number>((resolve, reject) => {

@@ -8,8 +8,14 @@ import { AgentClient, type Hello } from '../client/agent-client.js';
 import { fail, GlassdomeError } from '../errors.js';
 import { checkPrivate, ioError } from '../store/secure-file.js';
 
-/** The agent answering at a socket path, or null when nothing does. */
-export async function askHello(socketPath: string): Promise<Hello | null> {
+/** What an agent of our uid says about itself, and the pid the kernel reports for its socket. */
+export type PeerHello = Hello & { peerPid: number };
+
+/**
+ * The agent answering at a socket path, or null when nothing does; `denied` when the socket is
+ * served by another uid (checked before hello is sent).
+ */
+export async function askHello(socketPath: string): Promise<PeerHello | null> {
   let client: AgentClient;
   try {
     client = await AgentClient.connect(socketPath);
@@ -18,7 +24,7 @@ export async function askHello(socketPath: string): Promise<Hello | null> {
     return null;
   }
   try {
-    return await client.hello();
+    return { ...(await client.hello()), peerPid: client.peer.pid };
   } catch (err) {
     if (err instanceof GlassdomeError && err.code === 'denied') throw err;
     return null;

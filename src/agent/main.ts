@@ -1,6 +1,6 @@
 // Entry point of a detached agent, spawned by `glassdome agent` (see launch.ts). It skips the CLI
 // framework, which would cost start-up time and resident memory for the agent's whole life.
-// Arguments: --home DIR --socket PATH --lifetime-ms N [--default-location]. It reports readiness
+// Arguments: --home DIR --socket PATH --lifetime-ms N [--default-location] [--private-dir]. It reports readiness
 // on fd 3 ("ready" or "error {json}") and then serves until signalled.
 
 import fs from 'node:fs';
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     paths: vaultPaths(arg('--home')),
     socketPath: arg('--socket'),
     defaultLocation: process.argv.includes('--default-location'),
+    privateDir: process.argv.includes('--private-dir'),
     lifetimeMs: Number(arg('--lifetime-ms')),
     log: () => undefined,
   });

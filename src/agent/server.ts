@@ -16,7 +16,7 @@ import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/l
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
 import { loadVault } from '../store/vault-files.js';
-import { readRegularNonBlocking } from '../store/secure-file.js';
+import { readPrivate } from '../store/secure-file.js';
 import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
 import type { Policy } from '../policy/policy.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -33,6 +33,8 @@ import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
 import { releaseIdentity } from '../os/identity.js';
 import { AgentState, type LockReason, type Session } from './state.js';
+import { processKey, UnlockThrottle } from './unlock-throttle.js';
+import { commandOf } from '../os/proc.js';
 
 /** What the agent tells its operator (stderr under -D; nowhere when detached). */
 export type Log = (message: string) => void;
@@ -48,10 +50,7 @@ export interface AgentOptions {
   onPolicy?: (policy: Policy | null) => void;
 }
 
-/** Delay before answering the n-th failed unlock in a row (ms): 0.25 s doubling to 8 s. */
-export function unlockPenaltyMs(failures: number): number {
-  return failures <= 0 ? 0 : Math.min(250 * 2 ** (failures - 1), 8000);
-}
+export { unlockPenaltyMs } from './unlock-throttle.js';
 
 const LOCK_MESSAGES: Record<LockReason, [string, string]> = {
   never: ['locked', 'the agent is locked'],
@@ -68,8 +67,7 @@ export class AgentServer {
   private readonly guard: Guard;
   private readonly server: net.Server;
   private readonly connections = new Set<net.Socket>();
-  private failedUnlocks = 0;
-  private unlockQueue: Promise<unknown> = Promise.resolve();
+  private readonly unlockThrottle = new UnlockThrottle();
   private inForce: PolicyInForce = UNKNOWN_POLICY;
   private sealedText: string | null = null;
 
@@ -117,7 +115,7 @@ export class AgentServer {
    */
   private fileText(): string | null {
     try {
-      return readRegularNonBlocking(this.options.paths.policy);
+      return readPrivate(this.options.paths.policy)?.text ?? null;
     } catch (err) {
       return `unreadable: ${(err as Error).message}`;
     }
@@ -275,8 +273,8 @@ export class AgentServer {
   }
 
   /**
-   * Unlocks are serialized and rate-limited per client; each failure in a row doubles the wait
-   * before the next answer. Every attempt is audited.
+   * Unlocks are serialized and rate-limited per client process; each failure in a row of that
+   * process doubles its wait before its next answer. Every attempt is audited.
    */
   private unlock(key: Uint8Array, lifetimeS: number | undefined, client: Client): Promise<Record<string, unknown>> {
     const copy = secretCopy(key); // the request's buffer is wiped when this call returns
@@ -289,13 +287,13 @@ export class AgentServer {
       } catch (err) {
         if (err instanceof GlassdomeError && err.code === 'tampered') {
           this.failed(client, 'the key does not open the vault');
-          throw new GlassdomeError('bad_key', 'that key does not open this vault');
+          throw new GlassdomeError('bad_key', 'that key does not open this vault (a wrong key, or a damaged or tampered secrets.encrypted)');
         }
         throw err;
       } finally {
         wipeKeys(candidate);
       }
-      this.failedUnlocks = 0;
+      this.unlockThrottle.succeeded(processKey(client));
       const lifetimeMs = lifetimeS !== undefined ? lifetimeS * 1000 : this.options.defaultLifetimeMs;
       const session = this.state.unlock(vaultId, copy, lifetimeMs);
       copy.fill(0);
@@ -321,21 +319,20 @@ export class AgentServer {
   }
 
   private serialized<T>(client: Client, method: string, run: () => Promise<T>): Promise<T> {
-    const attempt = this.unlockQueue.then(async () => {
-      await this.guard.limit(this.guard.unlocks, client, 'unlock', null);
+    const key = processKey(client);
+    return this.unlockThrottle.run(key, async () => {
+      await this.guard.limit(this.guard.unlocks, client, 'unlock', null, key);
       this.record(client, { event_type: 'auth_attempt', action: 'unlock', resource: null, result: 'attempt', reason: method });
-      const penalty = unlockPenaltyMs(this.failedUnlocks);
-      if (penalty > 0) await new Promise((r) => setTimeout(r, penalty));
+      await this.unlockThrottle.penalty(key);
       return run();
     });
-    this.unlockQueue = attempt.catch(() => undefined);
-    return attempt;
   }
 
   private failed(client: Client, reason: string): void {
-    this.failedUnlocks++;
-    this.options.log(`failed unlock from pid ${client.pid} (${client.exe ?? 'unknown exe'}): ${reason}; ${this.failedUnlocks} in a row`);
-    this.record(client, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason });
+    const inARow = this.unlockThrottle.failed(processKey(client));
+    const command = commandOf(client.pid) ?? client.exe ?? 'unknown command';
+    this.options.log(`failed unlock from pid ${client.pid} (${command}): ${reason}; ${inARow} in a row from that process`);
+    this.record(client, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason: `${reason}; from ${command}` });
   }
 
   /** Seals the audit log's head into the vault (best effort: a failure is logged, the lock or unlock goes on). */

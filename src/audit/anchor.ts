@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { lineHash } from './chain.js';
 import { KEEP_ROTATED, type AuditLog, type ChainHead } from './log.js';
-import { readRegularNonBlocking } from '../store/secure-file.js';
+import { openPrivate, readPrivate } from '../store/secure-file.js';
 import type { AuditAnchor } from '../vault/payload.js';
 import { toHex } from '../vault/format.js';
 
@@ -54,7 +54,7 @@ function hashOfLine(path: string, lastSeq: number, target: number): string | und
     if (k > 0 && !fs.existsSync(name)) return undefined;
     let text: string;
     try {
-      text = readRegularNonBlocking(name) ?? '';
+      text = readPrivate(name)?.text ?? '';
     } catch {
       return undefined; // unreadable (a FIFO, another owner): verify reports it
     }
@@ -89,13 +89,12 @@ function findInLines(lines: string[], lastSeq: number, target: number): { hash?:
 function tailLines(path: string): string[] | null {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    fd = openPrivate(path, fs.constants.O_RDONLY); // non-blocking, a private regular file
   } catch {
     return null;
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) return null;
     const start = Math.max(0, st.size - TAIL_BYTES);
     const buf = Buffer.alloc(st.size - start);
     let got = 0;

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
-import { checkPrivate, ioError, readPrivate } from '../store/secure-file.js';
+import { ioError, openPrivate, readPrivate } from '../store/secure-file.js';
 import { buildLine, GENESIS, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
 
 /** The chain's last line: its number (0: empty) and its hash. */
@@ -193,13 +193,8 @@ export class AuditLog {
   private open(): number {
     if (this.fd !== undefined) return this.fd;
     // Read-write: the previous line's hash is read from the tail; O_APPEND puts every write at the end.
-    const fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      checkPrivate(this.path, fs.fstatSync(fd), 'file');
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
+    // Never blocking, and only a regular file: a FIFO here would take a few lines, then stall the agent.
+    const fd = openPrivate(this.path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT);
     this.fd = fd;
     this.knownSize = -1;
     return fd;
@@ -224,7 +219,7 @@ function rotationEvent(path: string): AuditEvent {
 /** The seq of a file's first line, or null (no such file, or a line of an earlier release). */
 function firstSeq(file: string): number | null {
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const fd = openPrivate(file, fs.constants.O_RDONLY);
     try {
       const chunk = Buffer.alloc(64 * 1024);
       const n = fs.readSync(fd, chunk, 0, chunk.length, 0);
@@ -292,7 +287,7 @@ function lastLine(fd: number, size: number): string | null {
 /** Where the chain of an empty current log starts: the last line of audit.log.1, if any. */
 function chainStart(path: string): ChainHead {
   try {
-    const fd = fs.openSync(`${path}.1`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fd = openPrivate(`${path}.1`, fs.constants.O_RDONLY);
     try {
       return tailHead(fd, fs.fstatSync(fd).size, path);
     } finally {

@@ -1,5 +1,6 @@
 // Where the agent's socket lives: $XDG_RUNTIME_DIR/glassdome/agent.sock, else
-// /tmp/glassdome-<uid>/agent.sock (DESIGN.md §agent), and the 107-byte limit of sun_path.
+// ${TMPDIR:-/tmp}/glassdome-<uid>/agent.sock (DESIGN.md §agent; $TMPDIR honoured as ssh-agent
+// does), and the 107-byte limit of sun_path.
 
 import path from 'node:path';
 import { fail } from '../errors.js';
@@ -7,11 +8,20 @@ import { fail } from '../errors.js';
 /** The longest socket path the kernel takes (sun_path is 108 bytes with its NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
+/** The socket's file name inside its directory. */
+export const SOCKET_NAME = 'agent.sock';
+
+/** The default directory of the agent's socket for this login. */
+export function defaultSocketDir(env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && path.isAbsolute(runtime)) return path.join(runtime, 'glassdome');
+  const tmp = env.TMPDIR && path.isAbsolute(env.TMPDIR) ? env.TMPDIR : '/tmp';
+  return path.join(tmp, `glassdome-${process.getuid?.() ?? 0}`);
+}
+
 /** The default agent socket of this login. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  const runtime = env.XDG_RUNTIME_DIR;
-  const dir = runtime && path.isAbsolute(runtime) ? path.join(runtime, 'glassdome') : `/tmp/glassdome-${process.getuid?.() ?? 0}`;
-  return path.join(dir, 'agent.sock');
+  return path.join(defaultSocketDir(env), SOCKET_NAME);
 }
 
 /** Checks a socket path fits sun_path; returns it absolute. */

@@ -1,5 +1,6 @@
 // The OS keyring item that holds a vault's master key while a fallback session is open: service
-// `glassdome`, account `master_key:<vault_id>`, through @napi-rs/keyring pinned to the Secret
+// `glassdome`, account `master_key:<vault_id>` (stored by the library as the Secret Service
+// attributes `service` and `username`), through @napi-rs/keyring pinned to the Secret
 // Service on Linux (unpinned, it silently falls back to the kernel keyring, which loses keys at
 // reboot). Every failure becomes `keyring_unavailable` naming its cause. The library answers null
 // both for "no item" and for "collection locked", so `probe` tells the two apart by writing.

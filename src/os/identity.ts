@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { pidfdAlive, pidfdOpen } from './libc.js';
-import { isRunning } from './proc.js';
+import { isRunning, startTime } from './proc.js';
 
 /** What was true of a process when it connected. */
 export interface ProcessIdentity {
@@ -61,16 +61,6 @@ export function releaseIdentity(identity: ProcessIdentity): void {
     // already closed
   }
   identity.pidfd = null;
-}
-
-function startTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After the command (which may hold spaces and parentheses) comes field 3, so field 22 is [19].
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function exeFile(pid: number): string | null {

@@ -17,9 +17,14 @@ export function matches(m: Matcher, c: Client): boolean {
   if (m.user && !(c.user !== null && m.user.test(c.user))) return false;
   if (m.exe && !(c.exe !== null && m.exe.test(c.exe))) return false;
   if (m.cwd && !(c.cwd !== null && m.cwd.test(c.cwd))) return false;
-  if (m.parent && !c.parents.some((p) => m.parent!.test(p))) return false;
+  if (m.parent && !parentMatches(m.parent, c.parents)) return false;
   if (m.exeSha256 && c.exeSha256?.() !== m.exeSha256) return false;
   return true;
+}
+
+/** `parent: GLOB`: some ancestor matches; `parent: "!GLOB"`: none does (the negated glob holds for every one). */
+function parentMatches(glob: { source: string; test: (s: string) => boolean }, parents: string[]): boolean {
+  return glob.source.startsWith('!') ? parents.every((p) => glob.test(p)) : parents.some((p) => glob.test(p));
 }
 
 /** Decides `action` on `secret` (null for admin actions) for `client`. */

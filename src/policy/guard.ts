@@ -10,6 +10,7 @@ import type { AuditLog, NewEvent } from '../audit/log.js';
 import type { SecretStore } from '../vault/store.js';
 import { identityChange } from '../os/identity.js';
 import { clientKey, type Client } from './client.js';
+import { commandOf } from '../os/proc.js';
 import { decide, type Decision } from './decide.js';
 import type { Action, Policy } from './policy.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
@@ -89,9 +90,11 @@ export class Guard {
     fail('denied', `the client is not the process that connected: ${why}`, 'ask from the process that connects; a connection cannot be handed to another program or kept across exec');
   }
 
-  /** Takes a token from `limiter` for `client`, or audits (sparingly) and throws `rate_limited`. */
-  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null): Promise<void> {
-    const key = clientKey(client);
+  /**
+   * Takes a token from `limiter` for `client` (its bucket named by `key`: uid and executable unless
+   * given), or audits (sparingly) and throws `rate_limited` naming the client's command.
+   */
+  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null, key = clientKey(client)): Promise<void> {
     if (limiter.take(key)) return;
     const now = Date.now();
     const seen = this.lastRateAudit.get(key);
@@ -102,7 +105,8 @@ export class Guard {
     } else {
       seen.suppressed++;
     }
-    fail('rate_limited', `too many ${op} requests from ${client.exe ?? `pid ${client.pid}`}; retry in ${limiter.retryAfter(key)} s`);
+    const command = commandOf(client.pid) ?? client.exe ?? 'unknown command';
+    fail('rate_limited', `too many ${op} requests from pid ${client.pid} (${command}); retry in ${limiter.retryAfter(key)} s`);
   }
 }
 

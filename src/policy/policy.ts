@@ -239,7 +239,9 @@ function matcher(c: Checker, node: Node, what: string): Matcher {
       out.exeSha256 = hex.toLowerCase();
     } else {
       const glob = c.glob(v, key);
-      if ((key === 'exe' || key === 'cwd' || key === 'parent') && !glob.source.startsWith('/') && !glob.source.startsWith('*')) {
+      // parent: "!GLOB" means no ancestor matches GLOB (e.g. not under `glassdome exec`'s node).
+      const path = key === 'parent' && glob.source.startsWith('!') ? glob.source.slice(1) : glob.source;
+      if ((key === 'exe' || key === 'cwd' || key === 'parent') && !path.startsWith('/') && !path.startsWith('*')) {
         c.error(v, `${key} must be an absolute path glob`);
       }
       (out as Record<string, Glob>)[key] = glob;

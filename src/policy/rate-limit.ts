@@ -1,6 +1,7 @@
-// Token buckets per client (uid + executable): one for reads (get, list, and so exec), one for
-// unlock attempts. A bucket refills continuously; an empty one answers `rate_limited` at once
-// and never blocks anyone else. Defaults are named constants; policy.yaml can change them.
+// Token buckets per client: one for reads (get, list, and so exec; keyed by uid + executable),
+// one for unlock attempts (keyed by client process: src/agent/unlock-throttle.ts). A bucket refills
+// continuously; an empty one answers `rate_limited` at once and never blocks anyone else. Defaults
+// are named constants; policy.yaml can change them.
 
 /** A refill rate and a burst size. */
 export interface RateSpec {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { fail } from '../errors.js';
 import { tryLockExclusive, unlock } from '../os/libc.js';
-import { checkPrivate, ioError } from './secure-file.js';
+import { ioError, openPrivate } from './secure-file.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -43,12 +43,11 @@ export async function flockWithin(fd: number, timeoutMs: number): Promise<boolea
 async function holding<T>(lockPath: string, fn: () => Promise<T> | T): Promise<T> {
   let fd: number;
   try {
-    fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    fd = openPrivate(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT);
   } catch (err) {
     throw ioError(err, `cannot open the lock file ${lockPath}`);
   }
   try {
-    checkPrivate(lockPath, fs.fstatSync(fd), 'file');
     if (!(await flockWithin(fd, LOCK_TIMEOUT_MS))) {
       fail('busy', `the vault stayed locked by another writer for ${LOCK_TIMEOUT_MS / 1000} s`, `find it with: fuser ${lockPath}`);
     }

@@ -1,5 +1,7 @@
 // Reading and writing the vault's files safely: owner and mode checked on the open descriptor
-// (as ssh does, refusing anything others can read), no symlinks followed, and every write done
+// (as ssh does, refusing anything others can read), no symlinks followed, never blocking in open
+// (O_NONBLOCK, then fstat: only a regular file is used, so a FIFO planted in the vault directory
+// cannot hang the CLI or the agent), and every write done
 // as temp file + fsync + rename + fsync of the directory, so a crash leaves the old file or the
 // new one, never a mix. Errors are one-line GlassdomeErrors naming the file and the fix.
 
@@ -9,6 +11,7 @@ import { fail, GlassdomeError } from '../errors.js';
 import { isRunning } from '../os/proc.js';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
+const O_NONBLOCK = fs.constants.O_NONBLOCK;
 
 /** What identifies one version of a file: its inode, size and change times. */
 export interface FileSignature {
@@ -47,25 +50,50 @@ export function checkPrivate(file: string, st: { uid: number | bigint; mode: num
   }
 }
 
+/**
+ * Opens a file of the vault directory without ever blocking (O_NONBLOCK, O_NOFOLLOW) and checks
+ * the open descriptor: a regular file, ours, private; else `insecure_file` (exit 1) naming it.
+ * Throws the raw errno error (ENOENT included) when open itself fails on a regular path.
+ */
+export function openPrivate(file: string, flags: number, mode = 0o600): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | O_NOFOLLOW | O_NONBLOCK, mode);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') fail('insecure_file', `${file} is a symbolic link`, `replace it with the file itself`);
+    if (code === 'ENXIO') notRegular(file, 'a fifo');
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) notRegular(file, st.isFIFO() ? 'a fifo' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file');
+    checkPrivate(file, st, 'file');
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+function notRegular(file: string, what: string): never {
+  fail('insecure_file', `${file} is not a regular file (it is ${what})`, `check who put it there, then remove it: rm ${quote(file)}`);
+}
+
 /** Reads a private file; null when it does not exist. */
 export function readPrivate(file: string): SecureRead | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW);
+    fd = openPrivate(file, fs.constants.O_RDONLY);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') fail('insecure_file', `${file} is a symbolic link`, `replace it with the file itself`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw ioError(err, `cannot read ${file}`);
   }
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    if (!st.isFile()) fail('insecure_file', `${file} is not a regular file`);
-    checkPrivate(file, st, 'file');
     const text = fs.readFileSync(fd, 'utf8');
     return { text, signature: signatureOf(st) };
   } catch (err) {
-    if (err instanceof GlassdomeError) throw err;
     throw ioError(err, `cannot read ${file}`);
   } finally {
     fs.closeSync(fd);
@@ -198,27 +226,4 @@ export function ioError(err: unknown, what: string): GlassdomeError {
 
 function quote(p: string): string {
   return /^[A-Za-z0-9_./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Reads a private regular file opened without blocking (a FIFO planted in its place must not
- * stall the reader); null when it does not exist; `insecure_file` for anything but a regular file
- * of ours, private.
- */
-export function readRegularNonBlocking(file: string): string | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw ioError(err, `cannot read ${file}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) fail('insecure_file', `${file} is not a regular file`);
-    checkPrivate(file, st, 'file');
-    return fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
 }

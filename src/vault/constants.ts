@@ -15,5 +15,9 @@ export const KDF_CONTEXT_BYTES = 8;
 /** The default Argon2id cost: opslimit 3, memlimit 64 MiB (DESIGN.md). */
 export const DEFAULT_KDF = { opslimit: 3, memlimit: 64 * 1024 * 1024 } as const;
 
-/** The bounds a stored KDF cost must lie within (libsodium's minimums; a sane maximum). */
-export const KDF_LIMITS = { opsMin: 1, opsMax: 64, memMin: 8192, memMax: 1024 * 1024 * 1024 } as const;
+/**
+ * The bounds a stored KDF cost must lie within: libsodium's minimums, and maximums (opslimit 10,
+ * 1 GiB) that keep an edited master_key.enc (its checksum is unkeyed) from making unlock spend
+ * minutes and gigabytes before the AEAD could say the file is wrong.
+ */
+export const KDF_LIMITS = { opsMin: 1, opsMax: 10, memMin: 8192, memMax: 1024 * 1024 * 1024 } as const;

@@ -91,8 +91,9 @@ export function parseMasterKeyFile(text: string): { file: MasterKeyFile; checksu
   if (!isPlainObject(kdfDoc)) return corrupt(what, 'kdf is not an object');
   checkFields(kdfDoc, KDF_FIELDS, what);
   if (kdfDoc.alg !== KDF_ALG) return corrupt(what, `unknown kdf ${JSON.stringify(kdfDoc.alg)}`);
-  const opslimit = integerIn(kdfDoc.opslimit, KDF_LIMITS.opsMin, KDF_LIMITS.opsMax) ?? corrupt(what, 'kdf opslimit out of range');
-  const memlimit = integerIn(kdfDoc.memlimit, KDF_LIMITS.memMin, KDF_LIMITS.memMax) ?? corrupt(what, 'kdf memlimit out of range');
+  // Checked before any Argon2id runs: a cost beyond these bounds is refused, never paid.
+  const opslimit = integerIn(kdfDoc.opslimit, KDF_LIMITS.opsMin, KDF_LIMITS.opsMax) ?? kdfCostRefused(what, 'opslimit', kdfDoc.opslimit, `${KDF_LIMITS.opsMin}..${KDF_LIMITS.opsMax}`);
+  const memlimit = integerIn(kdfDoc.memlimit, KDF_LIMITS.memMin, KDF_LIMITS.memMax) ?? kdfCostRefused(what, 'memlimit', kdfDoc.memlimit, `${KDF_LIMITS.memMin}..${KDF_LIMITS.memMax} bytes (1 GiB)`);
   const file: MasterKeyFile = {
     version: FORMAT_VERSION,
     vaultId: vaultId(doc.vault_id, what),
@@ -181,6 +182,12 @@ function integerIn(value: unknown, min: number, max: number): number | null {
 
 function isPlainObject(value: unknown): value is Doc {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The `corrupt` error for a KDF cost outside KDF_LIMITS, naming the value and the bounds. */
+function kdfCostRefused(what: string, field: string, value: unknown, range: string): never {
+  const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? 'nothing');
+  return fail('corrupt', `${what} asks for an argon2id ${field} of ${shown}, outside the ${range} glassdome accepts: the file was damaged or edited, and nothing was computed`, 'restore it from a backup; glassdome left the file as it was');
 }
 
 /** Throws the `corrupt` error for a vault file. */

@@ -76,13 +76,17 @@ describe('starting and reusing', () => {
     expect(refused.stderr).toMatch(/other users/);
   });
 
-  it('refuses the default directory when it is open to others, naming the chmod', async () => {
+  it('skips a default directory open to others, saying why, and listens in a private one beside it', async () => {
     const dir = path.join(t.runtime, 'glassdome');
     fs.mkdirSync(dir, { mode: 0o755 });
     fs.chmodSync(dir, 0o755);
-    const r = await cli(t.env, ['agent']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`chmod 700 ${dir}`);
+    const a = await startAgent(t.env);
+    expect(path.dirname(a.socket).startsWith(`${dir}-`)).toBe(true);
+    expect(fs.statSync(path.dirname(a.socket)).mode & 0o777).toBe(0o700);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const again = await cli({ ...t.env, GLASSDOME_AUTH_SOCK: '' }, ['agent', '-s']);
+    expect(again.stderr).toContain(`glassdome: not using ${dir}: its mode is 0755, not 0700`);
+    expect(again.stdout).toContain(`GLASSDOME_AUTH_SOCK=${a.socket};`);
   });
 
   it('-D runs in the foreground, logs to stderr and exits on SIGTERM, wiping and removing the socket', async () => {

@@ -232,7 +232,7 @@ describe('the Python client', () => {
   it('stays within the standard library and Python 3.8 syntax', () => {
     const source = fs.readFileSync(path.join(CLIENT_DIR, 'glassdome.py'), 'utf8');
     const imports = [...source.matchAll(/^import (\w+)|^from (\w+)/gm)].map((m) => m[1] ?? m[2]);
-    expect(imports.sort()).toEqual(['base64', 'json', 'os', 'socket', 'threading']);
+    expect(imports.sort()).toEqual(['base64', 'json', 'os', 'socket', 'struct', 'threading']);
     const r = spawnSync(PY, ['-c', 'import ast,sys; ast.parse(open(sys.argv[1]).read(), feature_version=(3, 8)); print("ok")', path.join(CLIENT_DIR, 'glassdome.py')], { encoding: 'utf8' });
     expect(r.stdout.trim()).toBe('ok');
   });

@@ -41,7 +41,9 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     expect(u.code, u.stderr).toBe(0);
     expect(u.stderr).toMatch(/unlocked until .*OS keyring session/);
     const found = items();
-    expect(found.stdout + found.stderr).toContain(`master_key:${vaultId}`);
+    // The attribute names README.md gives: service and username (@napi-rs/keyring's account).
+    expect(found.stdout + found.stderr).toContain('attribute.service = glassdome');
+    expect(found.stdout + found.stderr).toContain(`attribute.username = master_key:${vaultId}`);
     expect(fs.statSync(cachePath()).mode & 0o777).toBe(0o600);
 
     expect((await cli(t.env, ['set', 'proxmox_password'], 'hunter2')).code).toBe(0);

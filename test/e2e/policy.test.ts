@@ -290,19 +290,25 @@ describe('audit log', () => {
 });
 
 describe('rate limits', () => {
-  it('unlock brute force is slowed, then refused, and audited', async () => {
+  it('unlock brute force from one process is slowed, then refused, and audited; the owner still unlocks', async () => {
     await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  unlock: { rate: 3, per: hour, burst: 3 }\n');
-    await startAgent(t.env);
+    const agent = await startAgent(t.env);
     expect((await unlock(t.env)).code).toBe(0); // the agent learns the sealed policy (and its limits) at unlock, and keeps it when locked
     expect((await cli(t.env, ['lock'])).code).toBe(0);
     const codes: Array<number | null> = [];
-    for (let i = 0; i < 4; i++) codes.push((await unlock(t.env, [], `guess ${i}`)).code);
-    expect(codes).toEqual([1, 1, 1, 5]);
-    const refused = await unlock(t.env); // even the right password must wait now
-    expect(refused.code).toBe(5);
-    expect(refused.stderr).toMatch(/too many unlock requests .*retry in \d+ s/);
+    for (let i = 0; i < 3; i++) codes.push((await unlock(t.env, [], `guess ${i}`)).code);
+    expect(codes).toEqual([1, 1, 1]); // each `glassdome unlock` is a process of its own
+    const wire = await Wire.connect(agent.socket);
+    for (let id = 1; id <= 4; id++) wire.request({ v: 1, id, op: 'unlock', failed: 'bad_password' });
+    const replies = [];
+    for (let id = 1; id <= 4; id++) replies.push(((await wire.reply()).error as { code: string; message: string }));
+    wire.close();
+    expect(replies.map((e) => e.code)).toEqual(['bad_password', 'bad_password', 'bad_password', 'rate_limited']);
+    expect(replies[3]!.message).toMatch(/too many unlock requests from pid \d+ .*retry in \d+ s/);
+    const owner = await unlock(t.env); // the right password, from a process that failed nothing
+    expect(owner.code, owner.stderr).toBe(0);
     const ev = events();
-    expect(ev.filter((e) => e.event_type === 'auth_failure')).toHaveLength(3);
+    expect(ev.filter((e) => e.event_type === 'auth_failure')).toHaveLength(6);
     expect(ev.filter((e) => e.event_type === 'rate_limited' && e.action === 'unlock').length).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify(ev)).not.toMatch(/guess \d/);
   });

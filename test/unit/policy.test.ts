@@ -82,6 +82,21 @@ client_roles:
     expect(decide(null, node, 'delete', 'x')).toEqual({ allow: true, by: 'no policy' });
   });
 
+  it('parent: "!GLOB" allows only clients with no such ancestor (a child of `glassdome exec` has node above it)', () => {
+    const p = parsePolicy(`
+clients:
+  not-under-exec: { parent: "!/usr/bin/node" }
+authorization:
+  rules:
+    - { name: interactive, clients: [not-under-exec], secrets: ["*"], actions: [read] }
+`);
+    const cli = { ...python, exe: '/usr/bin/node' };
+    expect(decide(p, { ...cli, parents: ['/usr/bin/bash', '/usr/sbin/sshd'] }, 'read', 'x')).toEqual({ allow: true, by: 'rule interactive' });
+    expect(decide(p, { ...cli, parents: ['/usr/bin/bash', '/usr/bin/node', '/usr/bin/bash'] }, 'read', 'x')).toEqual({ allow: false, by: 'default deny' });
+    expect(decide(p, { ...python, parents: ['/usr/bin/node', '/usr/bin/bash'] }, 'read', 'x')).toEqual({ allow: false, by: 'default deny' });
+    expect(() => parsePolicy('clients:\n  c: { parent: "!usr/bin/node" }\n')).toThrow(/absolute path glob/);
+  });
+
   it('a certificate CN never matches a local process', () => {
     const p = parsePolicy('default_policy: deny\nauthorization:\n  rules:\n    - {name: r, clients: ["*"], secrets: ["*"], actions: ["*"]}\n');
     expect(decide(p, python, 'read', 'x').allow).toBe(false);
