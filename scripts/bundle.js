@@ -20,6 +20,7 @@ const PARTS = [
   ['src/actions/agent.ts', 'dist/cli/lean-agent.js'],
   ['src/keyring/session.ts', 'dist/cli/lean-keyring.js'], // the fallback, when no agent answers
   ['src/store/local-store.ts', 'dist/cli/lean-store.js'],
+  ['src/store/vault-commit.ts', 'dist/cli/lean-commit.js'], // vault.journal, read only after a crashed rotate or restore
   ['src/vendor/noble.ts', 'dist/vendor/noble.js'], // @noble, for commands that decrypt
 ];
 

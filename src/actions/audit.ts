@@ -84,7 +84,7 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
   } else {
     parts.push(`with the key (${via}): ${outcome.keyed} MAC(s) verified`);
     if (outcome.unkeyed + outcome.legacy > 0) parts.push(`${outcome.unkeyed + outcome.legacy} line(s) carry no MAC (written while locked, or by an earlier release) and are covered only by the chain and the anchor`);
-    if (outcome.anchor_lines === null) parts.push('no anchor sealed in the vault yet (it is sealed at the next vault write, lock or unlock)');
+    if (outcome.anchor_lines === null) parts.push('no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
     else if (outcome.anchored_at !== null) parts.push(`the vault's anchor (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
     else parts.push(`the vault's anchor (line ${outcome.anchor_lines}) was rotated away`);
   }

@@ -19,7 +19,7 @@ import { randomBytes } from '../vault/crypto.js';
 import { wipeMap, type AuditAnchor, type VaultPayload } from '../vault/payload.js';
 import { notFound, putSecret, removeSecret, type SecretStore } from '../vault/store.js';
 import { type VaultKeys } from '../vault/vault.js';
-import { vaultIdOf } from '../vault/format.js';
+import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
 import type { AgentState } from './state.js';
 
 const NONCE = 12;
@@ -47,6 +47,8 @@ export class AgentVault implements SecretStore {
   private sessionKey: Uint8Array | undefined;
   private signature: FileSignature | undefined;
   private heldFd: number | undefined;
+  /** The checksum of master_key.enc when the keys were taken: a change means another key may seal the vault now. */
+  private masterChecksum: string | undefined;
   /** True until the end of the current event-loop turn once secrets.encrypted was checked in it. */
   private checkedThisTurn = false;
 
@@ -61,6 +63,7 @@ export class AgentVault implements SecretStore {
    */
   adoptUnlock(payload: VaultPayload, signature: FileSignature): number {
     this.clear();
+    this.masterChecksum = masterChecksumNow(this.paths);
     this.sessionKey = this.state.sessionKey(randomBytes);
     this.fill(payload);
     this.hold(signature);
@@ -244,9 +247,22 @@ export class AgentVault implements SecretStore {
     } catch {
       vaultId = undefined;
     }
-    if (vaultId === keys.vaultId) return err;
+    if (vaultId === keys.vaultId) {
+      // Same vault, but sealed under another key: rotated or restored by another process.
+      if (err.code !== 'tampered' || !this.masterChecksum || masterChecksumNow(this.paths) === this.masterChecksum) return err;
+      this.state.lock('replaced');
+      return new GlassdomeError('locked', 'the vault\'s master key changed since it was unlocked (rotated or restored elsewhere)', 'glassdome unlock');
+    }
     this.state.lock('replaced');
     return new GlassdomeError('locked', 'the vault was replaced or removed since it was unlocked', 'glassdome unlock');
+  }
+}
+
+function masterChecksumNow(paths: VaultPaths): string | undefined {
+  try {
+    return parseMasterKeyFile(readMasterKeyText(paths)).checksum;
+  } catch {
+    return undefined;
   }
 }
 

@@ -148,6 +148,10 @@ export class Connection {
     } finally {
       if (request.op === 'set') request.value.fill(0);
       if (request.op === 'unlock') request.key?.fill(0);
+      if (request.op === 'rotate') {
+        request.oldKey.fill(0);
+        request.key.fill(0);
+      }
     }
   }
 

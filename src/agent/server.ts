@@ -15,7 +15,7 @@ import { Base64Bytes, encodeLine } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
-import { loadVault } from '../store/vault-files.js';
+import { loadVault, rotateVault } from '../store/vault-files.js';
 import { readPrivate } from '../store/secure-file.js';
 import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
 import type { Policy } from '../policy/policy.js';
@@ -25,6 +25,7 @@ import { secretCopy } from '../vault/bytes.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
+import { constantTimeEqual } from '../vault/crypto.js';
 import { VERSION } from '../version.js';
 import { prepareAnchor } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
@@ -236,6 +237,8 @@ export class AgentServer {
         const report = verifyAuditLog(this.guard.audit.path, { key: this.state.auditKey!, anchor: this.vault.anchor });
         return { lines: report.lines, files: report.files, keyed: report.keyed, unkeyed: report.unkeyed, legacy: report.legacy, last_seq: report.lastSeq, anchored_at: report.anchoredAt, anchor_lines: this.vault.anchor?.lines ?? null, broken: report.broken };
       }
+      case 'rotate':
+        return this.rotate(request, client);
     }
   }
 
@@ -305,9 +308,46 @@ export class AgentServer {
       }
       this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
       this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
-      await this.anchor('unlock'); // anchors what was written while locked (and finds a log cut meanwhile)
       return { vault_id: vaultId, expires_at: new Date(session.expiresAt).toISOString(), secret_count: count };
     }).finally(() => copy.fill(0));
+  }
+
+  /**
+   * A rotation: the client (which ran the KDF) sends the current master key as proof, a new one,
+   * and the new master_key.enc sealing it. The files are committed under the vault lock, and the
+   * agent takes the new key inside that same lock, keeping its session's deadline.
+   */
+  private async rotate(request: Extract<Request, { op: 'rotate' }>, client: Client): Promise<Record<string, unknown>> {
+    await this.guard.authorize(client, 'admin', 'rotate_key', null);
+    const keys = this.state.current()!;
+    if (!constantTimeEqual(request.oldKey, keys.masterKey)) {
+      this.failed(client, 'rotate: old_key is not the key the agent holds');
+      throw new GlassdomeError('bad_key', 'old_key is not the master key this agent holds', 'run glassdome unlock, then glassdome rotate');
+    }
+    const oldKeys = keysFor(keys.vaultId, Uint8Array.from(keys.masterKey));
+    const newKeys = keysFor(keys.vaultId, Uint8Array.from(request.key));
+    try {
+      await rotateVault(this.options.paths, { oldKeys, newKeys, masterKeyText: request.masterKey, replaces: request.replaces }, () => {
+        this.state.rekey(newKeys.masterKey);
+        try {
+          const opened = loadVault(this.options.paths, this.state.current()!);
+          try {
+            this.vault.adoptUnlock(opened.payload, opened.signature);
+          } finally {
+            wipeMap(opened.payload.map);
+          }
+        } catch (err) {
+          this.state.lock('locked'); // never serve with keys and a cache out of step
+          throw err;
+        }
+      });
+    } finally {
+      wipeKeys(oldKeys);
+      wipeKeys(newKeys);
+    }
+    this.options.log(`master key rotated by pid ${client.pid}`);
+    this.record(client, { event_type: 'admin_action', action: 'rotate_key', resource: null, result: 'success', reason: 'new master key; every secret re-sealed' });
+    return { vault_id: keys.vaultId, expires_at: new Date(this.state.info!.expiresAt).toISOString(), secret_count: this.vault.count() };
   }
 
   /** A client reports a password that did not open master_key.enc (the KDF runs in the client). */

@@ -46,6 +46,15 @@ export class AgentState {
     return this.session;
   }
 
+  /** Swaps in a rotated master key, keeping the session's unlock time and deadline. */
+  rekey(masterKey: Uint8Array, now = Date.now()): Session {
+    const session = this.session;
+    if (!session) throw new Error('rekey while locked');
+    this.unlock(session.vaultId, masterKey, session.expiresAt - now, now);
+    this.session = session;
+    return session;
+  }
+
   /** A fresh random key in locked memory, valid until the next lock (for sealing cached values). */
   sessionKey(random: (n: number) => Uint8Array): Uint8Array {
     const bytes = random(KEY_BYTES);

@@ -1,5 +1,5 @@
 // The audit anchor: the chain's line count and the hash of its last line, sealed in the vault
-// payload by every vault write (and at lock and unlock), so `audit verify` with the key finds a
+// payload by every vault write (and at lock), so `audit verify` with the key finds a
 // cut tail, a deleted log or a dropped head (docs/AUDIT.md). An anchor only moves forward along
 // the same chain: when the log no longer holds the line the vault anchored, the old anchor is kept
 // (verify keeps saying `tampered`) and the break is reported to the caller, who audits it.

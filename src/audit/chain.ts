@@ -123,6 +123,8 @@ export function verifyChain(files: Array<{ name: string; lines: string[] }>, sta
   let first: { where: ChainBreak; event: ChainedEvent } | null = null;
   const drops: Array<{ start: number; trusted: boolean }> = [];
   const fail = (where: Omit<ChainBreak, 'problem'>, problem: string): ChainReport => ({ ...report, broken: { ...where, problem } });
+  const macFrom = verifyKey ? lastRotation(files, verifyKey.key) : 0;
+  let index = 0;
   for (const { name, lines } of files) {
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i]!;
@@ -141,7 +143,8 @@ export function verifyChain(files: Array<{ name: string; lines: string[] }>, sta
       else if (event.mac === null) report.unkeyed++;
       else {
         report.keyed++;
-        if (verifyKey && lineMac(verifyKey.key, macBody!) !== event.mac) return fail(where, 'its MAC does not match: it was written or rebuilt without the key');
+        // Lines before the last keyed rotate_key were MACed under a retired key: the chain and the anchor cover them.
+        if (verifyKey && index >= macFrom && lineMac(verifyKey.key, macBody!) !== event.mac) return fail(where, 'its MAC does not match: it was written or rebuilt without the key');
       }
       if (anchor && seq === anchor.lines && anchor.lines > 0) {
         if (lineHash(text) !== toHex(anchor.hash)) return fail(where, `it is not the line ${anchor.lines} the vault anchored: the log was replaced or rebuilt`);
@@ -152,6 +155,7 @@ export function verifyChain(files: Array<{ name: string; lines: string[] }>, sta
       prev = lineHash(text);
       report.lastSeq = seq;
       report.lines++;
+      index++;
     }
   }
   if (first) {
@@ -173,4 +177,23 @@ export function verifyChain(files: Array<{ name: string; lines: string[] }>, sta
     if (firstSeq > anchor.lines) report.anchoredAt = null; // rotated away since: nothing left to compare
   }
   return report;
+}
+
+/**
+ * The position (0-based, over all files) of the last `rotate_key` line MACed under `key`: a
+ * rotation changed the master key, and so the audit subkey, there; 0 when there is none.
+ */
+function lastRotation(files: Array<{ name: string; lines: string[] }>, key: Uint8Array): number {
+  let index = 0;
+  let found = 0;
+  for (const { lines } of files) {
+    for (const text of lines) {
+      if (text.includes('"action":"rotate_key"')) {
+        const checked = checkLine(text);
+        if (!('problem' in checked) && checked.event.action === 'rotate_key' && typeof checked.event.mac === 'string' && lineMac(key, checked.macBody!) === checked.event.mac) found = index;
+      }
+      index++;
+    }
+  }
+  return found;
 }

@@ -66,6 +66,37 @@ export function resumeKeyringSession(paths: VaultPaths, now = Date.now()): Keyri
   return { keys, cache };
 }
 
+/**
+ * Runs a rotation's `commit` and moves an open keyring session of the vault to the new key: the
+ * cache goes before the commit (a crash in between ends the session; it never outlives the key it
+ * was MACed under) and comes back after it, MACed under the new key, beside the new key's item.
+ * Returns `none` (no session), `moved`, or why the session had to end.
+ */
+export async function rotateKeyringSession(paths: VaultPaths, oldKeys: VaultKeys, newKeys: VaultKeys, commit: () => Promise<void>): Promise<string> {
+  const cache = readCache(paths);
+  const open = cache !== null && cache !== 'malformed' && cache.vaultId === oldKeys.vaultId && Date.now() < cache.expiresAt && cacheIsAuthentic(oldKeys, cache);
+  if (!open) {
+    await commit();
+    return 'none';
+  }
+  const facts = { createdAt: cache.createdAt, expiresAt: cache.expiresAt, secretCount: cache.secretCount };
+  removeCache(paths);
+  try {
+    await commit();
+  } catch (err) {
+    writeCache(paths, oldKeys, facts);
+    throw err;
+  }
+  try {
+    storeMasterKey(newKeys.vaultId, newKeys.masterKey);
+    writeCache(paths, newKeys, facts);
+    return 'moved';
+  } catch (err) {
+    endSession(paths, [newKeys.vaultId]);
+    return `ended (${(err as Error).message})`;
+  }
+}
+
 /** Ends the session: deletes the keyring items of the given vaults and the cache. */
 export function endSession(paths: VaultPaths, vaultIds: string[]): { item: boolean; cache: boolean } {
   let item = false;

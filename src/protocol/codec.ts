@@ -121,7 +121,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Top-level fields whose string values are cut out of a line as bytes (see decodeRequestLine). */
-export const SECRET_FIELDS: readonly string[] = ['key', 'value'];
+export const SECRET_FIELDS: readonly string[] = ['key', 'value', 'old_key'];
 
 /**
  * Decodes a line like decodeJson, except that the top-level string members named in `fields`

@@ -11,16 +11,19 @@ import { Base64Bytes } from './codec.js';
 import { MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify', 'rotate'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'policy_show', 'policy_apply', 'audit_verify', 'rotate']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
+
+/** The longest master_key.enc text a rotate may carry, in bytes (the file is about 400). */
+export const MAX_MASTER_KEY_TEXT_BYTES = 4096;
 
 /** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
 export type Request =
@@ -29,7 +32,8 @@ export type Request =
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
   | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined }
-  | { id: number; op: 'unlock'; key: null; failed: 'bad_password' };
+  | { id: number; op: 'unlock'; key: null; failed: 'bad_password' }
+  | { id: number; op: 'rotate'; oldKey: Uint8Array; key: Uint8Array; masterKey: string; replaces: string };
 
 /** A request that failed a gate: the error to send back, with the id when it had a usable one. */
 export interface Rejection {
@@ -68,6 +72,7 @@ const FIELDS: Record<Op, readonly string[]> = {
   policy_show: [],
   policy_apply: ['text'],
   audit_verify: [],
+  rotate: ['old_key', 'key', 'master_key', 'replaces'],
 };
 
 /** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
@@ -142,6 +147,24 @@ export function parseRequest(doc: unknown): Request | Rejection {
         return { id, code: 'bad_request', message: `lifetime must be whole seconds from 1 to ${MAX_LIFETIME_S}` };
       }
       return { id, op: 'unlock', key, lifetime: lifetime as number | undefined };
+    }
+    case 'rotate': {
+      if (typeof msg.master_key !== 'string' || msg.master_key.length > MAX_MASTER_KEY_TEXT_BYTES) {
+        return { id, code: 'bad_request', message: `master_key must be the text of master_key.enc, at most ${MAX_MASTER_KEY_TEXT_BYTES} bytes` };
+      }
+      if (typeof msg.replaces !== 'string' || !/^[0-9a-f]{64}$/.test(msg.replaces)) {
+        return { id, code: 'bad_request', message: 'replaces must be the checksum (64 lowercase hex digits) of the master_key.enc the old key came from' };
+      }
+      const oldKeyText = base64Text(msg.old_key);
+      const keyText = base64Text(msg.key);
+      const oldKey = oldKeyText === null ? null : fromBase64(oldKeyText);
+      const key = keyText === null ? null : fromBase64(keyText);
+      if (!oldKey || oldKey.length !== KEY_BYTES || !key || key.length !== KEY_BYTES) {
+        oldKey?.fill(0);
+        key?.fill(0);
+        return { id, code: 'bad_request', message: `old_key and key must be base64 of ${KEY_BYTES} bytes` };
+      }
+      return { id, op: 'rotate', oldKey, key, masterKey: msg.master_key, replaces: msg.replaces };
     }
   }
 }

@@ -12,6 +12,8 @@ export interface VaultPaths {
   audit: string;
   policy: string;
   lock: string;
+  journal: string;
+  replaced: string;
 }
 
 /** The vault home for an environment, as an absolute path. */
@@ -30,5 +32,7 @@ export function vaultPaths(home: string = vaultHome()): VaultPaths {
     audit: path.join(home, 'audit.log'),
     policy: path.join(home, 'policy.yaml'),
     lock: path.join(home, '.lock'),
+    journal: path.join(home, 'vault.journal'),
+    replaced: path.join(home, 'replaced.backup'),
   };
 }

@@ -1,15 +1,19 @@
 // The vault on disk, decrypted: loading the payload (secret map, sealed policy, audit anchor),
 // creating a vault, and every change to it as a read-modify-write under the lock file. Both the
 // agent and the CLI write through updateVault, so two writers never lose each other's update, and
-// every write carries the sealed policy over and may refresh the audit anchor.
+// every write carries the sealed policy over and may refresh the audit anchor. Rotation, snapshot
+// (backup) and replacement (restore) of the whole pair also happen here, under the same lock; each
+// writer first finishes a pair a crashed one left committed in vault.journal.
 
 import { fail } from '../errors.js';
-import { openVault, sealVault, type NewVault, type VaultKeys } from '../vault/vault.js';
+import type { Bundle } from '../vault/bundle.js';
+import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
+import { openVault, readMasterKeyFile, resealSecrets, sealVault, type NewVault, type VaultKeys } from '../vault/vault.js';
 import { wipeMap, type AuditAnchor, type SecretMap, type VaultPayload } from '../vault/payload.js';
 import { withLock } from './lock.js';
 import type { VaultPaths } from './paths.js';
 import { ensurePrivateDir, readPrivate, removeIfPresent, writePrivateAtomic, type FileSignature } from './secure-file.js';
-import { readSecretsFile } from './vault-text.js';
+import { readMasterKeyText, readSecretsFile } from './vault-text.js';
 
 /** The decrypted map and the signature of the file it came from. The caller wipes the map. */
 export function loadSecrets(paths: VaultPaths, keys: VaultKeys): { map: SecretMap; signature: FileSignature } {
@@ -27,9 +31,10 @@ export function loadVault(paths: VaultPaths, keys: VaultKeys): { payload: VaultP
 export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force: boolean): Promise<void> {
   ensurePrivateDir(paths.home);
   await withLock(paths.lock, () => {
-    if (!force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
+    if (!force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets) || readPrivate(paths.journal))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: glassdome init --force');
     }
+    removeIfPresent(paths.journal);
     writePrivateAtomic(paths.secrets, vault.secretsText);
     writePrivateAtomic(paths.masterKey, vault.masterKeyText);
     removeIfPresent(paths.cache);
@@ -39,6 +44,7 @@ export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force
 /** Replaces master_key.enc (passwd), checking it still seals the same vault. */
 export async function replaceMasterKeyText(paths: VaultPaths, vaultId: string, text: string, current: () => string): Promise<void> {
   await withLock(paths.lock, () => {
+    settlePending(paths);
     if (current() !== vaultId) fail('busy', 'the vault changed while the new password was being set', 'run glassdome passwd again');
     writePrivateAtomic(paths.masterKey, text);
   });
@@ -74,6 +80,7 @@ export async function updateSecrets<T>(paths: VaultPaths, keys: VaultKeys, mutat
 export async function updateVault<T>(paths: VaultPaths, keys: VaultKeys, mutate: (payload: VaultPayload) => T, hooks: WriteHooks = {}): Promise<T> {
   return withLock(paths.lock, async () => {
     const pickAnchor = hooks.anchor ? await hooks.anchor() : undefined;
+    settlePending(paths);
     const { payload, signature: before } = loadVault(paths, keys);
     try {
       const result = mutate(payload);
@@ -85,4 +92,108 @@ export async function updateVault<T>(paths: VaultPaths, keys: VaultKeys, mutate:
       wipeMap(payload.map);
     }
   });
+}
+
+/**
+ * Rotates the master key as one crash-safe step: re-seals secrets.encrypted under `newKeys` and
+ * commits it with `masterKeyText` (the new key sealed under the password) through the journal.
+ * `replaces` is the checksum of the master_key.enc the old keys came from: if the file changed
+ * meanwhile (passwd, another rotation), nothing is written. `observe` runs under the lock after
+ * the commit (the agent switches keys there, so none of its requests sees the old key on the new
+ * files).
+ */
+export async function rotateVault(
+  paths: VaultPaths,
+  change: { oldKeys: VaultKeys; newKeys: VaultKeys; masterKeyText: string; replaces: string },
+  observe?: (after: FileSignature) => void,
+): Promise<void> {
+  await withLock(paths.lock, () => {
+    settlePending(paths);
+    if (parseMasterKeyFile(readMasterKeyText(paths)).checksum !== change.replaces || readMasterKeyFile(change.masterKeyText).vaultId !== change.oldKeys.vaultId) {
+      fail('busy', 'the vault changed while the new master key was being made (passwd, rotate or restore)', 'nothing was changed; run glassdome rotate again');
+    }
+    const resealed = resealSecrets(change.oldKeys, change.newKeys, readSecretsFile(paths).text);
+    const after = commitCode().commitPair(paths, change.oldKeys.vaultId, { 'master_key.enc': change.masterKeyText, 'secrets.encrypted': resealed });
+    observe?.(after);
+  });
+}
+
+/** The current vault pair, read under the lock so it is one consistent version (backup). */
+export async function snapshotVault(paths: VaultPaths): Promise<Bundle> {
+  return withLock(paths.lock, () => {
+    settlePending(paths);
+    return currentPair(paths) ?? snapshotError(paths);
+  });
+}
+
+/**
+ * Replaces the vault with a checked bundle's pair (restore), as one crash-safe step. The old pair,
+ * if any, is kept aside in replaced.backup until `check` (which reads the new vault back from
+ * disk) passes; if it throws, the old pair is put back.
+ */
+export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<void> {
+  ensurePrivateDir(paths.home);
+  await withLock(paths.lock, () => {
+    try {
+      settlePending(paths);
+    } catch (err) {
+      if (!force) throw err;
+      removeIfPresent(paths.journal); // a damaged journal: --force replaces the vault anyway
+    }
+    refuseOverAside(paths);
+    const old = currentPair(paths);
+    if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
+      fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
+    }
+    if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
+    commitCode().commitPair(paths, bundle.vaultId, bundle.files);
+    try {
+      check();
+    } catch (err) {
+      if (old) commitCode().commitPair(paths, old.vaultId, old.files);
+      throw err;
+    }
+    removeIfPresent(paths.replaced);
+  });
+}
+
+/** Refuses to start a restore while replaced.backup holds the vault an interrupted one replaced. */
+export function refuseOverAside(paths: VaultPaths): void {
+  if (readPrivate(paths.replaced)) {
+    fail('exists', `${paths.replaced} holds the vault an interrupted restore replaced`, 'restore it (glassdome restore --force FILE) or move it away, then run this again');
+  }
+}
+
+/** The vault's pair as a bundle, or null when there is none or it does not parse (lock held). */
+function currentPair(paths: VaultPaths): Bundle | null {
+  try {
+    const master = readMasterKeyText(paths);
+    const secrets = readSecretsFile(paths).text;
+    return { kind: 'glassdome-backup', vaultId: vaultIdOf(master), createdAt: new Date().toISOString(), files: { 'master_key.enc': master, 'secrets.encrypted': secrets } };
+  } catch {
+    return null;
+  }
+}
+
+/** Why the vault cannot be backed up: the reader's own error (no vault, corrupt file). */
+function snapshotError(paths: VaultPaths): never {
+  vaultIdOf(readMasterKeyText(paths));
+  readSecretsFile(paths);
+  return fail('corrupt', `the vault at ${paths.home} cannot be read`);
+}
+
+/**
+ * Finishes a pair a crashed rotate or restore left in vault.journal (lock held). The journal's
+ * code loads only when there is one: every write passes here, the keyring `get` path included.
+ */
+function settlePending(paths: VaultPaths): void {
+  if (readPrivate(paths.journal)) commitCode().settlePending(paths);
+}
+
+function commitCode(): typeof import('./vault-commit.js') {
+  return require('./vault-commit.js') as typeof import('./vault-commit.js');
+}
+
+function bundleCode(): typeof import('../vault/bundle.js') {
+  return require('../vault/bundle.js') as typeof import('../vault/bundle.js');
 }

@@ -153,6 +153,30 @@ export function openVault(keys: VaultKeys, secretsText: string): VaultPayload {
   }
 }
 
+/**
+ * Re-seals secrets.encrypted under new keys (a rotation): the payload is decrypted with the old
+ * keys and sealed again byte for byte, whatever it holds, under a fresh nonce.
+ */
+export function resealSecrets(oldKeys: VaultKeys, newKeys: VaultKeys, secretsText: string): string {
+  const file = parseSecretsFile(secretsText);
+  if (file.vaultId !== oldKeys.vaultId || newKeys.vaultId !== oldKeys.vaultId) {
+    fail('corrupt', 'secrets.encrypted belongs to another vault than master_key.enc', 'restore the matching pair of files from a backup');
+  }
+  const plaintext = aeadOpen(oldKeys.secretsKey, file.nonce, file.ciphertext, secretsAd(file), 'secrets.encrypted');
+  try {
+    const nonce = randomBytes(NONCE_BYTES);
+    const ciphertext = aeadSeal(newKeys.secretsKey, nonce, plaintext, secretsAd(file));
+    return serializeSecretsFile({ version: file.version, vaultId: file.vaultId, nonce, ciphertext });
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+/** A fresh random master key for `vaultId` and the keys derived from it (a rotation's new keys). */
+export function freshKeys(vaultId: string): VaultKeys {
+  return keysFor(vaultId, randomBytes(KEY_BYTES));
+}
+
 /** Zeroes a vault's keys. */
 export function wipeKeys(keys: VaultKeys | undefined): void {
   if (keys) wipe(keys.masterKey, keys.secretsKey, keys.auditKey);

@@ -76,13 +76,13 @@ describe('the keyed, anchored audit chain (issue 9, item 7)', () => {
     expect(r.stderr).toMatch(new RegExp(`^glassdome: audit log broken at audit.log line ${all.length - 2}: the log ends at line ${all.length - 2} but the vault anchored line ${all.length}: lines at its end were cut\\n`));
   });
 
-  it('deleting the log: tampered, exit 6; and the next unlock does not forgive it', async () => {
+  it('deleting the log: tampered, exit 6; and the next vault write does not forgive it', async () => {
     await usedVault();
     fs.rmSync(log);
     const r = await verifyWithPassword();
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/^glassdome: audit log broken \(audit.log\): the log is empty or missing, but the vault anchored line \d+: it was deleted or emptied\n/);
-    // The agent notices at the next unlock: it keeps the old anchor, says so, and audits the break.
+    // The agent notices at the next vault write: it keeps the old anchor, says so, and audits the break.
     await unlock(t.env);
     await cli(t.env, ['set', 'other'], 'v2');
     await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"audit_tampered"'), 'the break to be audited');

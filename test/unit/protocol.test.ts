@@ -42,6 +42,10 @@ describe('request gates', () => {
     expect(reject({ v: 1, id: 3, op: 'set', name: 'x', value: 'A'.repeat(1398108) })).toEqual([3, 'too_large']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: 'AAAA' })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: Buffer.alloc(32).toString('base64'), lifetime: 0 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply' })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply', text: 'x'.repeat(64 * 1024 + 1) })).toEqual([3, 'too_large']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply', text: 'default_policy: allow\n' })).toBe('accepted');
+    expect(reject({ v: 1, id: 3, op: 'audit_verify', extra: 1 })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'get', name: 'x' })).toBe('accepted');
   });
 });
@@ -55,6 +59,21 @@ describe('secret fields as bytes', () => {
     expect(line.toString()).not.toContain('aHVudGVyMg');
     const request = parseRequest(doc);
     expect(!isRejection(request) && request.op === 'set' && Buffer.from(request.value).toString()).toBe('hunter2');
+  });
+
+  it("cuts both of rotate's keys out of the line, and parses them to 32 bytes each", () => {
+    const oldKey = Buffer.alloc(32, 1).toString('base64');
+    const newKey = Buffer.alloc(32, 2).toString('base64');
+    const line = Buffer.from(JSON.stringify({ v: 1, id: 4, op: 'rotate', old_key: oldKey, key: newKey, master_key: '{}', replaces: '0'.repeat(64) }));
+    const doc = decodeRequestLine(line) as Record<string, unknown>;
+    expect(doc.old_key).toBeInstanceOf(Base64Bytes);
+    expect(doc.key).toBeInstanceOf(Base64Bytes);
+    expect(line.toString()).not.toContain(oldKey);
+    expect(line.toString()).not.toContain(newKey);
+    const request = parseRequest(doc);
+    if (isRejection(request) || request.op !== 'rotate') throw new Error(`rejected: ${JSON.stringify(request)}`);
+    expect(Buffer.from(request.oldKey).equals(Buffer.alloc(32, 1))).toBe(true);
+    expect(Buffer.from(request.key).equals(Buffer.alloc(32, 2))).toBe(true);
   });
 
   it('judges every other line exactly as the JSON parser does', () => {

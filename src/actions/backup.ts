@@ -1,0 +1,28 @@
+// `glassdome backup -o FILE`: the sealed vault in one file (a `glassdome-backup` bundle,
+// docs/VAULT-FORMAT.md §bundles): both vault files exactly as on disk, read under the vault lock
+// so they are one version, with a format version and a checksum. No plaintext and no key: only
+// the master password opens it. Written atomically with mode 0600; read back before success.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { recordLocal } from '../audit/local.js';
+import { fail } from '../errors.js';
+import type { VaultPaths } from '../store/paths.js';
+import { readPrivate, writePrivateAtomic } from '../store/secure-file.js';
+import { snapshotVault } from '../store/vault-files.js';
+import { parseBundle, serializeBundle } from '../vault/bundle.js';
+
+/** Writes a backup of the vault to `output`; refuses to replace a file unless `force`. */
+export async function backupAction(options: { output: string; force: boolean }, paths: VaultPaths): Promise<void> {
+  const output = path.resolve(options.output);
+  if (!options.force && fs.existsSync(output)) {
+    fail('exists', `${output} already exists`, 'choose another name, or replace it: glassdome backup --force -o FILE');
+  }
+  const bundle = await snapshotVault(paths);
+  const text = serializeBundle(bundle);
+  parseBundle(text, 'glassdome-backup', paths.home); // a vault whose files do not match is refused, not backed up
+  writePrivateAtomic(output, text);
+  if (readPrivate(output)?.text !== text) fail('io', `${output} does not read back as written`, 'check the disk, then run glassdome backup again');
+  await recordLocal(paths, { event_type: 'admin_action', action: 'backup', resource: null, result: 'success', reason: `to ${output}` });
+  process.stderr.write(`glassdome: backed up vault ${bundle.vaultId} to ${output}\nglassdome: hint: it opens only with the master password of today; keep both safe, apart\n`);
+}
