@@ -96,6 +96,7 @@ function makeVault(home, secrets = {}) {
   const env = envFor(home);
   glassdome(env, ['init', '--password-stdin'], PASSWORD);
   fs.writeFileSync(path.join(home, 'policy.yaml'), 'default_policy: allow\nrate_limits:\n  read: { rate: 100000000, burst: 100000000 }\n  unlock: { rate: 100000, burst: 100000 }\n', { mode: 0o600 });
+  glassdome(env, ['policy', 'apply', '--password-stdin'], PASSWORD); // the agent enforces only a sealed policy
   return env;
 }
 

@@ -4,9 +4,10 @@
 // `npm test` checks every one still opens to its map or fails with its error code.
 const fs = require('node:fs');
 const path = require('node:path');
-const { createVault, sealSecrets, unsealMasterKey, readMasterKeyFile } = require('../dist/vault/vault.js');
-const { checksum } = require('../dist/vault/crypto.js');
-const { toHex, masterKeyChecksumInput, serializeMasterKeyFile } = require('../dist/vault/format.js');
+const { createVault, sealSecrets, sealVault, unsealMasterKey, readMasterKeyFile } = require('../dist/vault/vault.js');
+const { aeadSeal, checksum, randomBytes } = require('../dist/vault/crypto.js');
+const { toHex, masterKeyChecksumInput, serializeMasterKeyFile, serializeSecretsFile, secretsAd } = require('../dist/vault/format.js');
+const { encodePayload, encodeVaultPayload } = require('../dist/vault/payload.js');
 
 const out = path.join(__dirname, '../test/vectors/vault');
 const PASSWORD = 'correct horse battery staple';
@@ -64,7 +65,24 @@ function withChecksum(masterText) {
   write('secrets-flipped-ciphertext', { description: 'one bit of the ciphertext flipped', ...base, 'secrets.encrypted': JSON.stringify({ ...sec, ciphertext: flipBase64Byte(sec.ciphertext, 10) }), expect: 'tampered' });
   write('secrets-flipped-nonce', { description: 'one bit of the nonce flipped', ...base, 'secrets.encrypted': JSON.stringify({ ...sec, nonce: flipBase64Byte(sec.nonce, 0) }), expect: 'tampered' });
   write('secrets-truncated', { description: 'secrets.encrypted cut short', ...base, 'secrets.encrypted': secrets.slice(0, secrets.length - 20), expect: 'corrupt' });
-  write('secrets-version-2', { description: 'a secrets.encrypted of a format version this build does not read', ...base, 'secrets.encrypted': JSON.stringify({ ...sec, version: 2 }), expect: 'unsupported_version' });
+  write('secrets-version-3', { description: 'a secrets.encrypted of a format version this build does not read', ...base, 'secrets.encrypted': JSON.stringify({ ...sec, version: 3 }), expect: 'unsupported_version' });
+
+  // Format version 2: the payload carries the sealed policy and the audit anchor after the map.
+  const policy = 'default_policy: deny\nauthorization:\n  rules:\n    - name: py\n      clients: [{ exe: /usr/bin/python3* }]\n      secrets: ["proxmox_*"]\n      actions: [read]\n';
+  const anchor = { lines: 42, hash: Buffer.from('5'.repeat(64), 'hex') };
+  const full = sealVault(keys, { map, policy, anchor });
+  write('ok-policy-anchor', { description: 'format version 2 with a sealed policy and an audit anchor', ...base, 'secrets.encrypted': full, expect: 'success', map: expected, policy, anchor: { lines: 42, hash_hex: '5'.repeat(64) } });
+  // Raw payloads sealed as the writer would: the decoder must refuse what the encoder never makes.
+  const sealRaw = (plaintext, version = 2) => {
+    const nonce = randomBytes(24);
+    return serializeSecretsFile({ version, vaultId: keys.vaultId, nonce, ciphertext: aeadSeal(keys.secretsKey, nonce, plaintext, secretsAd({ version, vaultId: keys.vaultId })) });
+  };
+  const v2 = encodeVaultPayload({ map, policy: null, anchor: null });
+  write('ok-legacy-version-1', { description: 'format version 1 (the map alone, as earlier releases wrote it) still opens: no policy, no anchor', ...base, 'secrets.encrypted': sealRaw(encodePayload(map), 1), expect: 'success', map: expected, policy: null, anchor: null });
+  write('secrets-v2-bad-flag', { description: 'a section flag other than 0 or 1', ...base, 'secrets.encrypted': sealRaw(Buffer.concat([v2.subarray(0, v2.length - 2), Buffer.from([2, 0])])), expect: 'corrupt' });
+  write('secrets-v2-trailing', { description: 'a byte after the last section', ...base, 'secrets.encrypted': sealRaw(Buffer.concat([v2, Buffer.from([0])])), expect: 'corrupt' });
+  write('secrets-v2-no-sections', { description: 'a version 2 payload without its two section flags (a version 1 payload)', ...base, 'secrets.encrypted': sealRaw(encodePayload(map)), expect: 'corrupt' });
+  write('secrets-v1-relabelled-v2', { description: 'a version 1 file relabelled version 2: the version is in the AD', ...base, 'secrets.encrypted': JSON.stringify({ ...JSON.parse(sealRaw(encodePayload(map), 1)), version: 2 }), expect: 'tampered' });
   write('secrets-other-vault', { description: 'the header names another vault', ...base, 'secrets.encrypted': JSON.stringify({ ...sec, vault_id: 'f'.repeat(32) }), expect: 'corrupt' });
   readMasterKeyFile(v.masterKeyText);
   console.log(`wrote ${fs.readdirSync(out).length} vectors to ${out}`);

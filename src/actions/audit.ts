@@ -1,13 +1,21 @@
 // `glassdome audit`: the audit log, human-readable or as JSON lines, from a point in time, and
-// following new lines; `glassdome audit verify`: the hash chain, exit 6 at the first break.
+// following new lines; `glassdome audit verify`: the chain, exit 6 at the first break. With the
+// key — through the unlocked agent (`audit_verify`), the keyring session, or the master password
+// (--password-stdin) — every MAC and the anchor sealed in the vault are checked too; without it,
+// the plain chain only, and the output says what was not checked.
 
 import fs from 'node:fs';
-import { checkLine, verifyChain, type AuditEvent } from '../audit/chain.js';
-import { readAuditFiles } from '../audit/log.js';
+import { checkLine, type AuditEvent, type ChainBreak } from '../audit/chain.js';
+import { AuditLog, readAuditFiles, verifyAuditLog } from '../audit/log.js';
 import { parseLifetime } from '../cli/duration.js';
-import { fail } from '../errors.js';
+import { connectAgent } from '../cli/session.js';
+import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate } from '../store/secure-file.js';
+import { loadVault } from '../store/vault-files.js';
+import { readMasterKeyText } from '../store/vault-text.js';
+import { wipeMap } from '../vault/payload.js';
+import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 
 /** What `audit` was asked. */
 export interface AuditShowOptions {
@@ -50,14 +58,122 @@ export async function auditShowAction(options: AuditShowOptions, paths: VaultPat
   }
 }
 
-/** Checks the chain; prints how much held, or throws `tampered` naming the first broken line. */
-export function auditVerifyAction(paths: VaultPaths): void {
-  const { files, startsMidway } = readAuditFiles(paths.audit);
-  const { lines, broken } = verifyChain(files, startsMidway);
+/** A verification's outcome, as the agent's `audit_verify` replies it. */
+interface VerifyOutcome {
+  lines: number;
+  files: number;
+  keyed: number;
+  unkeyed: number;
+  legacy: number;
+  anchored_at: number | null;
+  anchor_lines: number | null;
+  broken: ChainBreak | null;
+}
+
+/** Checks the log; prints what held and what was checked, or throws `tampered` naming the first broken line. */
+export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean }, paths: VaultPaths): Promise<void> {
+  if (options.resetAnchor) return resetAnchor(paths, options.passwordStdin);
+  const { outcome, via } = await verifyWithKey(paths, options.passwordStdin);
+  const { lines, files, broken } = outcome;
   if (broken) {
-    fail('tampered', `audit log broken at ${broken.file} line ${broken.line}: ${broken.problem}`, `${lines} line(s) before it verify; keep a copy of the log before anything else writes to it`);
+    fail('tampered', `audit log broken ${broken.line > 0 ? `at ${broken.file} line ${broken.line}` : `(${broken.file})`}: ${broken.problem}`, `${lines} line(s) before it verify; keep a copy of the log before anything else writes to it`);
   }
-  process.stdout.write(`audit log intact: ${lines} line(s) in ${files.length} file(s)${startsMidway ? ' (older files rotated away: the chain starts at the oldest kept)' : ''}\n`);
+  const parts = [`audit log intact: ${lines} line(s) in ${files} file(s)`];
+  if (via === null) {
+    parts.push(`checked without the key: the hash chain only; not checked: the MACs of ${outcome.keyed} line(s) and the anchor sealed in the vault, so a rebuilt chain, a cut tail or a deleted log would pass (unlock the agent, or pass --password-stdin)`);
+  } else {
+    parts.push(`with the key (${via}): ${outcome.keyed} MAC(s) verified`);
+    if (outcome.unkeyed + outcome.legacy > 0) parts.push(`${outcome.unkeyed + outcome.legacy} line(s) carry no MAC (written while locked, or by an earlier release) and are covered only by the chain and the anchor`);
+    if (outcome.anchor_lines === null) parts.push('no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
+    else if (outcome.anchored_at !== null) parts.push(`the vault's anchor (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
+    else parts.push(`the vault's anchor (line ${outcome.anchor_lines}) was rotated away`);
+  }
+  process.stdout.write(`${parts.join('; ')}\n`);
+}
+
+/** Verifies with the best key at hand: the password, the agent, the keyring session; else without one (via null). */
+async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string | null }> {
+  if (passwordStdin) {
+    const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
+    const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
+    prepareKdf();
+    const text = readMasterKeyText(paths);
+    const password = await readPassword({ stdin: true, message: 'Master password' });
+    let keys: VaultKeys;
+    try {
+      keys = await unsealMasterKey(text, password);
+    } finally {
+      password.fill(0);
+    }
+    return { outcome: verifyLocally(paths, keys), via: 'the master password' };
+  }
+  const agent = await connectAgent(paths);
+  if (agent) {
+    try {
+      return { outcome: (await agent.request('audit_verify')) as unknown as VerifyOutcome, via: 'the agent' };
+    } catch (err) {
+      if (!(err instanceof GlassdomeError && (err.code === 'locked' || err.code === 'expired'))) throw err;
+    } finally {
+      agent.close();
+    }
+  }
+  try {
+    const { resumeKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
+    const session = resumeKeyringSession(paths);
+    if (session) return { outcome: verifyLocally(paths, session.keys), via: 'the keyring session' };
+  } catch (err) {
+    if (!(err instanceof GlassdomeError && ['expired', 'keyring_unavailable', 'locked'].includes(err.code))) throw err;
+  }
+  const report = verifyAuditLog(paths.audit);
+  return { outcome: { ...report, anchored_at: null, anchor_lines: null }, via: null };
+}
+
+/**
+ * `--reset-anchor`: the owner accepts the log as it is now (after keeping a copy of the evidence):
+ * a keyed line says what was accepted, then the head is sealed as the new anchor, whatever the
+ * old one named. Needs the master password: the key holder, not the log's writer, decides.
+ */
+async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
+  const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
+  const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
+  const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
+  const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
+  prepareKdf();
+  const text = readMasterKeyText(paths);
+  const password = await readPassword({ stdin: passwordStdin, message: 'Master password' });
+  let keys: VaultKeys;
+  try {
+    keys = await unsealMasterKey(text, password);
+  } finally {
+    password.fill(0);
+  }
+  try {
+    const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
+    const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';
+    await recordLocal(paths, { event_type: 'admin_action', action: 'anchor_reset', resource: 'audit.log', result: 'success', reason: `the owner accepted the log as it was (${problem})` }, keys);
+    const log = new AuditLog(paths.audit);
+    await updateVault(paths, keys, () => undefined, {
+      anchor: async () => {
+        const head = await log.head();
+        return () => ({ lines: head.seq, hash: Buffer.from(head.hash, 'hex') });
+      },
+    });
+    process.stderr.write(`glassdome: the audit log's anchor now names its line ${(await log.head()).seq}; lines before it are no longer checked against the old anchor\n`);
+  } finally {
+    wipeKeys(keys);
+  }
+}
+
+/** Verifies with the keys in this process (then wiped): MACs and the anchor read from the vault. */
+function verifyLocally(paths: VaultPaths, keys: VaultKeys): VerifyOutcome {
+  try {
+    const { payload } = loadVault(paths, keys);
+    wipeMap(payload.map);
+    const report = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: payload.anchor });
+    return { ...report, anchored_at: report.anchoredAt, anchor_lines: payload.anchor?.lines ?? null };
+  } finally {
+    wipeKeys(keys);
+  }
 }
 
 function show(line: string, json: boolean, since: number): void {

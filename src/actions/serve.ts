@@ -16,9 +16,9 @@ import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/passwo
 import { fail } from '../errors.js';
 import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
 import { Guard } from '../policy/guard.js';
-import { loadPolicy } from '../policy/load.js';
+import { policyInForce } from '../policy/sealed.js';
 import type { VaultPaths } from '../store/paths.js';
-import { loadSecrets } from '../store/vault-files.js';
+import { loadVault } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
 import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
@@ -89,9 +89,6 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   process.umask(0o077);
   setNotDumpable();
   disableCoreDumps();
-  const policy = loadPolicy(paths);
-  if (!policy) fail('usage', `serve needs a policy: ${paths.policy} does not exist`, 'write one that names the CNs allowed to read (docs/POLICY.md, "Remote clients")');
-
   prepareKdf();
   const masterKeyText = readMasterKeyText(paths);
   let stop: (why: string, status: number) => void = (_why, status) => process.exit(status);
@@ -113,14 +110,31 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     password.fill(0);
     wipeKeys(keys);
   }
-  const opened = loadSecrets(paths, state.current()!);
+  const opened = loadVault(paths, state.current()!);
+  // The policy in force is the one sealed into the vault (glassdome policy apply), never policy.yaml,
+  // which the processes it restricts could rewrite; a vault with nothing sealed serves no one.
+  const sealed = opened.payload.policy;
+  if (sealed === null) {
+    wipeMap(opened.payload.map);
+    state.lock('locked');
+    fail('usage', `serve needs a policy sealed into the vault ${paths.home}`, 'write one that names the CNs allowed to read (docs/POLICY.md, "Remote clients"), then: glassdome policy apply FILE');
+  }
+  const inForce = policyInForce(sealed, null);
+  const guard = new Guard(inForce.policy, new AuditLog(paths.audit, undefined, () => state.auditKey));
+  guard.setPolicy(inForce.policy, inForce.blocked);
+  vault.hooks = {
+    onPolicy: (text) => {
+      // A policy applied while serve runs is in force from its next reload of the vault.
+      const next = policyInForce(text, null);
+      guard.setPolicy(next.policy, text === null ? 'the sealed policy was removed: every request is refused' : next.blocked);
+    },
+  };
   try {
-    vault.adoptUnlock(opened.map, opened.signature);
+    vault.adoptUnlock(opened.payload, opened.signature);
   } finally {
-    wipeMap(opened.map);
+    wipeMap(opened.payload.map);
   }
 
-  const guard = new Guard(policy, new AuditLog(paths.audit));
   const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new TokenStore(paths.home, key), log });
   const bound = await server.listen();
   const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);

@@ -1,5 +1,6 @@
-// `glassdome status`: which source holds the key (agent, keyring, or none), until when, and how
-// many secrets. Exits 0 when unlocked, 4 when locked.
+// `glassdome status`: which source holds the key (agent, keyring, or none), until when, how many
+// secrets, and which policy is in force (its source and SHA-256, and whether policy.yaml differs).
+// Exits 0 when unlocked, 4 when locked.
 
 import { connectAgent } from '../cli/session.js';
 import { writeJson, writeOut } from '../cli/render.js';
@@ -7,6 +8,15 @@ import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { vaultIdOf } from '../vault/format.js';
+import { compareFile, describePolicy, policySummary, type FileState, type PolicySource } from '../policy/sealed.js';
+import { readPrivate } from '../store/secure-file.js';
+
+/** Which policy is in force, as status reports it. */
+export interface PolicyStatus {
+  source: PolicySource;
+  sha256: string | null;
+  file: FileState;
+}
 
 /** The facts `status --json` prints. */
 export interface StatusResult {
@@ -21,6 +31,8 @@ export interface StatusResult {
   /** With an agent idle limit: when the key goes if no request comes first. */
   idle_expires_at?: string;
   secret_count: number | null;
+  /** The local vault's policy in force; absent for glassdome serve, whose policy is its own. */
+  policy?: PolicyStatus;
   note?: string;
 }
 
@@ -35,12 +47,14 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
     unlocked_at: null,
     expires_at: null,
     secret_count: null,
+    policy: { source: 'unknown', sha256: null, file: fileState(paths, null) },
   };
   const client = await connectAgent(paths);
   if (client) {
     try {
       const st = await client.request('status');
       result.agent = { pid: Number(st.pid), socket: String(st.socket), hardening: st.hardening };
+      if (st.policy && typeof st.policy === 'object') result.policy = st.policy as PolicyStatus;
       if (st.state === 'unlocked') {
         Object.assign(result, { mode: 'agent', unlocked_at: st.unlocked_at, expires_at: st.expires_at, secret_count: st.secret_count });
         if (typeof st.idle_expires_at === 'string') result.idle_expires_at = st.idle_expires_at;
@@ -61,11 +75,14 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
       const { LocalStore } = require('../store/local-store.js') as typeof import('../store/local-store.js');
       const store = new LocalStore(paths, session.keys);
       try {
+        const { count, policy } = store.summary();
+        const summary = policySummary(policy, readPolicyText(paths));
         Object.assign(result, {
           mode: 'keyring',
           unlocked_at: new Date(session.cache.createdAt).toISOString(),
           expires_at: new Date(session.cache.expiresAt).toISOString(),
-          secret_count: (await store.list()).length,
+          secret_count: count,
+          policy: { ...summary, file: fileState(paths, summary.sha256) },
         });
       } finally {
         store.close();
@@ -119,9 +136,22 @@ export async function statusAction(options: { json: boolean }, paths: VaultPaths
       if (st.idle_expires_at) lines.push(`idle:     ${st.idle_expires_at} (${untilText(Date.parse(st.idle_expires_at) - Date.now())}, unless a request comes first)`);
       if (st.secret_count !== null) lines.push(`secrets:  ${st.secret_count}`);
     }
+    if (st.policy) lines.push(`policy:   ${describePolicy(st.policy, st.policy.file)}`);
     writeOut(`${lines.join('\n')}\n`);
   }
   return st.mode === 'locked' ? 4 : 0;
+}
+
+function readPolicyText(paths: VaultPaths): string | null {
+  try {
+    return readPrivate(paths.policy)?.text ?? null;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+function fileState(paths: VaultPaths, sha256: string | null): FileState {
+  return compareFile({ sha256 }, readPolicyText(paths));
 }
 
 /** "in 7h 59m", "in 42s". */

@@ -68,7 +68,7 @@ async function unlockKeyring(paths: VaultPaths, keys: VaultKeys, lifetimeS: numb
   const count = (await new LocalStore(paths, keys).list()).length;
   const cache = openKeyringSession(paths, keys, lifetimeS ? lifetimeS * 1000 : DEFAULT_LIFETIME_MS, count);
   const until = new Date(cache.expiresAt).toISOString();
-  await recordLocal(paths, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `keyring session until ${until}` });
+  await recordLocal(paths, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `keyring session until ${until}` }, keys);
   return `${until} (OS keyring session, ${count} secrets)`;
 }
 

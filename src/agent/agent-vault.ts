@@ -3,18 +3,20 @@
 // only long-lived plaintext is the keys. A stat of secrets.encrypted (one per event-loop turn)
 // notices writes by other processes and reloads; the agent holds the loaded file open, so its
 // inode number cannot be reused by a newer file. Writes go to disk first (read-modify-write under
-// the lock).
+// the lock). Every payload loaded or written also hands its sealed policy to `onPolicy`, so a
+// policy sealed by another process (`policy apply` with the password) is in force from the next
+// request on; every write refreshes the audit anchor through `anchor`.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { fail, GlassdomeError } from '../errors.js';
-import { loadSecrets, updateSecrets, type Commit } from '../store/vault-files.js';
+import { loadVault, updateVault, type Commit, type WriteHooks } from '../store/vault-files.js';
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate, sameSignature, signatureOf, type FileSignature } from '../store/secure-file.js';
 import { secretCopy } from '../vault/bytes.js';
 import { randomBytes } from '../vault/crypto.js';
-import { wipeMap, type SecretEntry, type SecretMap } from '../vault/payload.js';
+import { wipeMap, type AuditAnchor, type SecretEntry, type VaultPayload } from '../vault/payload.js';
 import { checkBatch, notFound, putSecret, removeSecret, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { type VaultKeys } from '../vault/vault.js';
 import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
@@ -29,8 +31,20 @@ interface Sealed {
   updated: number;
 }
 
+/** What the agent does with each payload it loads or writes. */
+export interface VaultHooks {
+  /** Receives the sealed policy text (null: none sealed) of every payload loaded or written. */
+  onPolicy(policy: string | null): void;
+  /** The audit anchor to seal with a write (see WriteHooks.anchor). */
+  anchor?: WriteHooks['anchor'];
+}
+
 /** The agent's vault: sealed in-memory entries kept in step with secrets.encrypted. */
 export class AgentVault implements SecretStore {
+  /** Set by the agent's server before the first unlock. */
+  hooks: VaultHooks = { onPolicy: () => undefined };
+  /** The audit anchor of the payload loaded or written last. */
+  anchor: AuditAnchor | null = null;
   private entries = new Map<string, Sealed>();
   private sessionKey: Uint8Array | undefined;
   private signature: FileSignature | undefined;
@@ -49,13 +63,32 @@ export class AgentVault implements SecretStore {
    * Takes the map the unlock just opened (the state must already hold its keys), so the vault is
    * decrypted once per unlock, not twice. The caller wipes the map.
    */
-  adoptUnlock(map: SecretMap, signature: FileSignature): number {
+  adoptUnlock(payload: VaultPayload, signature: FileSignature): number {
     this.clear();
     this.masterChecksum = masterChecksumNow(this.paths);
     this.sessionKey = this.state.sessionKey(randomBytes);
-    this.fill(map);
+    this.fill(payload);
     this.hold(signature);
     return this.entries.size;
+  }
+
+  /** Brings the cache up to date with secrets.encrypted (a stat; a reload when it changed). */
+  refresh(): void {
+    this.sync();
+  }
+
+  /** Seals a policy text into the vault (already validated by the caller). */
+  async applyPolicy(text: string): Promise<void> {
+    const keys = this.keys();
+    await this.write(keys, (payload) => {
+      payload.policy = text;
+    }, []);
+  }
+
+  /** A write that changes nothing but the audit anchor (at lock and expiry). */
+  async reanchor(): Promise<void> {
+    const keys = this.keys();
+    await this.write(keys, () => undefined, []);
   }
 
   /** Forgets every sealed entry and the file it came from (on lock and expiry). */
@@ -87,12 +120,12 @@ export class AgentVault implements SecretStore {
   async set(name: string, value: Uint8Array): Promise<void> {
     const keys = this.keys();
     const copy = secretCopy(value);
-    await this.write(keys, (map) => putSecret(map, name, copy, Date.now()), [name]);
+    await this.write(keys, (payload) => putSecret(payload.map, name, copy, Date.now()), [name]);
   }
 
   async rm(name: string): Promise<void> {
     const keys = this.keys();
-    await this.write(keys, (map) => removeSecret(map, name), [name]);
+    await this.write(keys, (payload) => removeSecret(payload.map, name), [name]);
   }
 
   async infos(): Promise<SecretInfo[]> {
@@ -105,28 +138,34 @@ export class AgentVault implements SecretStore {
     const keys = this.keys();
     const copies = entries.map(({ name, value }) => ({ name, value: secretCopy(value) }));
     const now = Date.now();
-    await this.write(keys, (map) => copies.forEach(({ name, value }) => putSecret(map, name, value, now)), copies.map((c) => c.name));
+    await this.write(keys, (payload) => copies.forEach(({ name, value }) => putSecret(payload.map, name, value, now)), copies.map((c) => c.name));
   }
 
-  private async write(keys: VaultKeys, mutate: (map: SecretMap) => void, names: readonly string[]): Promise<void> {
+  /** A read-modify-write; `names` are the secrets it changes (none: the policy or anchor only). */
+  private async write(keys: VaultKeys, mutate: (payload: VaultPayload) => void, names: readonly string[]): Promise<void> {
     await this.guard(keys, () =>
-      updateSecrets(this.paths, keys, mutate, (map, commit) => {
-        if (this.state.current() !== keys) return; // locked while waiting for the lock
-        this.afterCommit(map, commit, names);
+      updateVault(this.paths, keys, mutate, {
+        anchor: this.hooks.anchor,
+        observe: (payload, commit) => {
+          if (this.state.current() !== keys) return; // locked while waiting for the lock
+          this.afterCommit(payload, commit, names);
+        },
       }),
     );
   }
 
-  private afterCommit(map: SecretMap, commit: Commit, names: readonly string[]): void {
+  private afterCommit(payload: VaultPayload, commit: Commit, names: readonly string[]): void {
     this.checkedThisTurn = false;
     if (sameSignature(commit.before, this.signature)) {
       for (const name of names) {
-        const entry = map.get(name);
+        const entry = payload.map.get(name);
         if (entry) this.entries.set(name, this.seal(name, entry));
         else this.entries.delete(name);
       }
+      this.anchor = payload.anchor;
+      this.hooks.onPolicy(payload.policy);
     } else {
-      this.fill(map);
+      this.fill(payload);
     }
     this.hold(commit.after);
   }
@@ -140,21 +179,23 @@ export class AgentVault implements SecretStore {
     if (this.checkedThisTurn) return;
     checkVault(this.paths); // a directory opened to others since the unlock is refused, as the CLI refuses it
     if (!sameSignature(statSignature(this.paths.secrets), this.signature)) {
-      const { map, signature } = this.guardSync(keys, () => loadSecrets(this.paths, keys));
+      const { payload, signature } = this.guardSync(keys, () => loadVault(this.paths, keys));
       try {
-        this.fill(map);
+        this.fill(payload);
         this.hold(signature);
       } finally {
-        wipeMap(map);
+        wipeMap(payload.map);
       }
     }
     this.checkedThisTurn = true; // only after a successful check: a failed reload is tried again
     setImmediate(() => (this.checkedThisTurn = false));
   }
 
-  private fill(map: SecretMap): void {
+  private fill(payload: VaultPayload): void {
     this.entries.clear();
-    for (const [name, entry] of map) this.entries.set(name, this.seal(name, entry));
+    for (const [name, entry] of payload.map) this.entries.set(name, this.seal(name, entry));
+    this.anchor = payload.anchor;
+    this.hooks.onPolicy(payload.policy);
   }
 
   /** Holds the loaded file open so its inode number stays unique while it is the one we know. */

@@ -1,8 +1,9 @@
 // Running the agent process: harden it (umask 077, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, mlocked key
-// buffers), load the policy (a bad one stops the start), prepare the socket (or take the one
-// systemd passes on socket activation: LISTEN_PID/LISTEN_FDS, fd 3), serve; SIGHUP reloads
-// the policy (a bad new one is refused and the old one kept); SIGTERM or SIGINT wipe the key,
-// remove the socket and exit. Errors a client causes never reach here; anything unexpected is
+// buffers), prepare the socket (or take the one systemd passes on socket activation: LISTEN_PID/
+// LISTEN_FDS, fd 3), serve. The policy in force is the one sealed in the vault, learnt at unlock
+// (policy.yaml is never enforced); SIGHUP compares policy.yaml with it and reports the difference;
+// SIGTERM or SIGINT wipe the key, remove the socket and exit. Errors a client causes never reach
+// here; anything unexpected is
 // logged, not fatal.
 
 import fs from 'node:fs';
@@ -12,7 +13,6 @@ import { syslogForwarder } from '../audit/syslog.js';
 import { GlassdomeError } from '../errors.js';
 import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
 import { Guard } from '../policy/guard.js';
-import { loadPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/policy.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkPrivate } from '../store/secure-file.js';
@@ -39,14 +39,13 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
   process.umask(0o077);
   setNotDumpable();
   disableCoreDumps();
-  const policy = loadPolicy(options.paths);
-  const audit = new AuditLog(options.paths.audit);
-  const guard = new Guard(policy, audit);
-  forwardTo(audit, policy, log);
+  let server: AgentServer | undefined = undefined;
+  const audit = new AuditLog(options.paths.audit, undefined, () => server?.state.auditKey); // lines are MACed while unlocked
+  const guard = new Guard(null, audit); // no policy is known before the first unlock, and none is needed: nothing keyed is served
   const activated = activatedSocket();
   if (activated === undefined) await prepareSocketPath(options.socketPath, options.defaultLocation);
   else checkActivatedPath(options.socketPath);
-  const server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, defaultIdleMs: options.idleMs, guard, log });
+  server = new AgentServer({ paths: options.paths, socketPath: options.socketPath, defaultLifetimeMs: options.lifetimeMs, defaultIdleMs: options.idleMs, guard, log, onPolicy: (policy) => forwardTo(audit, policy, log) });
   const memory = server.state.memoryLock;
   if (!memory.locked) log(`warning: key memory not locked (${memory.error}); raise RLIMIT_MEMLOCK (ulimit -l) to keep keys out of swap`);
   const previous = process.umask(0o177);
@@ -76,19 +75,7 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      const next = loadPolicy(options.paths);
-      guard.setPolicy(next);
-      forwardTo(audit, next, log);
-      log(next ? 'SIGHUP: policy.yaml reloaded' : 'SIGHUP: no policy.yaml: every same-uid client may do everything');
-      server.record(null, { event_type: 'admin_action', action: 'policy_reload', resource: 'policy.yaml', result: 'success', reason: next ? 'policy loaded' : 'no policy file' });
-    } catch (err) {
-      const message = err instanceof GlassdomeError ? err.message : String(err);
-      log(`SIGHUP: policy.yaml refused, keeping the previous policy: ${message}`);
-      server.record(null, { event_type: 'admin_action', action: 'policy_reload', resource: 'policy.yaml', result: 'failure', reason: `kept the previous policy: ${message}` });
-    }
-  });
+  process.on('SIGHUP', () => server.reloadSignal());
   process.on('uncaughtException', (err) => log(`unexpected error (agent keeps running): ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log(`unexpected rejection (agent keeps running): ${String(err)}`));
   log(`listening on ${options.socketPath} (pid ${process.pid}; vault ${options.paths.home}; default lifetime ${Math.round(options.lifetimeMs / 1000)} s)`);

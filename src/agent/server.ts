@@ -2,6 +2,8 @@
 // its own uid, and answers each request with one handler per op after the lock gate. Requests
 // reach the vault through the Guard (policy, rate limits, audit). It never runs the password KDF:
 // an unlock carries the master key, which the CLI derived, and is checked by opening the vault.
+// The policy it enforces is the one sealed in the vault (src/policy/sealed.ts), learnt at unlock
+// and from every reload of the vault file; policy.yaml is only compared with it (SIGHUP).
 
 import net from 'node:net';
 import { GlassdomeError } from '../errors.js';
@@ -13,7 +15,10 @@ import { Base64Bytes, encodeLine } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
-import { loadSecrets, rotateVault } from '../store/vault-files.js';
+import { loadVault, rotateVault } from '../store/vault-files.js';
+import { readPrivate } from '../store/secure-file.js';
+import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
+import type { Policy } from '../policy/policy.js';
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
 import { toBase64Bytes } from '../vault/base64.js';
 import { secretCopy } from '../vault/bytes.js';
@@ -22,6 +27,8 @@ import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
 import { constantTimeEqual } from '../vault/crypto.js';
 import { VERSION } from '../version.js';
+import { prepareAnchor } from '../audit/anchor.js';
+import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
@@ -42,6 +49,8 @@ export interface AgentOptions {
   defaultIdleMs?: number | undefined;
   guard: Guard;
   log: Log;
+  /** Told of every change of the policy in force (syslog forwarding follows it). */
+  onPolicy?: (policy: Policy | null) => void;
 }
 
 export { unlockPenaltyMs } from './unlock-throttle.js';
@@ -69,12 +78,61 @@ export class AgentServer {
   private readonly server: net.Server;
   private readonly connections = new Set<net.Socket>();
   private readonly unlockThrottle = new UnlockThrottle();
+  private inForce: PolicyInForce = UNKNOWN_POLICY;
+  private sealedText: string | null = null;
 
   constructor(private readonly options: AgentOptions) {
     this.guard = options.guard;
     this.state = new AgentState((reason, session) => this.onLock(reason, session));
     this.vault = new AgentVault(options.paths, this.state);
+    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: () => prepareAnchor(this.guard.audit, (why) => this.anchorBroken(why)) };
     this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** The policy in force and what it came from. */
+  get policy(): PolicyInForce {
+    return this.inForce;
+  }
+
+  /**
+   * SIGHUP: policy.yaml changes nothing once a policy is sealed; the difference is logged and
+   * audited. With nothing sealed, the file's presence is looked at again (present: refuse all).
+   */
+  reloadSignal(): void {
+    if (this.inForce.source === 'none' || this.inForce.source === 'unsealed') this.installPolicy(null, true);
+    const file = this.fileState();
+    const text = `SIGHUP: policy in force: ${describePolicy(this.inForce, file)}`;
+    this.options.log(text);
+    const result = file === 'differs' || (file === 'absent' && this.inForce.source === 'sealed') ? 'ignored' : 'success';
+    this.record(null, { event_type: 'admin_action', action: 'policy_reload', resource: 'policy.yaml', result, reason: text.replace(/^SIGHUP: /, '') });
+  }
+
+  /** Installs the policy sealed in the payload just loaded or written (null: none sealed). */
+  private installPolicy(sealed: string | null, force = false): void {
+    if (!force && this.inForce.source === 'sealed' && sealed !== null && sealed === this.sealedText) return;
+    const next = policyInForce(sealed, sealed === null ? this.fileText() : null);
+    const changed = next.source !== this.inForce.source || next.sha256 !== this.inForce.sha256;
+    this.sealedText = sealed;
+    this.inForce = next;
+    this.guard.setPolicy(next.policy, next.blocked);
+    this.options.onPolicy?.(next.policy);
+    if (changed) this.options.log(`policy in force: ${describePolicy(next, this.fileState())}`);
+  }
+
+  /**
+   * policy.yaml's text, null when absent; an unreadable file counts as present (fail closed).
+   * Opened without blocking: a FIFO planted there must not stall the agent.
+   */
+  private fileText(): string | null {
+    try {
+      return readPrivate(this.options.paths.policy)?.text ?? null;
+    } catch (err) {
+      return `unreadable: ${(err as Error).message}`;
+    }
+  }
+
+  private fileState(): FileState {
+    return compareFile(this.inForce, this.fileText());
   }
 
   /**
@@ -136,10 +194,13 @@ export class AgentServer {
 
   private async answer(request: Request, client: Client): Promise<Record<string, unknown>> {
     try {
-      if (KEYED_OPS.has(request.op) && !this.state.current()) {
-        checkVault(this.options.paths); // "no vault" (run init) says more than "locked" (run unlock)
-        const [code, message] = LOCK_MESSAGES[this.state.lockReason];
-        return errorReply(request.id, code, message, UNLOCK_HINT);
+      if (KEYED_OPS.has(request.op)) {
+        if (!this.state.current()) {
+          checkVault(this.options.paths); // "no vault" (run init) says more than "locked" (run unlock)
+          const [code, message] = LOCK_MESSAGES[this.state.lockReason];
+          return errorReply(request.id, code, message, UNLOCK_HINT);
+        }
+        this.vault.refresh(); // a policy sealed by another process is in force before this request is decided
       }
       if (KEYED_OPS.has(request.op)) this.state.touch();
       return okReply(request.id, await this.handle(request, client));
@@ -161,8 +222,9 @@ export class AgentServer {
         return request.key === null ? this.reportedFailure(client) : this.unlock(request.key, request.lifetime, client, request.idle);
       case 'lock':
         await this.guard.authorize(client, 'admin', 'lock', null);
-        this.state.lock('locked');
         this.record(client, { event_type: 'admin_action', action: 'lock', resource: null, result: 'success' });
+        await this.anchor('lock'); // the lines of this session, the lock line included, are anchored before the key goes
+        this.state.lock('locked');
         return {};
       case 'get': {
         const value = await store.get(request.name);
@@ -191,16 +253,42 @@ export class AgentServer {
           for (const e of request.entries) e.value.fill(0);
         }
         return { count: request.entries.length };
+      case 'policy_show':
+        return { source: this.inForce.source, sha256: this.inForce.sha256, text: this.sealedText, file: this.fileState() };
+      case 'policy_apply':
+        return this.applyPolicy(request.text, client);
+      case 'audit_verify': {
+        // Reads the whole log in the event loop: an admin's occasional check, not a hot path.
+        const report = verifyAuditLog(this.guard.audit.path, { key: this.state.auditKey!, anchor: this.vault.anchor });
+        return { lines: report.lines, files: report.files, keyed: report.keyed, unkeyed: report.unkeyed, legacy: report.legacy, last_seq: report.lastSeq, anchored_at: report.anchoredAt, anchor_lines: this.vault.anchor?.lines ?? null, broken: report.broken };
+      }
       case 'rotate':
         return this.rotate(request, client);
     }
   }
 
+  /**
+   * Seals a policy into the vault: an admin action under the policy in force (with nothing sealed
+   * yet, any client of the agent's uid may, as it could change everything anyway).
+   */
+  private async applyPolicy(text: string, client: Client): Promise<Record<string, unknown>> {
+    if (this.inForce.source === 'sealed') await this.guard.authorize(client, 'admin', 'policy_apply', null);
+    const { parsePolicy } = require('../policy/policy.js') as typeof import('../policy/policy.js');
+    parsePolicy(text); // policy_invalid, naming the line
+    const sha256 = policyDigest(text);
+    await this.guard.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'attempt', reason: `sha256 ${sha256}` });
+    await this.vault.applyPolicy(text);
+    this.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'success', reason: `sha256 ${sha256}` });
+    return { sha256 };
+  }
+
   private status(): Record<string, unknown> {
     const memory = this.state.memoryLock;
     const hardening = { dumpable: isDumpable(), core_limit: Number(coreLimit()[1]), keys_mlocked: memory.locked };
-    const base = { pid: process.pid, socket: this.options.socketPath, vault: this.options.paths.home, hardening };
     const session = this.state.info;
+    const secretCount = session ? this.vault.count() : 0; // first: it reloads a changed vault, and so its policy
+    const policy = { source: this.inForce.source, sha256: this.inForce.sha256, file: this.fileState() };
+    const base = { pid: process.pid, socket: this.options.socketPath, vault: this.options.paths.home, hardening, policy };
     if (!session) return { ...base, state: 'locked', reason: this.state.lockReason };
     return {
       ...base,
@@ -209,7 +297,7 @@ export class AgentServer {
       unlocked_at: new Date(session.unlockedAt).toISOString(),
       expires_at: new Date(session.expiresAt).toISOString(),
       ...idleFields(session),
-      secret_count: this.vault.count(),
+      secret_count: secretCount,
     };
   }
 
@@ -222,9 +310,9 @@ export class AgentServer {
     return this.serialized(client, 'master key', async () => {
       const vaultId = vaultIdOf(readMasterKeyText(this.options.paths));
       const candidate = keysFor(vaultId, secretCopy(copy));
-      let opened: ReturnType<typeof loadSecrets>;
+      let opened: ReturnType<typeof loadVault>;
       try {
-        opened = loadSecrets(this.options.paths, candidate);
+        opened = loadVault(this.options.paths, candidate);
       } catch (err) {
         if (err instanceof GlassdomeError && err.code === 'tampered') {
           this.failed(client, 'the key does not open the vault');
@@ -241,9 +329,9 @@ export class AgentServer {
       copy.fill(0);
       let count: number;
       try {
-        count = this.vault.adoptUnlock(opened.map, opened.signature);
+        count = this.vault.adoptUnlock(opened.payload, opened.signature);
       } finally {
-        wipeMap(opened.map);
+        wipeMap(opened.payload.map);
       }
       this.options.log(`unlocked by pid ${client.pid} until ${new Date(session.expiresAt).toISOString()}`);
       this.record(client, { event_type: 'auth_success', action: 'unlock', resource: null, result: 'success', reason: `until ${new Date(session.expiresAt).toISOString()}` });
@@ -269,11 +357,11 @@ export class AgentServer {
       await rotateVault(this.options.paths, { oldKeys, newKeys, masterKeyText: request.masterKey, replaces: request.replaces }, () => {
         this.state.rekey(newKeys.masterKey);
         try {
-          const opened = loadSecrets(this.options.paths, this.state.current()!);
+          const opened = loadVault(this.options.paths, this.state.current()!);
           try {
-            this.vault.adoptUnlock(opened.map, opened.signature);
+            this.vault.adoptUnlock(opened.payload, opened.signature);
           } finally {
-            wipeMap(opened.map);
+            wipeMap(opened.payload.map);
           }
         } catch (err) {
           this.state.lock('locked'); // never serve with keys and a cache out of step
@@ -312,6 +400,22 @@ export class AgentServer {
     const command = commandOf(client.pid) ?? client.exe ?? 'unknown command';
     this.options.log(`failed unlock from pid ${client.pid} (${command}): ${reason}; ${inARow} in a row from that process`);
     this.record(client, { event_type: 'auth_failure', action: 'unlock', resource: null, result: 'failure', reason: `${reason}; from ${command}` });
+  }
+
+  /** Seals the audit log's head into the vault (best effort: a failure is logged, the lock or unlock goes on). */
+  private async anchor(when: string): Promise<void> {
+    if (!this.state.current()) return;
+    try {
+      await this.vault.reanchor();
+    } catch (err) {
+      this.options.log(`could not anchor the audit log at ${when}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The log no longer holds the line the vault anchored: the anchor stays, and this is said and audited. */
+  private anchorBroken(why: string): void {
+    this.options.log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`);
+    this.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why });
   }
 
   private onLock(reason: LockReason, session: Session): void {

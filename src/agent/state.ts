@@ -57,7 +57,7 @@ export class AgentState {
   unlock(vaultId: string, masterKey: Uint8Array, lifetimeMs: number, now = Date.now(), idleMs?: number): Session {
     this.wipe();
     const master = this.arena.slot(KEY_BYTES, masterKey);
-    this.keys = keysFor(vaultId, master, this.arena.slot(KEY_BYTES));
+    this.keys = keysFor(vaultId, master, this.arena.slot(KEY_BYTES), this.arena.slot(KEY_BYTES));
     this.session = { vaultId, unlockedAt: now, expiresAt: now + lifetimeMs, idleMs, lastUsedAt: now };
     this.arm();
     return this.session;
@@ -94,6 +94,11 @@ export class AgentState {
   /** Records a use of the key (a keyed request), which pushes the idle deadline back. */
   touch(now = Date.now()): void {
     if (this.session && this.current(now)) this.session.lastUsedAt = now;
+  }
+
+  /** The audit subkey while unlocked (no expiry check: a line MACed at the deadline is still the owner's). */
+  get auditKey(): Uint8Array | undefined {
+    return this.keys?.auditKey;
   }
 
   /** The session facts while unlocked. */

@@ -1,8 +1,11 @@
 // Appending to and reading the audit log ($GLASSDOME_HOME/audit.log, mode 0600, O_APPEND). An
-// append reads the previous line's hash and writes the new lines under an exclusive flock on the
-// log itself, so the agent and a CLI in fallback mode never fork the chain; past a size limit the
-// log rotates (audit.log → audit.log.1 …) and the chain continues into the new file. Any failure
-// is `audit_failed`: the caller then withholds secrets (fail closed).
+// append reads the previous line's hash and number and writes the new lines under an exclusive
+// flock on the log itself, so the agent and a CLI in fallback mode never fork the chain; each line
+// is MACed under the audit subkey when the writer holds it (`key`). Past a size limit the log
+// rotates (audit.log → audit.log.1 …) and the chain continues into the new file; a rotation that
+// drops the oldest file says where the log now starts. `head` reads the chain's last line for the
+// anchor sealed in the vault. Any failure is `audit_failed`: the caller then withholds secrets
+// (fail closed).
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,7 +13,13 @@ import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
 import { ioError, openPrivate, readPrivate } from '../store/secure-file.js';
-import { buildLine, GENESIS, lineHash, type AuditEvent } from './chain.js';
+import { buildLine, GENESIS, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
+
+/** The chain's last line: its number (0: empty) and its hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
 
 /** Rotate when the log passes this size. */
 export const ROTATE_BYTES = 10 * 1024 * 1024;
@@ -37,6 +46,7 @@ export class AuditLog {
   private fd: number | undefined;
   private knownSize = -1;
   private lastHash = GENESIS;
+  private lastSeq = 0;
   private queue: Pending[] = [];
   private flushing = false;
   /** Called with each line written (syslog forwarding), best effort. */
@@ -45,7 +55,37 @@ export class AuditLog {
   constructor(
     readonly path: string,
     private readonly rotateBytes = ROTATE_BYTES,
+    /** The audit subkey while the writer holds it (undefined: lines say `"mac":null`). */
+    private readonly key: () => Uint8Array | undefined = () => undefined,
   ) {}
+
+  /**
+   * The chain's last line as it is on disk now (for the anchor): read under the log's lock, after
+   * every line already queued is written.
+   */
+  async head(): Promise<ChainHead> {
+    await this.drain();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fd = this.open();
+      if (!(await flockWithin(fd, APPEND_LOCK_MS))) throw new GlassdomeError('busy', `another writer held ${this.path} too long`);
+      try {
+        const st = fs.fstatSync(fd);
+        if (st.nlink === 0 || !sameFile(fd, this.path)) {
+          this.close();
+          continue;
+        }
+        return st.size === 0 ? chainStart(this.path) : tailHead(fd, st.size, this.path);
+      } finally {
+        if (this.fd === fd) funlock(fd);
+      }
+    }
+    throw new GlassdomeError('busy', `${this.path} kept being rotated`);
+  }
+
+  /** Resolves once every line appended so far is written (or failed). */
+  private async drain(): Promise<void> {
+    while (this.flushing || this.queue.length > 0) await new Promise<void>((r) => setImmediate(r));
+  }
 
   /**
    * Appends one event; resolves once its line is written, throws `audit_failed` when it cannot
@@ -116,9 +156,9 @@ export class AuditLog {
           this.close(); // removed or rotated while we held it: start again on the current file
           continue;
         }
-        if (st.size !== this.knownSize) this.lastHash = st.size === 0 ? chainStart(this.path) : tailHash(fd, st.size);
+        if (st.size !== this.knownSize) ({ hash: this.lastHash, seq: this.lastSeq } = st.size === 0 ? chainStart(this.path) : tailHead(fd, st.size, this.path));
         if (st.size >= this.rotateBytes) {
-          this.writeLines(fd, [rotationEvent()], st.size);
+          this.writeLines(fd, [rotationEvent(this.path)], st.size);
           rotate(this.path);
           this.close();
           const fresh = this.open(); // new, empty; the chain continues from this.lastHash
@@ -134,8 +174,10 @@ export class AuditLog {
 
   private writeLines(fd: number, events: AuditEvent[], size: number): string[] {
     let prev = this.lastHash;
+    let seq = this.lastSeq;
+    const key = this.key();
     const lines = events.map((event) => {
-      const line = buildLine(event, prev);
+      const line = buildLine(event, ++seq, prev, key);
       prev = lineHash(line);
       return line;
     });
@@ -144,6 +186,7 @@ export class AuditLog {
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
     this.knownSize = size + bytes.length;
     this.lastHash = prev;
+    this.lastSeq = seq;
     return lines;
   }
 
@@ -158,8 +201,9 @@ export class AuditLog {
   }
 }
 
-/** The line that closes a file before it is rotated away. */
-function rotationEvent(): AuditEvent {
+/** The line that closes a file before it is rotated away; it says so when the oldest file is dropped. */
+function rotationEvent(path: string): AuditEvent {
+  const start = fs.existsSync(`${path}.${KEEP_ROTATED}`) ? firstSeq(`${path}.${KEEP_ROTATED - 1}`) : null;
   return {
     timestamp: new Date().toISOString(),
     event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
@@ -168,8 +212,26 @@ function rotationEvent(): AuditEvent {
     action: 'rotate',
     resource: 'audit.log',
     result: 'success',
-    reason: 'the chain continues in the next file',
+    reason: `the chain continues in the next file${start === null ? '' : `; audit.log.${KEEP_ROTATED} dropped: the log now starts at line ${start}`}`,
   };
+}
+
+/** The seq of a file's first line, or null (no such file, or a line of an earlier release). */
+function firstSeq(file: string): number | null {
+  try {
+    const fd = openPrivate(file, fs.constants.O_RDONLY);
+    try {
+      const chunk = Buffer.alloc(64 * 1024);
+      const n = fs.readSync(fd, chunk, 0, chunk.length, 0);
+      const line = chunk.subarray(0, n).toString('utf8').split('\n')[0]!;
+      const m = /,"seq":(\d+),"prev":"[0-9a-f]{64}",/.exec(line);
+      return m ? Number(m[1]) : null;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
 }
 
 function sameFile(fd: number, path: string): boolean {
@@ -180,10 +242,19 @@ function sameFile(fd: number, path: string): boolean {
   }
 }
 
-/** Hash of the last line of a file that ends with a newline. */
-function tailHash(fd: number, size: number): string {
+/**
+ * The hash and number of the last line of a file that ends with a newline. A line of an earlier
+ * release has no `seq`: then the lines of every file are counted (once, on the first append).
+ */
+function tailHead(fd: number, size: number, path: string): ChainHead {
   const line = lastLine(fd, size);
-  return line === null ? GENESIS : lineHash(line);
+  if (line === null) return { seq: 0, hash: GENESIS };
+  const m = /,"seq":(\d+),"prev":"[0-9a-f]{64}",/.exec(line);
+  return { seq: m ? Number(m[1]) : countLines(path), hash: lineHash(line) };
+}
+
+function countLines(path: string): number {
+  return readAuditFiles(path).files.reduce((n, f) => n + f.lines.length, 0);
 }
 
 /** The last complete line of an open file, or null when it has none. */
@@ -214,16 +285,16 @@ function lastLine(fd: number, size: number): string | null {
 }
 
 /** Where the chain of an empty current log starts: the last line of audit.log.1, if any. */
-function chainStart(path: string): string {
+function chainStart(path: string): ChainHead {
   try {
     const fd = openPrivate(`${path}.1`, fs.constants.O_RDONLY);
     try {
-      return tailHash(fd, fs.fstatSync(fd).size);
+      return tailHead(fd, fs.fstatSync(fd).size, path);
     } finally {
       fs.closeSync(fd);
     }
   } catch {
-    return GENESIS;
+    return { seq: 0, hash: GENESIS };
   }
 }
 
@@ -257,4 +328,10 @@ function splitLines(text: string): string[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
+}
+
+/** Verifies the log's files (with the key and anchor when given); adds how many files were read. */
+export function verifyAuditLog(path: string, verifyKey?: VerifyKey): ChainReport & { files: number } {
+  const { files, startsMidway } = readAuditFiles(path);
+  return { ...verifyChain(files, startsMidway, verifyKey), files: files.length };
 }

@@ -7,7 +7,7 @@
 
 import { fail, GlassdomeError } from '../errors.js';
 import type { OpenStore } from '../cli/session.js';
-import { localGuard, recordLocal, selfClient } from '../audit/local.js';
+import { localGuard, localWriteHooks, recordLocal, selfClient } from '../audit/local.js';
 import { LocalStore } from '../store/local-store.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
@@ -122,8 +122,8 @@ export async function openKeyringStore(paths: VaultPaths): Promise<OpenStore | n
   }
   if (!session) return null;
   const { keys, cache } = session;
-  const local = new LocalStore(paths, keys);
-  const audited = localGuard(paths).store(selfClient(), local);
+  const local = new LocalStore(paths, keys, localWriteHooks(paths, keys));
+  const audited = localGuard(paths, keys).store(selfClient(), local);
   const refreshCount = async (): Promise<void> => {
     writeCache(paths, keys, { createdAt: cache.createdAt, expiresAt: cache.expiresAt, secretCount: (await local.list()).length });
   };
@@ -169,6 +169,6 @@ async function passwordForOneCall(paths: VaultPaths, cause: GlassdomeError): Pro
   } finally {
     password.fill(0);
   }
-  const local = new LocalStore(paths, keys);
-  return { mode: 'password', store: localGuard(paths).store(selfClient(), local), close: () => local.close() };
+  const local = new LocalStore(paths, keys, localWriteHooks(paths, keys));
+  return { mode: 'password', store: localGuard(paths, keys).store(selfClient(), local), close: () => local.close() };
 }

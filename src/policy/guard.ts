@@ -14,6 +14,7 @@ import { commandOf } from '../os/proc.js';
 import { decide, type Decision } from './decide.js';
 import type { Action, Policy } from './policy.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from './rate-limit.js';
+import { APPLY_HINT } from './sealed.js';
 
 /** How often one client's rate_limited events are audited at most (ms); the rest are counted. */
 const RATE_AUDIT_INTERVAL_MS = 1000;
@@ -23,6 +24,8 @@ export class Guard {
   readonly reads: RateLimiter;
   readonly unlocks: RateLimiter;
   private readonly lastRateAudit = new Map<string, { at: number; suppressed: number }>();
+  /** Why every request is refused (a policy.yaml not sealed into the vault), or null. */
+  private blocked: string | null = null;
 
   constructor(
     private policy: Policy | null,
@@ -35,9 +38,10 @@ export class Guard {
     this.unlocks = new RateLimiter(limits.unlock);
   }
 
-  /** Installs a new policy (SIGHUP); rate limits follow it. */
-  setPolicy(policy: Policy | null): void {
+  /** Installs a new policy (the one sealed in the vault); rate limits follow it. `blocked` refuses every request but lock, saying why. */
+  setPolicy(policy: Policy | null, blocked: string | null = null): void {
     this.policy = policy;
+    this.blocked = blocked;
     const limits = policy?.rateLimits ?? DEFAULT_RATE_LIMITS;
     this.reads.reconfigure(limits.read);
     this.unlocks.reconfigure(limits.unlock);
@@ -55,17 +59,21 @@ export class Guard {
 
   /** Whether `client` may read `secret` (for filtering list), without auditing. */
   mayRead(client: Client, secret: string): boolean {
-    return !this.enforce || decide(this.policy, client, 'read', secret).allow;
+    return !this.enforce || (this.blocked === null && decide(this.policy, client, 'read', secret).allow);
   }
 
   /** Decides, and audits a denial; throws `denied`. */
   async authorize(client: Client, action: Action, op: string, secret: string | null): Promise<Decision> {
     const decision = this.enforce ? decide(this.policy, client, action, secret) : { allow: true, by: 'not enforced here' };
+    if (this.enforce && this.blocked !== null && op !== 'lock') {
+      await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: 'no policy sealed' });
+      fail('denied', this.blocked, APPLY_HINT);
+    }
     if (!decision.allow) {
       await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: decision.by });
       const who = describeClient(client);
-      const hint = client.remote ? `allow its CN in policy.yaml (a rule with clients: ["${client.remote.cn}"])` : `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`;
-      fail('denied', `policy.yaml denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, hint);
+      const hint = client.remote ? `allow its CN in the sealed policy (a rule with clients: ["${client.remote.cn}"], then: glassdome policy apply)` : `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`;
+      fail('denied', `the policy denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, hint);
     }
     return decision;
   }

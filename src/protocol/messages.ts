@@ -6,17 +6,18 @@ import type { ErrorCode } from '../errors.js';
 import { fromBase64 } from '../vault/base64.js';
 import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
+import { MAX_POLICY_BYTES } from '../vault/payload.js';
 import { Base64Bytes } from './codec.js';
 import { MAX_BATCH_ENTRIES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many', 'rotate'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many', 'rotate']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
@@ -26,9 +27,10 @@ export const MAX_MASTER_KEY_TEXT_BYTES = 4096;
 
 /** A validated request. Values and keys are already decoded to bytes the handler must wipe. */
 export type Request =
-  | { id: number; op: 'hello' | 'status' | 'lock' }
+  | { id: number; op: 'hello' | 'status' | 'lock' | 'policy_show' | 'audit_verify' }
   | { id: number; op: 'list'; details: boolean }
   | { id: number; op: 'set_many'; entries: Array<{ name: string; value: Uint8Array }> }
+  | { id: number; op: 'policy_apply'; text: string }
   | { id: number; op: 'get' | 'rm'; name: string }
   | { id: number; op: 'set'; name: string; value: Uint8Array }
   | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined; idle?: number | undefined }
@@ -70,6 +72,9 @@ const FIELDS: Record<Op, readonly string[]> = {
   set: ['name', 'value'],
   set_many: ['entries'],
   unlock: ['key', 'lifetime', 'idle', 'failed'],
+  policy_show: [],
+  policy_apply: ['text'],
+  audit_verify: [],
   rotate: ['old_key', 'key', 'master_key', 'replaces'],
 };
 
@@ -104,6 +109,13 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'list', details: msg.details === true };
     case 'set_many':
       return parseSetMany(id, msg.entries);
+    case 'policy_show':
+    case 'audit_verify':
+      return { id, op: op as 'policy_show' | 'audit_verify' };
+    case 'policy_apply':
+      if (typeof msg.text !== 'string') return { id, code: 'bad_request', message: 'text must be the policy as a string' };
+      if (new TextEncoder().encode(msg.text).length > MAX_POLICY_BYTES) return { id, code: 'too_large', message: `the policy is over the limit of ${MAX_POLICY_BYTES} bytes` };
+      return { id, op: 'policy_apply', text: msg.text };
     case 'get':
     case 'rm':
       if (!isValidName(msg.name)) return { id, code: 'invalid_name', message: 'name is missing or not an allowed secret name' };

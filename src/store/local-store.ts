@@ -6,13 +6,15 @@ import { wipeMap } from '../vault/payload.js';
 import { checkBatch, notFound, putSecret, removeSecret, secretInfos, sortedNames, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 import type { VaultPaths } from './paths.js';
-import { loadSecrets, updateSecrets } from './vault-files.js';
+import { loadSecrets, loadVault, updateSecrets, type WriteHooks } from './vault-files.js';
 
 /** A SecretStore reading and writing the vault files directly. */
 export class LocalStore implements SecretStore {
   constructor(
     private readonly paths: VaultPaths,
     private readonly keys: VaultKeys,
+    /** What every write adds (the audit anchor). */
+    private readonly hooks: WriteHooks = {},
   ) {}
 
   async get(name: string): Promise<Uint8Array> {
@@ -36,11 +38,18 @@ export class LocalStore implements SecretStore {
 
   async set(name: string, value: Uint8Array): Promise<void> {
     const copy = Uint8Array.from(value);
-    await updateSecrets(this.paths, this.keys, (map) => putSecret(map, name, copy, Date.now()));
+    await updateSecrets(this.paths, this.keys, (map) => putSecret(map, name, copy, Date.now()), this.hooks);
   }
 
   async rm(name: string): Promise<void> {
-    await updateSecrets(this.paths, this.keys, (map) => removeSecret(map, name));
+    await updateSecrets(this.paths, this.keys, (map) => removeSecret(map, name), this.hooks);
+  }
+
+  /** How many secrets the vault holds, and the policy text sealed in it (null: none). */
+  summary(): { count: number; policy: string | null } {
+    const { payload } = loadVault(this.paths, this.keys);
+    wipeMap(payload.map);
+    return { count: payload.map.size, policy: payload.policy };
   }
 
   async infos(): Promise<SecretInfo[]> {

@@ -8,8 +8,13 @@ import { fromBase64, toBase64 } from './base64.js';
 import { KDF_LIMITS, KEY_BYTES, NONCE_BYTES, SALT_BYTES, TAG_BYTES } from './constants.js';
 import type { KdfParams } from './crypto.js';
 
-/** The one file format version this build reads and writes. */
+/** The format version of master_key.enc this build reads and writes. */
 export const FORMAT_VERSION = 1;
+
+/** The format version of secrets.encrypted this build writes (2: the payload carries a sealed policy and the audit anchor). */
+export const SECRETS_VERSION = 2;
+/** The versions of secrets.encrypted this build reads (1: the map alone, from earlier releases). */
+export const SECRETS_READABLE = [1, 2] as const;
 
 /** The only KDF algorithm name: libsodium's crypto_pwhash_ALG_ARGON2ID13. */
 export const KDF_ALG = 'argon2id13';
@@ -115,12 +120,12 @@ export function serializeSecretsFile(file: SecretsFile): string {
 export function parseSecretsFile(text: string): SecretsFile {
   const what = 'secrets.encrypted';
   const doc = parseObject(text, what);
-  checkVersion(doc, what);
+  checkVersion(doc, what, SECRETS_READABLE);
   checkFields(doc, SECRETS_FIELDS, what);
   const ciphertext = typeof doc.ciphertext === 'string' ? fromBase64(doc.ciphertext) : null;
   if (!ciphertext || ciphertext.length < TAG_BYTES) return corrupt(what, 'ciphertext is not valid base64 of at least 16 bytes');
   return {
-    version: FORMAT_VERSION,
+    version: doc.version as number,
     vaultId: vaultId(doc.vault_id, what),
     nonce: bytes(doc.nonce, NONCE_BYTES, what, 'nonce'),
     ciphertext,
@@ -147,11 +152,11 @@ function parseObject(text: string, what: string): Doc {
   return doc;
 }
 
-function checkVersion(doc: Doc, what: string): void {
+function checkVersion(doc: Doc, what: string, readable: readonly number[] = [FORMAT_VERSION]): void {
   const v = doc.version;
   if (!Number.isSafeInteger(v)) corrupt(what, 'version is missing or not an integer');
-  if (v !== FORMAT_VERSION) {
-    fail('unsupported_version', `${what} is format version ${String(v)}; this glassdome reads version ${FORMAT_VERSION}`, 'use the glassdome release that wrote this vault');
+  if (!readable.includes(v as number)) {
+    fail('unsupported_version', `${what} is format version ${String(v)}; this glassdome reads version ${readable.join(' or ')}`, 'use the glassdome release that wrote this vault');
   }
 }
 

@@ -1,6 +1,7 @@
 // The plaintext inside secrets.encrypted: the whole map of names, values and timestamps in one
-// canonical binary encoding (docs/VAULT-FORMAT.md §payload). Binary rather than JSON so values
-// never pass through JS strings and each one can be wiped. Pure.
+// canonical binary encoding (docs/VAULT-FORMAT.md §payload), and since format version 2 the
+// policy sealed by `policy apply` and the audit log's anchor after it. Binary rather than JSON so
+// values never pass through JS strings and each one can be wiped. Pure.
 
 import { fail } from '../errors.js';
 import { secretBuffer, secretCopy } from './bytes.js';
@@ -15,6 +16,24 @@ export interface SecretEntry {
 
 /** The decrypted vault: secret name to entry. */
 export type SecretMap = Map<string, SecretEntry>;
+
+/** The audit log's head as last sealed: how many lines the chain had, and the SHA-256 of the last. */
+export interface AuditAnchor {
+  lines: number;
+  hash: Uint8Array;
+}
+
+/** Everything secrets.encrypted holds: the secrets, the sealed policy text, the audit anchor. */
+export interface VaultPayload {
+  map: SecretMap;
+  policy: string | null;
+  anchor: AuditAnchor | null;
+}
+
+/** The largest policy text that can be sealed, in bytes. */
+export const MAX_POLICY_BYTES = 64 * 1024;
+/** Bytes in an anchor's hash (SHA-256). */
+export const ANCHOR_HASH_BYTES = 32;
 
 const ENTRY_FIXED = 1 + 8 + 8 + 4;
 
@@ -41,9 +60,87 @@ export function encodePayload(map: SecretMap): Uint8Array {
   return out;
 }
 
-/** Decodes a payload, rejecting anything but the canonical encoding with `corrupt`. */
+/** Decodes a version 1 payload (the map alone), rejecting anything but the canonical encoding with `corrupt`. */
 export function decodePayload(bytes: Uint8Array): SecretMap {
-  const bad = (why: string): never => fail('corrupt', `vault payload is malformed (${why})`);
+  const { map, end } = decodeMap(bytes);
+  if (end !== bytes.length) bad('trailing bytes');
+  return map;
+}
+
+/** Encodes a version 2 payload: the map, then the sealed policy and the audit anchor. */
+export function encodeVaultPayload(payload: VaultPayload): Uint8Array {
+  const map = encodePayload(payload.map);
+  const policy = payload.policy === null ? null : new TextEncoder().encode(payload.policy);
+  if (policy && policy.length > MAX_POLICY_BYTES) fail('too_large', `the policy is over the limit of ${MAX_POLICY_BYTES} bytes`);
+  const size = map.length + 1 + (policy ? 4 + policy.length : 0) + 1 + (payload.anchor ? 8 + ANCHOR_HASH_BYTES : 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out.set(map, 0);
+  map.fill(0);
+  let o = map.length;
+  out[o++] = policy ? 1 : 0;
+  if (policy) {
+    view.setUint32(o, policy.length, true);
+    out.set(policy, o + 4);
+    o += 4 + policy.length;
+  }
+  out[o++] = payload.anchor ? 1 : 0;
+  if (payload.anchor) {
+    if (payload.anchor.hash.length !== ANCHOR_HASH_BYTES || !Number.isSafeInteger(payload.anchor.lines) || payload.anchor.lines < 0) throw new Error('malformed audit anchor');
+    view.setBigUint64(o, BigInt(payload.anchor.lines), true);
+    out.set(payload.anchor.hash, o + 8);
+  }
+  return out;
+}
+
+/** Decodes the payload of a secrets.encrypted of `version` (1: the map alone; 2: map, policy, anchor). */
+export function decodeVaultPayload(bytes: Uint8Array, version: number): VaultPayload {
+  if (version === 1) return { map: decodePayload(bytes), policy: null, anchor: null };
+  const { map, end } = decodeMap(bytes);
+  try {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let o = end;
+    const flag = (): boolean => {
+      if (o + 1 > bytes.length) bad('truncated');
+      const f = bytes[o++]!;
+      if (f > 1) bad('bad section flag');
+      return f === 1;
+    };
+    let policy: string | null = null;
+    if (flag()) {
+      if (o + 4 > bytes.length) bad('truncated');
+      const length = view.getUint32(o, true);
+      o += 4;
+      if (length > MAX_POLICY_BYTES) bad('policy too large');
+      if (o + length > bytes.length) bad('truncated');
+      try {
+        policy = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true } as { fatal: boolean }).decode(bytes.subarray(o, o + length));
+      } catch {
+        bad('policy is not UTF-8');
+      }
+      o += length;
+    }
+    let anchor: AuditAnchor | null = null;
+    if (flag()) {
+      if (o + 8 + ANCHOR_HASH_BYTES > bytes.length) bad('truncated');
+      const lines = safeInteger(view.getBigUint64(o, true)) ?? bad('anchor out of range');
+      anchor = { lines, hash: bytes.slice(o + 8, o + 8 + ANCHOR_HASH_BYTES) };
+      o += 8 + ANCHOR_HASH_BYTES;
+    }
+    if (o !== bytes.length) bad('trailing bytes');
+    return { map, policy, anchor };
+  } catch (err) {
+    wipeMap(map);
+    throw err;
+  }
+}
+
+function bad(why: string): never {
+  return fail('corrupt', `vault payload is malformed (${why})`);
+}
+
+/** Decodes the map at the start of a payload; returns it and where it ends. */
+function decodeMap(bytes: Uint8Array): { map: SecretMap; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) bad('truncated');
   const count = view.getUint32(0, true);
@@ -69,8 +166,7 @@ export function decodePayload(bytes: Uint8Array): SecretMap {
     o += length;
     previous = name;
   }
-  if (o !== bytes.length) bad('trailing bytes');
-  return map;
+  return { map, end: o };
 }
 
 /** Zeroes every value of a map. */

@@ -16,6 +16,7 @@ import { DEFAULT_KDF, KEY_BYTES, NONCE_BYTES, SALT_BYTES } from './constants.js'
 import {
   corrupt,
   FORMAT_VERSION,
+  SECRETS_VERSION,
   masterKeyAd,
   masterKeyChecksumInput,
   parseMasterKeyFile,
@@ -26,19 +27,21 @@ import {
   toHex,
   type MasterKeyFile,
 } from './format.js';
-import { decodePayload, encodePayload, type SecretMap } from './payload.js';
+import { decodeVaultPayload, encodeVaultPayload, type SecretMap, type VaultPayload } from './payload.js';
 
 /** The crypto_kdf context of every subkey glassdome derives from a master key. */
 export const KDF_CONTEXT = 'glassdom';
 
 /** Subkey ids under KDF_CONTEXT. */
-export const SUBKEY = { secrets: 1, sessionCache: 2 } as const;
+export const SUBKEY = { secrets: 1, sessionCache: 2, audit: 3 } as const;
 
 /** An unlocked vault's keys: what the agent holds and what opens secrets.encrypted. */
 export interface VaultKeys {
   vaultId: string;
   masterKey: Uint8Array;
   secretsKey: Uint8Array;
+  /** Subkey 3: MACs the audit log's lines (docs/AUDIT.md). */
+  auditKey: Uint8Array;
 }
 
 /** A new vault: both file texts and the keys that open it. */
@@ -103,16 +106,26 @@ export function readMasterKeyFile(masterKeyText: string): MasterKeyFile {
 }
 
 
-/** Derives the keys of a vault from its master key (which the result then owns), into `secretsKey` when given. */
-export function keysFor(vaultId: string, masterKey: Uint8Array, secretsKey?: Uint8Array): VaultKeys {
-  return { vaultId, masterKey, secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT, secretsKey) };
+/** Derives the keys of a vault from its master key (which the result then owns), into `secretsKey` and `auditKey` when given. */
+export function keysFor(vaultId: string, masterKey: Uint8Array, secretsKey?: Uint8Array, auditKey?: Uint8Array): VaultKeys {
+  return {
+    vaultId,
+    masterKey,
+    secretsKey: deriveSubkey(masterKey, SUBKEY.secrets, KDF_CONTEXT, secretsKey),
+    auditKey: deriveSubkey(masterKey, SUBKEY.audit, KDF_CONTEXT, auditKey),
+  };
 }
 
-/** Seals a secret map: the text of secrets.encrypted, under a fresh nonce. */
+/** Seals a secret map with no sealed policy and no audit anchor: the text of secrets.encrypted. */
 export function sealSecrets(keys: VaultKeys, map: SecretMap): string {
-  const plaintext = encodePayload(map);
+  return sealVault(keys, { map, policy: null, anchor: null });
+}
+
+/** Seals a whole payload (map, policy, anchor): the text of secrets.encrypted, under a fresh nonce. */
+export function sealVault(keys: VaultKeys, payload: VaultPayload): string {
+  const plaintext = encodeVaultPayload(payload);
   try {
-    const header = { version: FORMAT_VERSION, vaultId: keys.vaultId };
+    const header = { version: SECRETS_VERSION, vaultId: keys.vaultId };
     const nonce = randomBytes(NONCE_BYTES);
     const ciphertext = aeadSeal(keys.secretsKey, nonce, plaintext, secretsAd(header));
     return serializeSecretsFile({ ...header, nonce, ciphertext });
@@ -121,15 +134,20 @@ export function sealSecrets(keys: VaultKeys, map: SecretMap): string {
   }
 }
 
-/** Opens secrets.encrypted. Another vault's file is `corrupt`; a modified one is `tampered`. */
+/** Opens secrets.encrypted's map. Another vault's file is `corrupt`; a modified one is `tampered`. */
 export function openSecrets(keys: VaultKeys, secretsText: string): SecretMap {
+  return openVault(keys, secretsText).map;
+}
+
+/** Opens secrets.encrypted: the map, the sealed policy and the audit anchor. */
+export function openVault(keys: VaultKeys, secretsText: string): VaultPayload {
   const file = parseSecretsFile(secretsText);
   if (file.vaultId !== keys.vaultId) {
     fail('corrupt', 'secrets.encrypted belongs to another vault than master_key.enc', 'restore the matching pair of files from a backup');
   }
   const plaintext = aeadOpen(keys.secretsKey, file.nonce, file.ciphertext, secretsAd(file), 'secrets.encrypted');
   try {
-    return decodePayload(plaintext);
+    return decodeVaultPayload(plaintext, file.version);
   } finally {
     wipe(plaintext);
   }
@@ -161,5 +179,5 @@ export function freshKeys(vaultId: string): VaultKeys {
 
 /** Zeroes a vault's keys. */
 export function wipeKeys(keys: VaultKeys | undefined): void {
-  if (keys) wipe(keys.masterKey, keys.secretsKey);
+  if (keys) wipe(keys.masterKey, keys.secretsKey, keys.auditKey);
 }

@@ -52,7 +52,7 @@ describe('completion', () => {
     expect(bashComplete(['glassdome', 'ge'])).toEqual(['generate', 'get']);
     expect(bashComplete(['glassdome', 'imp'])).toEqual(['import']);
     expect(bashComplete(['glassdome', 'p'])).toEqual(['passwd', 'policy', 'python-path']);
-    expect(bashComplete(['glassdome', 'policy', ''])).toEqual(['check']);
+    expect(bashComplete(['glassdome', 'policy', ''])).toEqual(['apply', 'check']);
     expect(bashComplete(['glassdome', 'get', '--no'])).toEqual(['--no-newline']);
     expect(bashComplete(['glassdome', 'exec', '--'])).toEqual(expect.arrayContaining(['--secret', '--keep-agent', '--mask']));
     expect(bashComplete(['glassdome', 'get', 'db'])).toEqual(['db_pass', 'db_user']);
@@ -63,7 +63,7 @@ describe('completion', () => {
     const script = `autoload -U +X compinit && compinit -u; eval "$(glassdome completion zsh)"; setopt ksharrays; COMP_WORDS=(glassdome get ''); COMP_CWORD=2; _glassdome_complete; print -rl -- "\${COMPREPLY[@]}"; COMP_WORDS=(glassdome policy ''); COMP_CWORD=2; _glassdome_complete; print -rl -- "\${COMPREPLY[@]}"`;
     const r = shell('zsh', ['-f', '-c', script]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['db_pass', 'db_user', 'proxmox_password', 'check']);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['db_pass', 'db_user', 'proxmox_password', 'apply', 'check']);
   });
 
   it('fish: complete -C answers commands with their summaries, flags and secret names', () => {
@@ -74,6 +74,7 @@ describe('completion', () => {
       '--no-newline\tno newline after the value',
       'db_pass\tsecret',
       'db_user\tsecret',
+      expect.stringMatching(/^apply\t/),
       expect.stringMatching(/^check\t/),
     ]);
   });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, makeEnv, makeVault, python, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+import { applyPolicy, cli, makeEnv, makeVault, python, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
 
 const PYTHON_EXE = fs.realpathSync('/usr/bin/python3');
 const NODE_EXE = fs.realpathSync(process.execPath);
@@ -23,7 +23,7 @@ afterEach(() => t.cleanup());
 
 /** Starts an agent under `policy`, unlocks it and stores token=s3cret through the CLI (node). */
 async function agentWith(policy: string): Promise<void> {
-  fs.writeFileSync(path.join(t.home, 'policy.yaml'), `version: 1\ndefault_policy: deny\nauthorization:\n  rules:\n    - name: cli\n      clients: [{ exe: "${NODE_EXE}" }]\n      secrets: ["*"]\n      actions: ["*"]\n${policy}`, { mode: 0o600 });
+  await applyPolicy(t, `version: 1\ndefault_policy: deny\nauthorization:\n  rules:\n    - name: cli\n      clients: [{ exe: "${NODE_EXE}" }]\n      secrets: ["*"]\n      actions: ["*"]\n${policy}`); // the agent enforces only a sealed policy
   await startAgent(t.env);
   expect((await unlock(t.env)).code).toBe(0);
   expect((await cli(t.env, ['set', 'token'], 's3cret')).code).toBe(0);

@@ -1,11 +1,11 @@
 // Policy, audit and rate limits with real processes: python, node and cat as clients of a real
-// agent, policy.yaml reloaded on SIGHUP, the audit log edited by hand, an unwritable log, a brute
-// force of unlocks, a noisy client, and forwarding to a syslog socket.
+// agent, policies sealed with `policy apply`, the audit log edited by hand, an unwritable log, a
+// brute force of unlocks, a noisy client, and forwarding to a syslog socket.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, cli, makeEnv, makeVault, PASSWORD, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { applyPolicy, PYTHON_ONLY, BIN, cli, makeEnv, makeVault, PASSWORD, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 
 const CLIENT_DIR = path.join(__dirname, '../../clients/python');
@@ -34,20 +34,7 @@ function pyGet(name: string, env = t.env): string {
   return r.stdout.trim() || r.stderr;
 }
 
-async function reload(pid: number): Promise<void> {
-  const before = events().filter((e) => e.action === 'policy_reload').length;
-  process.kill(pid, 'SIGHUP');
-  await waitFor(() => events().filter((e) => e.action === 'policy_reload').length > before, 'the reload to be audited');
-}
 
-const PYTHON_ONLY = `authorization:
-  rules:
-    - name: python-reads-proxmox
-      clients:
-        - exe: /usr/bin/python3*
-      secrets: ["proxmox_*"]
-      actions: [read]
-`;
 
 const ROLES = `clients:
   scripts: { exe: /usr/bin/python3* }
@@ -68,14 +55,14 @@ describe('policy', () => {
     await cli(t.env, ['set', 'proxmox_password'], 'hunter2');
     await cli(t.env, ['set', 'mail_password'], 'other');
     writePolicy(PYTHON_ONLY);
-    await reload(agent.pid);
+    expect((await cli(t.env, ['policy', 'apply'])).code).toBe(0); // through the agent: nothing sealed yet, so any client of the uid may
 
     expect(pyGet('proxmox_password')).toBe('hunter2');
     expect(pyGet('mail_password')).toBe('ERR denied');
 
     const viaNode = await cli(t.env, ['get', 'proxmox_password']);
     expect(viaNode.code).toBe(5);
-    expect(viaNode.stderr).toMatch(/^glassdome: policy.yaml denies \/.*node.* read on "proxmox_password" \(default deny\)\nglassdome: hint: see why: glassdome policy check/);
+    expect(viaNode.stderr).toMatch(/^glassdome: the policy denies \/.*node.* read on "proxmox_password" \(default deny\)\nglassdome: hint: see why: glassdome policy check/);
     expect(viaNode.stderr).not.toContain('hunter2');
 
     const marker = path.join(t.dir, 'cat-started');
@@ -99,24 +86,21 @@ describe('policy', () => {
     expect((await cli(t.env, ['list', '--json'])).stdout.trim()).toBe('[]'); // node may read nothing: it sees no names
     const lock = await cli(t.env, ['lock']); // admin: not granted to anyone here
     expect(lock.code).toBe(5);
-    expect(lock.stderr).toMatch(/policy.yaml denies .* admin on lock \(default deny\)/);
+    expect(lock.stderr).toMatch(/the policy denies .* admin on lock \(default deny\)/);
     expect(events().pop()).toMatchObject({ event_type: 'secret_denied', action: 'lock', result: 'denied' });
     expect(pyGet('proxmox_password')).toBe('hunter2'); // still unlocked
   });
 
   it('roles with inheritance, granted through client_roles', async () => {
-    writePolicy(ROLES);
+    await applyPolicy(t, ROLES);
     await startAgent(t.env);
     await unlock(t.env);
     expect((await cli(t.env, ['set', 'mail_x'], 'm')).code).toBe(5); // node has no role: no write either
-    fs.rmSync(path.join(t.home, 'policy.yaml'));
-    process.kill(Number(t.env.GLASSDOME_AGENT_PID), 'SIGHUP');
-    await waitFor(() => events().some((e) => e.action === 'policy_reload'), 'reload');
+    await applyPolicy(t, 'default_policy: allow\n'); // with the password, while the agent runs: in force at its next request
     await cli(t.env, ['set', 'mail_x'], 'mail-value');
     await cli(t.env, ['set', 'openai_key'], 'openai-value');
     await cli(t.env, ['set', 'aws_key'], 'aws-value');
-    writePolicy(ROLES);
-    await reload(Number(t.env.GLASSDOME_AGENT_PID));
+    await applyPolicy(t, ROLES);
     expect(pyGet('openai_key')).toBe('openai-value');
     expect(pyGet('mail_x')).toBe('mail-value'); // inherited from agent
     expect(pyGet('aws_key')).toBe('ERR denied');
@@ -124,50 +108,76 @@ describe('policy', () => {
     expect(grants).toEqual(['role ai-agent', 'role ai-agent']);
   });
 
-  it('a bad policy stops the agent from starting, naming the line', async () => {
+  it('policy apply refuses a bad policy, naming the line, and seals nothing', async () => {
+    const before = fs.readFileSync(path.join(t.home, 'secrets.encrypted'));
     writePolicy('authorization:\n  rules:\n    - name: x\n      clients: [{exe: /usr/bin/python3*}]\n      secrets: ["a{b"]\n      actions: [read]\n');
-    const r = await cli(t.env, ['agent']);
+    const r = await cli(t.env, ['policy', 'apply', '--password-stdin'], PASSWORD);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^glassdome: policy.yaml:5: bad glob "a\{b" in secrets: unclosed \{\n/);
     writePolicy('authorization: [\n');
-    const yaml = await cli(t.env, ['agent']);
+    const yaml = await cli(t.env, ['policy', 'apply', '--password-stdin'], PASSWORD);
     expect(yaml.code).toBe(1);
     expect(yaml.stderr).toMatch(/^glassdome: policy.yaml:\d+: /);
     writePolicy('authorization:\n  rule: []\n');
     const key = await cli(t.env, ['policy', 'check', 'x', 'read']);
     expect(key.code).toBe(1);
     expect(key.stderr).toMatch(/^glassdome: policy.yaml:2: unknown key "rule" in authorization \(expected one of rules\)/);
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(before);
+    const wrong = await cli(t.env, ['policy', 'apply', '--password-stdin', path.join(t.home, 'nope.yaml')], PASSWORD);
+    expect(wrong.code).toBe(3);
   });
 
-  it('SIGHUP reloads a good policy, and keeps the old one (saying so) when the new one is bad', async () => {
-    writePolicy(PYTHON_ONLY);
-    const agent = await startAgent(t.env);
+  it('policy apply through the agent is an admin action under the sealed policy; a bad policy keeps the old one', async () => {
+    await applyPolicy(t, PYTHON_ONLY);
+    await startAgent(t.env);
     await unlock(t.env);
     expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(5);
-    writePolicy(`${PYTHON_ONLY}    - name: node-writes
+    const nodeRules = `${PYTHON_ONLY}    - name: node-writes
       clients: [{ exe: "${fs.realpathSync(process.execPath)}" }]
       secrets: ["*"]
       actions: [write, read]
-`);
-    await reload(agent.pid);
+`;
+    writePolicy(nodeRules);
+    const denied = await cli(t.env, ['policy', 'apply']); // node holds no admin under the sealed policy
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toMatch(/^glassdome: the policy denies \/.*node.* admin on policy_apply \(default deny\)\nglassdome: hint: seal it with the master password instead: glassdome policy apply --password-stdin\n$/);
+    expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(5);
+    const bad = await cli(t.env, ['policy', 'apply', '--password-stdin'], 'not the password');
+    expect(bad.code).toBe(1);
+    expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(5);
+    await applyPolicy(t, `${nodeRules}    - name: node-admin\n      clients: [{ exe: "${fs.realpathSync(process.execPath)}" }]\n      secrets: ["*"]\n      actions: [admin]\n`);
     expect((await cli(t.env, ['set', 'proxmox_a'], 'v')).code).toBe(0);
     writePolicy('authorization:\n  rules:\n    - name: broken\n      bogus: true\n');
-    await reload(agent.pid);
-    const last = events().filter((e) => e.action === 'policy_reload').pop()!;
-    expect(last).toMatchObject({ result: 'failure', reason: expect.stringMatching(/kept the previous policy: policy.yaml:4: unknown key "bogus"/) });
+    const broken = await cli(t.env, ['policy', 'apply']);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^glassdome: policy.yaml:4: unknown key "bogus"/);
     expect((await cli(t.env, ['get', '-n', 'proxmox_a'])).stdout).toBe('v'); // node-writes still applies
+    writePolicy(nodeRules); // node-admin may apply through the agent: it drops its own admin
+    expect((await cli(t.env, ['policy', 'apply'])).code).toBe(0);
+    expect(events().filter((e) => e.action === 'policy_apply').map((e) => `${e.result}:${e.client.exe === PYTHON_EXE ? 'python' : 'node'}`)).toEqual(['success:node', 'denied:node', 'failure:node', 'success:node', 'attempt:node', 'success:node']);
+    expect((await cli(t.env, ['policy', 'apply'])).code).toBe(5);
   });
 
-  it('policy check prints the decision and what decided it', async () => {
+  it('policy check prints the decision, what decided it, and which policy is in force', async () => {
     writePolicy(PYTHON_ONLY);
+    const locked = await cli(t.env, ['policy', 'check', '--exe', '/usr/bin/python3.11', 'proxmox_password', 'read']);
+    expect(locked).toMatchObject({ code: 0, stdout: 'allow (rule python-reads-proxmox)\npolicy: the vault is locked, so policy.yaml was evaluated; the agent enforces only the policy sealed into the vault\n' });
+    await applyPolicy(t, PYTHON_ONLY);
+    await startAgent(t.env);
+    await unlock(t.env);
+    const sealed = /sealed in the vault, sha256 [0-9a-f]{64} \(policy.yaml is the same\)/;
     const allow = await cli(t.env, ['policy', 'check', '--exe', '/usr/bin/python3.11', 'proxmox_password', 'read']);
-    expect(allow).toMatchObject({ code: 0, stdout: 'allow (rule python-reads-proxmox)\n' });
+    expect(allow.code).toBe(0);
+    expect(allow.stdout).toMatch(new RegExp(`^allow \\(rule python-reads-proxmox\\)\\npolicy: ${sealed.source}\\n$`));
     const deny = await cli(t.env, ['policy', 'check', '--exe', '/usr/bin/python3.11', 'proxmox_password', 'write']);
-    expect(deny).toMatchObject({ code: 5, stdout: 'deny (default deny)\n' });
-    expect((await cli(t.env, ['policy', 'check', 'proxmox_password', 'read'])).stdout).toBe('deny (default deny)\n');
+    expect(deny.code).toBe(5);
+    expect(deny.stdout).toMatch(/^deny \(default deny\)\n/);
+    expect((await cli(t.env, ['policy', 'check', 'proxmox_password', 'read'])).stdout).toMatch(/^deny \(default deny\)\n/);
     expect((await cli(t.env, ['policy', 'check', 'x', 'fly'])).code).toBe(2);
     fs.rmSync(path.join(t.home, 'policy.yaml'));
-    expect((await cli(t.env, ['policy', 'check', 'x', 'delete'])).stdout).toBe('allow (no policy): there is no policy.yaml\n');
+    const gone = await cli(t.env, ['policy', 'check', 'x', 'delete']);
+    expect(gone.code).toBe(5); // the sealed policy decides, not the missing file
+    expect(gone.stdout).toMatch(/^deny \(default deny\)\npolicy: sealed in the vault, sha256 [0-9a-f]{64} \(there is no policy.yaml\)\n$/);
   });
 });
 
@@ -189,7 +199,7 @@ describe('audit log', () => {
       expect.arrayContaining(['auth_attempt:unlock:attempt', 'auth_failure:unlock:failure', 'auth_success:unlock:success', 'secret_access:set:success', 'secret_access:get:success', 'secret_access:get:not_found', 'admin_action:lock:success']),
     );
     expect(events().every((e) => /^evt_[0-9a-f]{16}$/.test(e.event_id) && !Number.isNaN(Date.parse(e.timestamp)))).toBe(true);
-    expect(await cli(t.env, ['audit', 'verify'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: \d+ line\(s\) in 1 file\(s\)\n$/) });
+    expect(await cli(t.env, ['audit', 'verify'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: \d+ line\(s\) in 1 file\(s\); checked without the key: /) });
     const human = await cli(t.env, ['audit']);
     expect(human.stdout).toMatch(/secret_access +get db_pass +success +pid \d+ \/.*python3/);
     const json = await cli(t.env, ['audit', '--json', '--since', '1h']);
@@ -266,7 +276,7 @@ describe('audit log', () => {
     receiver.stdout.on('data', (c: Buffer) => (got += c));
     try {
       await waitFor(() => got.includes('ready'), 'the receiver');
-      writePolicy(`default_policy: allow\naudit:\n  syslog: { socket: ${sock}, facility: auth }\n`);
+      await applyPolicy(t, `default_policy: allow\naudit:\n  syslog: { socket: ${sock}, facility: auth }\n`);
       await startAgent(t.env);
       await unlock(t.env);
       await cli(t.env, ['set', 'x'], 'v');
@@ -281,8 +291,10 @@ describe('audit log', () => {
 
 describe('rate limits', () => {
   it('unlock brute force from one process is slowed, then refused, and audited; the owner still unlocks', async () => {
-    writePolicy('default_policy: allow\nrate_limits:\n  unlock: { rate: 3, per: hour, burst: 3 }\n');
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  unlock: { rate: 3, per: hour, burst: 3 }\n');
     const agent = await startAgent(t.env);
+    expect((await unlock(t.env)).code).toBe(0); // the agent learns the sealed policy (and its limits) at unlock, and keeps it when locked
+    expect((await cli(t.env, ['lock'])).code).toBe(0);
     const codes: Array<number | null> = [];
     for (let i = 0; i < 3; i++) codes.push((await unlock(t.env, [], `guess ${i}`)).code);
     expect(codes).toEqual([1, 1, 1]); // each `glassdome unlock` is a process of its own
@@ -302,7 +314,7 @@ describe('rate limits', () => {
   });
 
   it('limits one noisy client while another is served', async () => {
-    writePolicy('default_policy: allow\nrate_limits:\n  read: { rate: 5, per: second, burst: 5 }\n');
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 5, per: second, burst: 5 }\n');
     await startAgent(t.env);
     await unlock(t.env);
     await cli(t.env, ['set', 'x'], 'value');

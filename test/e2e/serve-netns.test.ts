@@ -87,7 +87,7 @@ describe('glassdome serve across network namespaces', () => {
     const env = clientEnv(t, daemon!, { cn: 'lab-host-b' }, `https://${ADDR.serverB}:${daemon!.port}`);
     const r = await cliIn(NS.denied, env, ['get', 'proxmox_password']);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain('policy.yaml denies certificate lab-host-b');
+    expect(r.stderr).toContain('the policy denies certificate lab-host-b');
     expect(r.stdout).toBe('');
   });
 

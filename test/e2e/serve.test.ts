@@ -67,7 +67,7 @@ describe('certificates', () => {
   it('a CN the policy does not allow is denied (exit 5) and audited', async () => {
     const r = await cli(clientEnv(t, daemon, { cn: 'intruder' }), ['get', 'proxmox_password']);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain('policy.yaml denies certificate intruder read on "proxmox_password"');
+    expect(r.stderr).toContain('the policy denies certificate intruder read on "proxmox_password"');
     expect(r.stdout).toBe('');
     expect(audit().some((e) => e.event_type === 'secret_denied' && e.client?.cn === 'intruder')).toBe(true);
   });
@@ -354,11 +354,11 @@ describe('limits', () => {
 });
 
 describe('the command line', () => {
-  it('serve without a policy refuses to start, naming the file', async () => {
+  it('serve without a sealed policy refuses to start, even with a policy.yaml beside the vault', async () => {
     const bare = makeEnv();
     try {
-      await makeLab(bare, 'x: 1\n', []);
-      fs.unlinkSync(path.join(bare.home, 'policy.yaml'));
+      await makeLab(bare, null, []);
+      fs.writeFileSync(path.join(bare.home, 'policy.yaml'), 'default_policy: allow\n', { mode: 0o600 });
       const r = await cli(bare.env, ['serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', path.join(bare.dir, 'certs', 'server.crt'), '--key', path.join(bare.dir, 'certs', 'server.key'), '--client-ca', path.join(bare.home, 'ca', 'ca.crt')], PASSWORD);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('serve needs a policy');

@@ -119,6 +119,23 @@ export async function unlock(env: NodeJS.ProcessEnv, extra: string[] = [], passw
   return cli(env, ['unlock', '--password-stdin', ...extra], password);
 }
 
+/** A policy whose one rule lets /usr/bin/python3* read proxmox_* (node, the CLI, is denied). */
+export const PYTHON_ONLY = `authorization:
+  rules:
+    - name: python-reads-proxmox
+      clients:
+        - exe: /usr/bin/python3*
+      secrets: ["proxmox_*"]
+      actions: [read]
+`;
+
+/** Writes policy.yaml and seals it into the vault with the master password (`policy apply --password-stdin`). */
+export async function applyPolicy(t: TestEnv, text: string): Promise<void> {
+  fs.writeFileSync(path.join(t.home, 'policy.yaml'), text, { mode: 0o600 });
+  const r = await cli(t.env, ['policy', 'apply', '--password-stdin'], PASSWORD);
+  if (r.code !== 0) throw new Error(`policy apply failed: ${r.stderr}`);
+}
+
 /** Whether a process is alive (a zombie not yet reaped by init counts as dead). */
 export const alive = isRunning;
 

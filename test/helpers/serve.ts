@@ -10,7 +10,7 @@ import { vaultPaths } from '../../src/store/paths.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { readMasterKeyText } from '../../src/store/vault-text.js';
 import { unsealMasterKey, wipeKeys } from '../../src/vault/vault.js';
-import { BIN, cli, makeVault, PASSWORD, waitFor, type TestEnv } from './cli.js';
+import { applyPolicy, BIN, cli, makeVault, PASSWORD, waitFor, type TestEnv } from './cli.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -40,11 +40,14 @@ export async function ok(env: NodeJS.ProcessEnv, args: string[], input?: string)
   return r.stdout;
 }
 
-/** A vault with secrets, a policy, a CA, a server certificate (for `sans`) and the given client certificates in `<dir>/certs`. */
-export async function makeLab(t: TestEnv, policy: string, clients: string[], sans = 'DNS:localhost,IP:127.0.0.1'): Promise<string> {
+/**
+ * A vault with secrets, a policy sealed into it (none with null), a CA, a server certificate (for
+ * `sans`) and the given client certificates in `<dir>/certs`.
+ */
+export async function makeLab(t: TestEnv, policy: string | null, clients: string[], sans = 'DNS:localhost,IP:127.0.0.1'): Promise<string> {
   await makeVault(t);
   await putSecrets(t, { proxmox_password: 'pve-secret', ai_key: 'ai-secret', 'ci/deploy': 'deploy-secret' });
-  fs.writeFileSync(path.join(t.home, 'policy.yaml'), policy, { mode: 0o600 });
+  if (policy !== null) await applyPolicy(t, policy);
   const certs = path.join(t.dir, 'certs');
   fs.mkdirSync(certs, { mode: 0o700 });
   await ok(t.env, ['ca', 'init']);

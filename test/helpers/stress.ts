@@ -2,8 +2,7 @@
 // rate limits (the suite loads the agent on purpose), and the agent's resident memory.
 
 import fs from 'node:fs';
-import path from 'node:path';
-import { makeEnv, makeVault, startAgent, unlock, type TestEnv } from './cli.js';
+import { applyPolicy, makeEnv, makeVault, startAgent, unlock, type TestEnv } from './cli.js';
 
 /** A policy that allows everything and lifts the rate limits. */
 export const UNLIMITED = 'default_policy: allow\nrate_limits:\n  read: { rate: 100000000, burst: 100000000 }\n  unlock: { rate: 100000, burst: 100000 }\n';
@@ -12,7 +11,7 @@ export const UNLIMITED = 'default_policy: allow\nrate_limits:\n  read: { rate: 1
 export async function loadedAgent(): Promise<{ t: TestEnv; pid: number; socket: string }> {
   const t = makeEnv();
   await makeVault(t);
-  fs.writeFileSync(path.join(t.home, 'policy.yaml'), UNLIMITED, { mode: 0o600 });
+  await applyPolicy(t, UNLIMITED);
   const { pid, socket } = await startAgent(t.env);
   const u = await unlock(t.env);
   if (u.code !== 0) throw new Error(`unlock failed: ${u.stderr}`);

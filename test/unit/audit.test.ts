@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AuditLog, readAuditFiles } from '../../src/audit/log.js';
-import { verifyChain, GENESIS } from '../../src/audit/chain.js';
+import { buildLine, verifyChain, GENESIS, lineHash } from '../../src/audit/chain.js';
 
 async function writeLog(count: number, rotateBytes?: number): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-'));
@@ -27,10 +27,11 @@ function rewrite(file: string, change: (lines: string[]) => string[]): void {
 describe('audit chain', () => {
   it('a fresh log verifies; the first line follows the genesis hash; fields are in the seed’s order', async () => {
     const file = await writeLog(5);
-    expect(verify(file)).toEqual({ lines: 5, broken: null });
+    expect(verify(file)).toMatchObject({ lines: 5, broken: null, unkeyed: 5, keyed: 0, lastSeq: 5 });
     const first = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!);
     expect(first.prev).toBe(GENESIS);
-    expect(Object.keys(first)).toEqual(['timestamp', 'event_id', 'event_type', 'client', 'action', 'resource', 'result', 'prev', 'hash']);
+    expect(Object.keys(first)).toEqual(['timestamp', 'event_id', 'event_type', 'client', 'action', 'resource', 'result', 'seq', 'prev', 'mac', 'hash']);
+    expect(first).toMatchObject({ seq: 1, mac: null });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
 
@@ -66,7 +67,7 @@ describe('audit chain', () => {
     // each rotation closes the old file with one admin_action line of its own
     const rotations = files.slice(0, -1).map((f) => JSON.parse(f.lines[f.lines.length - 1]!));
     expect(rotations.every((e) => e.event_type === 'admin_action' && e.action === 'rotate')).toBe(true);
-    expect(verify(file)).toEqual({ lines: 20 + rotations.length, broken: null });
+    expect(verify(file)).toMatchObject({ lines: 20 + rotations.length, broken: null });
     const long = await writeLog(60, 2000);
     const pruned = readAuditFiles(long);
     expect(pruned.startsMidway).toBe(true);
@@ -82,6 +83,57 @@ describe('audit chain', () => {
     await other.append({ client: null, event_type: 'admin_action', action: 'lock', resource: null, result: 'success' });
     const again = new AuditLog(file);
     await again.append({ client: null, event_type: 'admin_action', action: 'lock', resource: null, result: 'success' });
-    expect(verify(file)).toEqual({ lines: 4, broken: null });
+    expect(verify(file)).toMatchObject({ lines: 4, broken: null, lastSeq: 4 });
+  });
+});
+
+describe('keyed chain and anchor', () => {
+  const key = new Uint8Array(32).fill(7);
+  async function keyedLog(count: number): Promise<string> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-'));
+    const file = path.join(dir, 'audit.log');
+    const log = new AuditLog(file, undefined, () => key);
+    for (let i = 0; i < count; i++) await log.append({ client: null, event_type: 'secret_access', action: 'get', resource: `s${i}`, result: 'success' });
+    log.close();
+    return file;
+  }
+  const anchorOf = (file: string, lines: number) => ({ lines, hash: Buffer.from(lineHash(fs.readFileSync(file, 'utf8').split('\n')[lines - 1]!), 'hex') });
+  const check = (file: string, k: Uint8Array, anchor: { lines: number; hash: Uint8Array } | null) => {
+    const { files, startsMidway } = readAuditFiles(file);
+    return verifyChain(files, startsMidway, { key: k, anchor });
+  };
+
+  it('verifies MACs under the right key only, and reports the anchored line', async () => {
+    const file = await keyedLog(4);
+    expect(check(file, key, anchorOf(file, 3))).toMatchObject({ broken: null, keyed: 4, unkeyed: 0, anchoredAt: 3 });
+    expect(check(file, new Uint8Array(32), null).broken).toMatchObject({ line: 1, problem: expect.stringMatching(/MAC does not match/) });
+  });
+
+  it('an anchor beyond the end, or naming another line, is tampered', async () => {
+    const file = await keyedLog(4);
+    expect(check(file, key, { lines: 6, hash: new Uint8Array(32) }).broken?.problem).toMatch(/the log ends at line 4 but the vault anchored line 6/);
+    expect(check(file, key, { lines: 2, hash: new Uint8Array(32) }).broken).toMatchObject({ line: 2, problem: expect.stringMatching(/not the line 2 the vault anchored/) });
+    fs.writeFileSync(file, '');
+    expect(check(file, key, anchorOf(await keyedLog(2), 2)).broken?.problem).toMatch(/empty or missing/);
+  });
+
+  it('a rotation that drops the oldest file says where the log starts; a forged unkeyed drop line is not believed with the key', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-'));
+    const file = path.join(dir, 'audit.log');
+    const log = new AuditLog(file, 2000, () => key);
+    for (let i = 0; i < 60; i++) await log.append({ client: null, event_type: 'secret_access', action: 'get', resource: `s${i}`, result: 'success' });
+    log.close();
+    const { files, startsMidway } = readAuditFiles(file);
+    expect(files[0]!.name).toBe('audit.log.5');
+    expect(verifyChain(files, startsMidway, { key, anchor: null })).toMatchObject({ broken: null });
+    const drops = files.flatMap((f) => f.lines).filter((l) => /the log now starts at line \d+/.test(l));
+    expect(drops.length).toBeGreaterThan(0);
+
+    const short = await keyedLog(6);
+    const kept = fs.readFileSync(short, 'utf8').trimEnd().split('\n').slice(2);
+    const forged = buildLine({ timestamp: 'x', event_id: 'evt_x', event_type: 'admin_action', client: null, action: 'rotate', resource: 'audit.log', result: 'success', reason: 'audit.log.5 dropped: the log now starts at line 3' }, 7, lineHash(kept[kept.length - 1]!), undefined);
+    const tampered = [{ name: 'audit.log', lines: [...kept, forged] }];
+    expect(verifyChain(tampered, false).broken).toBeNull(); // without the key the plain chain cannot tell
+    expect(verifyChain(tampered, false, { key, anchor: null }).broken).toMatchObject({ line: 1, problem: expect.stringMatching(/lines before it were removed/) });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodePayload, encodePayload, type SecretMap } from '../../src/vault/payload.js';
+import { decodePayload, decodeVaultPayload, encodePayload, encodeVaultPayload, MAX_POLICY_BYTES, type SecretMap } from '../../src/vault/payload.js';
 import { GlassdomeError } from '../../src/errors.js';
 
 const sample = (): SecretMap =>
@@ -41,5 +41,24 @@ describe('payload', () => {
     const bytes = Buffer.from(encodePayload(new Map([['a', { value: Buffer.from('1'), created: 1, updated: 1 }]])));
     bytes[5] = '-'.charCodeAt(0);
     expect(code(() => decodePayload(bytes))).toBe('corrupt');
+  });
+});
+
+describe('version 2 payload: map, sealed policy, audit anchor', () => {
+  it('round-trips every combination and rejects what the encoder never makes', () => {
+    const anchor = { lines: 9, hash: new Uint8Array(32).fill(3) };
+    for (const [policy, a] of [[null, null], ['default_policy: allow\n', null], [null, anchor], ['', anchor]] as const) {
+      const bytes = encodeVaultPayload({ map: sample(), policy, anchor: a });
+      const back = decodeVaultPayload(bytes, 2);
+      expect(back.policy).toBe(policy);
+      expect(back.anchor && { lines: back.anchor.lines, hash: [...back.anchor.hash] }).toEqual(a && { lines: a.lines, hash: [...a.hash] });
+      expect(encodeVaultPayload(back)).toEqual(bytes);
+      for (let n = encodePayload(sample()).length; n < bytes.length; n++) expect(code(() => decodeVaultPayload(bytes.subarray(0, n), 2)), `length ${n}`).toBe('corrupt');
+    }
+    expect(code(() => decodeVaultPayload(encodePayload(sample()), 2))).toBe('corrupt'); // a v1 payload has no flags
+    expect(decodeVaultPayload(encodePayload(sample()), 1)).toMatchObject({ policy: null, anchor: null });
+    const bad = Buffer.concat([encodePayload(sample()), Buffer.from([1, 2, 0, 0, 0, 0xff, 0xfe, 0])]);
+    expect(code(() => decodeVaultPayload(bad, 2))).toBe('corrupt'); // a policy that is not UTF-8
+    expect(code(() => encodeVaultPayload({ map: new Map(), policy: 'x'.repeat(MAX_POLICY_BYTES + 1), anchor: null }))).toBe('too_large');
   });
 });

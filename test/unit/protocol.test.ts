@@ -43,6 +43,10 @@ describe('request gates', () => {
     expect(reject({ v: 1, id: 3, op: 'set', name: 'x', value: 'A'.repeat(1398108) })).toEqual([3, 'too_large']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: 'AAAA' })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'unlock', key: Buffer.alloc(32).toString('base64'), lifetime: 0 })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply' })).toEqual([3, 'bad_request']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply', text: 'x'.repeat(64 * 1024 + 1) })).toEqual([3, 'too_large']);
+    expect(reject({ v: 1, id: 3, op: 'policy_apply', text: 'default_policy: allow\n' })).toBe('accepted');
+    expect(reject({ v: 1, id: 3, op: 'audit_verify', extra: 1 })).toEqual([3, 'bad_request']);
     expect(reject({ v: 1, id: 3, op: 'get', name: 'x' })).toBe('accepted');
   });
 

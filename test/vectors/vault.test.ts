@@ -7,7 +7,7 @@ import path from 'node:path';
 import { GlassdomeError } from '../../src/errors.js';
 import { openBundle, parseBundle, type BundleKind } from '../../src/vault/bundle.js';
 import type { SecretMap } from '../../src/vault/payload.js';
-import { openSecrets, unsealMasterKey } from '../../src/vault/vault.js';
+import { openVault, unsealMasterKey } from '../../src/vault/vault.js';
 
 type MapVector = Record<string, { value_hex: string; created: number; updated: number }>;
 
@@ -20,10 +20,21 @@ interface Vector {
   bundle: string;
   expect: string;
   map?: MapVector;
+  policy?: string | null;
+  anchor?: { lines: number; hash_hex: string } | null;
 }
 
-const openPair = async (v: Vector): Promise<SecretMap> => openSecrets(await unsealMasterKey(v['master_key.enc'], Buffer.from(v.password, 'utf8')), v['secrets.encrypted']);
-const openBundleVector = async (v: Vector): Promise<SecretMap> => (await openBundle(parseBundle(v.bundle, v.kind, 'bundle'), Buffer.from(v.password, 'utf8'))).map;
+/** What a vector opens to: the map, and for a pair the sealed policy and the audit anchor. */
+interface Opened {
+  map: SecretMap;
+  extras?: Pick<Vector, 'policy' | 'anchor'>;
+}
+
+const openPair = async (v: Vector): Promise<Opened> => {
+  const p = openVault(await unsealMasterKey(v['master_key.enc'], Buffer.from(v.password, 'utf8')), v['secrets.encrypted']);
+  return { map: p.map, extras: { policy: p.policy, anchor: p.anchor && { lines: p.anchor.lines, hash_hex: Buffer.from(p.anchor.hash).toString('hex') } } };
+};
+const openBundleVector = async (v: Vector): Promise<Opened> => ({ map: (await openBundle(parseBundle(v.bundle, v.kind, 'bundle'), Buffer.from(v.password, 'utf8'))).map });
 
 for (const [name, dir, open] of [
   ['vault vectors', path.join(__dirname, 'vault'), openPair],
@@ -41,9 +52,11 @@ for (const [name, dir, open] of [
         const v = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Vector;
         let outcome: string;
         let map: MapVector | undefined;
+        let extras: Opened['extras'];
         try {
           const opened = await open(v);
-          map = Object.fromEntries([...opened].map(([n, e]) => [n, { value_hex: Buffer.from(e.value).toString('hex'), created: e.created, updated: e.updated }]));
+          extras = opened.extras;
+          map = Object.fromEntries([...opened.map].map(([n, e]) => [n, { value_hex: Buffer.from(e.value).toString('hex'), created: e.created, updated: e.updated }]));
           outcome = 'success';
         } catch (err) {
           if (!(err instanceof GlassdomeError)) throw err;
@@ -51,6 +64,7 @@ for (const [name, dir, open] of [
         }
         expect(outcome, v.description).toBe(v.expect);
         if (v.expect === 'success') expect(map).toEqual(v.map);
+        if (v.expect === 'success' && extras) expect(extras).toEqual({ policy: v.policy ?? null, anchor: v.anchor ?? null }); // absent in a vector: none sealed
       });
     }
   });

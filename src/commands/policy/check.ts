@@ -3,7 +3,7 @@ import { policyCheckAction } from '../../actions/policy-check.js';
 import { GlassdomeCommand } from '../../cli/base.js';
 
 export default class PolicyCheck extends GlassdomeCommand {
-  static override summary = 'Show what policy.yaml decides for a client, and which rule decided';
+  static override summary = 'Show what the policy in force decides for a client, and which rule decided';
   static override description = 'The client defaults to this process as the agent would see it (this node binary, your uid, this directory). Exit 0 for allow, 5 for deny.';
   static override examples = ['<%= config.bin %> policy check --exe /usr/bin/python3.11 proxmox_password read', '<%= config.bin %> policy check --uid 1000 --cwd /srv/jobs db_pass write'];
   static override args = {
@@ -19,6 +19,6 @@ export default class PolicyCheck extends GlassdomeCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(PolicyCheck);
-    this.done(policyCheckAction({ secret: args.secret, action: args.action, exe: flags.exe, uid: flags.uid, cwd: flags.cwd, parent: flags.parent }, this.paths));
+    this.done(await policyCheckAction({ secret: args.secret, action: args.action, exe: flags.exe, uid: flags.uid, cwd: flags.cwd, parent: flags.parent }, this.paths));
   }
 }

@@ -1,0 +1,113 @@
+// The audit anchor: the chain's line count and the hash of its last line, sealed in the vault
+// payload by every vault write (and at lock), so `audit verify` with the key finds a
+// cut tail, a deleted log or a dropped head (docs/AUDIT.md). An anchor only moves forward along
+// the same chain: when the log no longer holds the line the vault anchored, the old anchor is kept
+// (verify keeps saying `tampered`) and the break is reported to the caller, who audits it.
+
+import fs from 'node:fs';
+import { lineHash } from './chain.js';
+import { KEEP_ROTATED, type AuditLog, type ChainHead } from './log.js';
+import { openPrivate, readPrivate } from '../store/secure-file.js';
+import type { AuditAnchor } from '../vault/payload.js';
+import { toHex } from '../vault/format.js';
+
+/**
+ * Reads the log's head, then returns the step that picks the anchor to seal: the head, when the
+ * log still holds the line `previous` anchored; else `previous`, after `onBreak` heard why.
+ */
+export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => void): Promise<(previous: AuditAnchor | null) => AuditAnchor | null> {
+  const head = await log.head();
+  return (previous) => {
+    const why = previous ? breakSince(log.path, head, previous) : null;
+    if (why) {
+      onBreak(why);
+      return previous;
+    }
+    return { lines: head.seq, hash: Buffer.from(head.hash, 'hex') };
+  };
+}
+
+/** Why the log at `path`, ending at `head`, no longer continues from `anchor`; null when it does. */
+export function breakSince(path: string, head: ChainHead, anchor: AuditAnchor): string | null {
+  if (anchor.lines === 0) return null;
+  const want = toHex(anchor.hash);
+  if (head.seq < anchor.lines) return `the log ends at line ${head.seq}, before line ${anchor.lines} the vault anchored: lines were cut, or the log was deleted`;
+  if (head.seq === anchor.lines) return head.hash === want ? null : `line ${anchor.lines} is not the line the vault anchored: the log was replaced`;
+  const found = hashOfLine(path, head.seq, anchor.lines);
+  if (found === undefined) return null; // rotated away since: nothing left to compare
+  return found === want ? null : `line ${anchor.lines} is not the line the vault anchored: the log was replaced or rebuilt`;
+}
+
+/** How much of the log's end is read first when looking for the anchored line (most writes find it there). */
+const TAIL_BYTES = 256 * 1024;
+
+/** The hash of line `target`, searched from the log's end; undefined when it was rotated away. */
+function hashOfLine(path: string, lastSeq: number, target: number): string | undefined {
+  const tail = tailLines(path);
+  if (tail) {
+    const found = findInLines(tail, lastSeq, target);
+    if (found.hash !== undefined) return found.hash;
+  }
+  let next = lastSeq + 1; // the number of the line after the one being looked at
+  for (let k = 0; k <= KEEP_ROTATED; k++) {
+    const name = k === 0 ? path : `${path}.${k}`;
+    if (k > 0 && !fs.existsSync(name)) return undefined;
+    let text: string;
+    try {
+      text = readPrivate(name)?.text ?? '';
+    } catch {
+      return undefined; // unreadable (a FIFO, another owner): verify reports it
+    }
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const found = findInLines(lines, next - 1, target);
+    if (found.hash !== undefined || found.passed) return found.hash ?? '';
+    next = found.next;
+  }
+  return undefined;
+}
+
+const SEQ = /,"seq":(\d+),"prev":"[0-9a-f]{64}",/;
+
+/**
+ * Looks for line `target` in `lines` (in order), numbering them back from the last (`lastSeq`
+ * unless the lines say their own `seq`: another writer may have appended since the head was read).
+ */
+function findInLines(lines: string[], lastSeq: number, target: number): { hash?: string; passed: boolean; next: number } {
+  let next = lastSeq + 1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = SEQ.exec(lines[i]!);
+    const seq = m ? Number(m[1]) : next - 1;
+    if (seq === target) return { hash: lineHash(lines[i]!), passed: true, next: seq };
+    if (seq < target) return { passed: true, next: seq };
+    next = seq;
+  }
+  return { passed: false, next };
+}
+
+/** The complete lines in the last TAIL_BYTES of the current log (the first, partial one dropped), or null. */
+function tailLines(path: string): string[] | null {
+  let fd: number;
+  try {
+    fd = openPrivate(path, fs.constants.O_RDONLY); // non-blocking, a private regular file
+  } catch {
+    return null;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const start = Math.max(0, st.size - TAIL_BYTES);
+    const buf = Buffer.alloc(st.size - start);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const lines = buf.subarray(0, got).toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    if (start > 0) lines.shift();
+    return lines;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
