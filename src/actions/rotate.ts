@@ -58,7 +58,8 @@ export async function rotateAction(options: { passwordStdin: boolean }, paths: V
       if (unlockedAgent) agentSays = await rotateThroughAgent(unlockedAgent, change);
       else await rotateVault(paths, change);
     });
-    if (!unlockedAgent) await recordLocal(paths, { event_type: 'admin_action', action: 'rotate_key', resource: null, result: 'success', reason: 'new master key; every secret re-sealed' });
+    // MACed under the new key: audit verify checks MACs from the last rotate_key line that verifies under the key it holds.
+    if (!unlockedAgent) await recordLocal(paths, { event_type: 'admin_action', action: 'rotate_key', resource: null, result: 'success', reason: 'new master key; every secret re-sealed' }, newKeys);
     const lines = ['master key rotated: every secret re-sealed under the new key'];
     if (unlockedAgent) lines.push(agentSays);
     else if (agent) lines.push('the agent is locked: unlock it with the same password as before');

@@ -13,7 +13,7 @@ const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   no_agent: 'start one with: eval "$(glassdome agent)", then: glassdome unlock',
   not_found: 'see the names with: glassdome list',
   invalid_name: 'names start with a letter or digit, then up to 127 of A-Z a-z 0-9 _ . - /',
-  bad_key: 'the agent serves another vault; check GLASSDOME_HOME and GLASSDOME_AUTH_SOCK',
+  bad_key: 'the key does not open the vault the agent serves: if the master key was just rotated, run the command again',
   rate_limited: 'wait a moment and try again',
   internal: 'this is a bug in glassdome; rerun with GLASSDOME_DEBUG=1 and report what it prints',
 };

@@ -147,7 +147,11 @@ describe('rotate', () => {
     expect((await unlock(t.env)).code).toBe(0);
     await expectAll(t.env);
     const events = read('audit.log').trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.filter((e) => e.action === 'rotate_key' && e.result === 'success')).toHaveLength(1);
+    const rotated = events.filter((e) => e.action === 'rotate_key' && e.result === 'success');
+    expect(rotated).toHaveLength(1);
+    // Keyed under the new key, so the audit chain's MACs verify across the rotation.
+    expect(rotated[0].mac).toMatch(/^[0-9a-f]{64}$/);
+    expect(await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit log intact: .*with the key/) });
   });
 
   it('a rotation committed but not yet copied (vault.journal left by a kill -9) reads as the new vault, and the next write finishes it', async () => {
