@@ -244,7 +244,7 @@ export class AgentClient implements SecretStore {
 function ioFailure(err: unknown, socketPath: string, verb: string): GlassdomeError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return new GlassdomeError('io', `the agent at ${socketPath} did not answer within ${REPLY_TIMEOUT_MS / 1000} s`);
-  return new GlassdomeError('no_agent', `lost the agent at ${socketPath} (${code ?? (err as Error).message})`, NO_AGENT_HINT);
+  return new GlassdomeError('no_agent', `lost the agent at ${socketPath}: cannot ${verb} it (${code ?? (err as Error).message})`, NO_AGENT_HINT);
 }
 
 function checkVault(hello: Hello, vault: string, socketPath: string): void {
