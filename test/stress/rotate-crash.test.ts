@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, applyPolicy, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { UNLIMITED } from '../helpers/stress.js';
 import { vaultPaths } from '../../src/store/paths.js';
 // The built readers (dist/), as the CLI runs them: they load the journal's parser lazily.
@@ -21,7 +21,7 @@ let t: TestEnv;
 beforeAll(async () => {
   t = makeEnv();
   await makeVault(t);
-  fs.writeFileSync(path.join(t.home, 'policy.yaml'), UNLIMITED, { mode: 0o600 }); // many unlocks a minute, on purpose
+  await applyPolicy(t, UNLIMITED); // many unlocks a minute, on purpose (sealed: policy.yaml alone is never enforced)
   await startAgent(t.env);
   expect((await unlock(t.env)).code).toBe(0);
   for (const [name, value] of Object.entries(SECRETS)) expect((await cli(t.env, ['set', name], value)).code).toBe(0);
