@@ -140,6 +140,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
       const next = policyInForce(text, null);
       guard.setPolicy(next.policy, text === null ? 'the sealed policy was removed: every request is refused' : next.blocked);
     },
+    onReplaced: () => state.lock('replaced'),
   };
   if (fileVault && opened) {
     try {

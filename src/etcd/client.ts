@@ -188,7 +188,7 @@ export class EtcdClient {
       req.destroy();
       if (err) onError(err);
     };
-    const req = http.request({ host: endpoint.hostname, port: endpoint.port, path: '/v3/watch', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'grpc-metadata-hasleader': 'true' } });
+    const req = http.request({ host: endpoint.hostname, port: endpoint.port, path: '/v3/watch', method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'grpc-metadata-hasleader': 'true' } });
     this.watches.add(req);
     const connectTimer = setTimeout(() => {
       this.failover(endpoint);

@@ -10,6 +10,8 @@ import { fail, GlassdomeError } from '../errors.js';
 import { secretCopy } from '../vault/bytes.js';
 import {
   etcdVaultKeys,
+  MASTER_KEY_PATH,
+  META_PATH,
   openPolicyRecord,
   openSecretRecord,
   POLICY_PATH,
@@ -42,9 +44,11 @@ export const MAX_TXN_RECORD_BYTES = MAX_VALUE_BYTES + 256 * 1024;
 /** A secret's name and times as the index keeps them, or why its record does not open. */
 type IndexEntry = SecretInfo | { error: GlassdomeError };
 
-/** What the replica does when the sealed policy changes. */
+/** What the replica does when the sealed policy changes, or the vault itself is replaced. */
 export interface EtcdVaultHooks {
   onPolicy(policy: string | null): void;
+  /** Another vault (or none) now lives under the prefix (`store migrate --force`, a delete): the replica's keys open nothing there. */
+  onReplaced?(): void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +62,8 @@ export class EtcdVault implements SecretStore {
   private readonly index = new Map<string, IndexEntry>();
   private keys: EtcdVaultKeys | undefined;
   private policy: string | null = null;
+  /** The vault's metadata and wrapped master key as they were at start: a change means another vault. */
+  private head: Map<string, Uint8Array> | undefined;
 
   /** The vault stored under `prefix` (`/glassdome`), opened with `keys` (the caller keeps and wipes them). */
   constructor(
@@ -244,6 +250,13 @@ export class EtcdVault implements SecretStore {
         if (!(err instanceof GlassdomeError)) throw err;
         this.index.set(rel, { error: err });
       }
+    }
+    for (const rel of [this.relative(META_PATH), this.relative(MASTER_KEY_PATH)]) {
+      const now = this.view.get(rel)?.value;
+      this.head ??= new Map();
+      const then = this.head.get(rel);
+      if (then === undefined && now) this.head.set(rel, now);
+      else if (then !== undefined && (!now || !sameBytes(now, then))) return this.hooks.onReplaced?.();
     }
     if (rels === null || rels.has(policyRel)) {
       const kv = this.view.get(policyRel);

@@ -14,8 +14,8 @@ import { vaultPaths } from '../../src/store/paths.js';
 import { loadVault } from '../../src/store/vault-files.js';
 import { readMasterKeyText } from '../../src/store/vault-text.js';
 import { unsealMasterKey, wipeKeys } from '../../src/vault/vault.js';
-import { cli, makeEnv, PASSWORD, type TestEnv } from '../helpers/cli.js';
-import { startCluster, waitUntil, type TestCluster } from '../helpers/etcd.js';
+import { applyPolicy, cli, makeEnv, makeVault, PASSWORD, type TestEnv } from '../helpers/cli.js';
+import { freePort, startCluster, waitUntil, type TestCluster } from '../helpers/etcd.js';
 import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
 const POLICY = `
@@ -210,6 +210,37 @@ describe('serve replicas on etcd', () => {
       expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/^glassdome: wrong password/)]);
     } finally {
       back.cleanup();
+    }
+  });
+
+  it('bad addresses, an empty prefix and unreachable members: one-line errors with the contract\'s exit codes', async () => {
+    const both = await cli(t.env, ['store', 'migrate', '--to', store, '--from', store, '--password-stdin'], PASSWORD);
+    expect(both.code).toBe(2);
+    const neither = await cli(t.env, ['store', 'migrate', '--password-stdin'], PASSWORD);
+    expect([neither.code, neither.stderr]).toEqual([2, expect.stringMatching(/^glassdome: say either --to etcd:\/\/… .*\nglassdome: hint: /)]);
+    const badUrl = await cli(t.env, ['store', 'migrate', '--to', 'etcd://nohost/x', '--password-stdin'], PASSWORD);
+    expect([badUrl.code, badUrl.stderr]).toEqual([2, expect.stringMatching(/^glassdome: --store "etcd:\/\/nohost\/x": "nohost" is not HOST:PORT\nglassdome: hint: like etcd:/)]);
+    const down = await cli(t.env, ['store', 'migrate', '--to', `etcd://127.0.0.1:${await freePort()}/x`, '--password-stdin'], PASSWORD);
+    expect([down.code, down.stderr]).toEqual([1, expect.stringMatching(/^glassdome: no etcd member answered: .*\nglassdome: hint: check that the etcd members/)]);
+    const empty = await startServe({ ...t, env: { ...t.env, GLASSDOME_HOME: fs.mkdtempSync(path.join(t.dir, 'empty-')) } }, { extra: ['--store', `${store}-empty`] }).catch((e: Error) => e);
+    expect(String(empty)).toMatch(/glassdome: no glassdome vault in etcd:\/\/.*-empty\nglassdome: hint: put one there: glassdome store migrate --to/);
+  });
+
+  it('replicas lock when another vault replaces theirs under the prefix (store migrate --force)', async () => {
+    const a = replicas[0]!;
+    expect((await get(a, 'ai_key')).status).toBe(200);
+    const other = makeEnv();
+    try {
+      await makeVault(other);
+      await applyPolicy(other, POLICY);
+      await ok(other.env, ['store', 'migrate', '--to', store, '--force', '--password-stdin'], PASSWORD);
+      await waitUntil(async () => (await get(a, 'ai_key')).status === 503, 'the replica to lock');
+      const locked = await get(a, 'ai_key');
+      expect([locked.body.error?.code, locked.body.error?.message]).toEqual(['locked', 'the vault was replaced since the daemon was unlocked']);
+      const fresh = await replica(cluster.endpoints);
+      expect((await get(fresh, 'ai_key')).status).toBe(404); // the new vault holds no ai_key
+    } finally {
+      other.cleanup();
     }
   });
 });
