@@ -247,6 +247,7 @@ export class EtcdClient {
     const result = (msg.result ?? {}) as Json;
     if (result.canceled === true || int(result.compact_revision) > 0) {
       const compacted = int(result.compact_revision);
+      if (compacted === 0) this.failover(endpoint); // "no leader": try a member that has one
       return finish(compacted > 0 ? new WatchCompacted(compacted) : new EtcdUnavailable(`etcd at ${endpoint.origin} cancelled the watch: ${String(result.cancel_reason ?? 'no reason given')}`, false));
     }
     const events = ((result.events as Json[] | undefined) ?? []).map((e): WatchEvent => ({ type: e.type === 'DELETE' ? 'DELETE' : 'PUT', kv: kvOf(e.kv) }));
