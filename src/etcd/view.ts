@@ -64,7 +64,9 @@ export interface EtcdViewOptions {
   onChange?: (events: WatchEvent[]) => void;
   /** Called when the watch breaks or a heartbeat fails (for a log line; the view recovers by itself). */
   onTrouble?: (err: Error) => void;
+  /** The freshness bound (ms), FRESHNESS_BOUND_MS unless given. */
   boundMs?: number;
+  /** The heartbeat interval (ms), HEARTBEAT_INTERVAL_MS unless given. */
   heartbeatMs?: number;
 }
 
