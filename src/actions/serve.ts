@@ -25,7 +25,8 @@ import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LISTEN } from '../serve/limits.js';
 import { CrlWatch, loadCrls } from '../serve/revocation.js';
 import { ServeServer } from '../serve/server.js';
-import { TokenStore, tokenKey } from '../serve/tokens.js';
+import { tokenKey } from '../serve/tokens.js';
+import { FileTokenStore } from '../serve/tokens-file.js';
 
 /** What `serve` was asked. */
 export interface ServeActionOptions {
@@ -135,7 +136,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     wipeMap(opened.payload.map);
   }
 
-  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new TokenStore(paths.home, key), log });
+  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new FileTokenStore(paths.home, key), log });
   const bound = await server.listen();
   const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
   watch.start();

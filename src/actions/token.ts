@@ -7,7 +7,8 @@ import { parseLifetime } from '../cli/duration.js';
 import { readPassword } from '../cli/password.js';
 import { writeJson } from '../cli/render.js';
 import { fail } from '../errors.js';
-import { TOKEN_TTL_MS, TokenStore, tokenKey, type TokenRecord, type TokenType } from '../serve/tokens.js';
+import { checkAccessor, TOKEN_TTL_MS, tokenKey, type TokenRecord, type TokenType } from '../serve/tokens.js';
+import { FileTokenStore } from '../serve/tokens-file.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
@@ -25,7 +26,7 @@ export async function tokenCreateAction(options: { client: string; ttl: string |
   try {
     keys = await unsealMasterKey(text, password);
     key = tokenKey(keys.masterKey);
-    const { token, record } = await new TokenStore(paths.home, key).create(options.client, type, ttlMs);
+    const { token, record } = await new FileTokenStore(paths.home, key).create(options.client, type, ttlMs);
     if (options.json) writeJson({ token, ...view(record) });
     else {
       process.stdout.write(`${token}\n`);
@@ -39,9 +40,9 @@ export async function tokenCreateAction(options: { client: string; ttl: string |
 }
 
 /** `token list`: accessors, clients, types, expiry; never a token. */
-export function tokenListAction(options: { json: boolean }, paths: VaultPaths): void {
+export async function tokenListAction(options: { json: boolean }, paths: VaultPaths): Promise<void> {
   const now = Date.now();
-  const rows = new TokenStore(paths.home).list().map(view);
+  const rows = (await new FileTokenStore(paths.home).list()).map(view);
   if (options.json) {
     writeJson(rows);
     return;
@@ -54,8 +55,8 @@ export function tokenListAction(options: { json: boolean }, paths: VaultPaths): 
 
 /** `token revoke ACCESSOR`: the token stops working at once (`not_found` when unknown). */
 export async function tokenRevokeAction(options: { accessor: string }, paths: VaultPaths): Promise<void> {
-  if (!/^[0-9a-f]{16}$/.test(options.accessor)) fail('usage', `${JSON.stringify(options.accessor)} is not an accessor id`, 'see them with: glassdome token list');
-  if (!(await new TokenStore(paths.home).revoke(options.accessor))) fail('not_found', `no token with accessor ${options.accessor}`, 'see them with: glassdome token list');
+  checkAccessor(options.accessor);
+  if (!(await new FileTokenStore(paths.home).revoke(options.accessor))) fail('not_found', `no token with accessor ${options.accessor}`, 'see them with: glassdome token list');
   process.stderr.write(`glassdome: revoked token ${options.accessor}\n`);
 }
 

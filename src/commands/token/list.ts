@@ -7,6 +7,6 @@ export default class TokenList extends GlassdomeCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(TokenList);
-    tokenListAction({ json: flags.json === true }, this.paths);
+    await tokenListAction({ json: flags.json === true }, this.paths);
   }
 }
