@@ -27,6 +27,9 @@ import { CrlWatch, loadCrls } from '../serve/revocation.js';
 import { ServeServer } from '../serve/server.js';
 import { tokenKey } from '../serve/tokens.js';
 import { FileTokenStore } from '../serve/tokens-file.js';
+import { EtcdReplica } from '../serve/etcd-replica.js';
+import { replicaId } from '../audit/anchor-etcd.js';
+import { openEtcd } from './etcd-access.js';
 
 /** What `serve` was asked. */
 export interface ServeActionOptions {
@@ -38,6 +41,10 @@ export interface ServeActionOptions {
   passwordStdin: boolean;
   lifetimeS: number;
   tls12: boolean;
+  /** `etcd://…`: tokens, revocations and the audit head in etcd (src/serve/etcd-replica.ts). */
+  store?: string;
+  /** This replica's id in etcd (default: the host name). */
+  replicaId?: string;
 }
 
 /** The exit status when the key's lifetime ends (4, as for an expired session): a unit restarts the daemon, which unlocks again. */
@@ -72,6 +79,19 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || !host || port > 65535 || (net.isIP(host) === 0 && host !== 'localhost')) fail('usage', `--listen ${JSON.stringify(text)} is not ADDRESS:PORT`, 'like 127.0.0.1:8443, 0.0.0.0:8443 or [::1]:8443');
   return { host, port };
+}
+
+/** With `--store etcd://…`: this replica's tokens, revocations and audit head in etcd, loaded and running; else null. */
+async function startReplica(options: ServeActionOptions, key: Uint8Array, state: AgentState, guard: Guard, log: (m: string) => void): Promise<EtcdReplica | null> {
+  const etcd = openEtcd(options.store);
+  if (!etcd) return null;
+  const replica = new EtcdReplica(etcd.client, etcd.prefix, replicaId(options.replicaId), key, () => state.auditKey, log);
+  await replica.start(guard.audit, (why) => {
+    log(`the audit log was tampered with: ${why}`);
+    guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch((err: Error) => log(err.message));
+  });
+  log(`replica ${replica.anchor.replica} on etcd ${etcd.prefix}: tokens, revocations and the audit head in etcd`);
+  return replica;
 }
 
 /** Unlocks, listens, and serves until signalled; resolves only on a start failure (thrown). */
@@ -136,7 +156,9 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     wipeMap(opened.payload.map);
   }
 
-  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new FileTokenStore(paths.home, key), log });
+  const replica = await startReplica(options, key, state, guard, log);
+  const tokens = replica?.tokens ?? new FileTokenStore(paths.home, key);
+  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens, ...(replica ? { revocations: replica.revocations } : {}), log });
   const bound = await server.listen();
   const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
   watch.start();
@@ -149,9 +171,12 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     if (stopping) return;
     stopping = true;
     log(`${why}; exiting`);
-    state.lock('locked');
     watch.stop();
-    void server.close().finally(() => process.exit(status));
+    const anchored = replica ? replica.stop(guard.audit) : Promise.resolve(); // a last audit head, while the key is still held
+    void anchored.finally(() => {
+      state.lock('locked');
+      void server.close().finally(() => process.exit(status));
+    });
     setTimeout(() => process.exit(status), 1000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM: wiping the key', 0));
