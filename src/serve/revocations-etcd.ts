@@ -9,6 +9,11 @@ import { etcdKey, REVOKED_SERIALS } from '../etcd/layout.js';
 import { clockPut, type EtcdView } from '../etcd/view.js';
 import type { RevokedSerials } from './revocation.js';
 
+/** `PREFIX/revoked/`: the prefix a replica's revocations view watches (serials and token markers). */
+export function revokedPrefix(prefix: string): Uint8Array {
+  return etcdKey(prefix, REVOKED_SERIALS.split('/')[0]!, '');
+}
+
 /** A serial's key relative to the revocations view (`serials/<HEX>`). */
 function inView(serial: string): string {
   return `${REVOKED_SERIALS.slice('revoked/'.length)}/${serial}`;
@@ -36,6 +41,6 @@ export class EtcdRevocations implements RevokedSerials {
 export async function revokeSerialInEtcd(client: EtcdClient, prefix: string, serial: string, cn: string | null): Promise<boolean> {
   const key = etcdKey(prefix, REVOKED_SERIALS, serial);
   const value = new TextEncoder().encode(JSON.stringify({ cn, revoked_at: new Date().toISOString() }));
-  const r = await client.txn([{ key, target: 'VERSION', result: 'EQUAL', version: 0 }], [{ put: { key, value } }, clockPut(etcdKey(prefix, 'revoked', ''))]);
+  const r = await client.txn([{ key, target: 'VERSION', result: 'EQUAL', version: 0 }], [{ put: { key, value } }, clockPut(revokedPrefix(prefix))]);
   return r.succeeded;
 }

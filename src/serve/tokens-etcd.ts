@@ -2,16 +2,19 @@
 // `PREFIX/tokens/<accessor>` in etcd, revocation markers at `PREFIX/revoked/tokens/<accessor>`.
 // A replica checks a token against its EtcdViews of both prefixes and refuses (`unavailable`)
 // when either is not fresh, so a cut-off replica never accepts a revoked token; a token minted a
-// moment ago that its view has not seen yet is read from etcd once. Every change is a
+// moment ago that its view has not seen yet is read from etcd once (at most MISS_READS a second,
+// so made-up tokens cannot turn into etcd load). Every change is a
 // transaction compared on the record's mod_revision: a bootstrap token is marked used by exactly
 // one exchange across all replicas (the others' transactions fail: `denied`, already used).
 // Expiry is the record's own `expires_at`; expired records and old markers are pruned by the
 // writers (no etcd leases). Every write also puts the clock keys of the prefixes it touches.
 
 import { fail } from '../errors.js';
+import { RateLimiter } from '../policy/rate-limit.js';
 import type { Compare, EtcdClient, KeyValue, TxnOp } from '../etcd/client.js';
 import { etcdKey, prefixEnd, REVOKED_TOKENS, TOKENS } from '../etcd/layout.js';
 import { clockPut, type EtcdView } from '../etcd/view.js';
+import { revokedPrefix } from './revocations-etcd.js';
 import { accessorOf, alreadyUsed, checkClientName, isExpired, MAX_TOKENS, TOKEN_TTL_MS, TokenSealer, type MintedToken, type TokenRecord, type TokenStore, type TokenType } from './tokens.js';
 
 /** What the messages call the store. */
@@ -20,6 +23,8 @@ const WHERE = 'etcd';
 const RENEW_ATTEMPTS = 3;
 /** Keys read per request when listing. */
 const LIST_PAGE_KEYS = 500;
+/** Reads from etcd of tokens the views do not hold (minted a moment ago elsewhere), per replica: refill per second, burst. Past it, an unknown token is refused without asking etcd, so made-up tokens cannot load etcd. */
+export const MISS_READS = { perSecond: 50, burst: 200 };
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -39,7 +44,7 @@ export class TokenKeys {
 
   constructor(readonly prefix: string) {
     this.tokens = etcdKey(prefix, TOKENS, '');
-    this.revoked = etcdKey(prefix, 'revoked', '');
+    this.revoked = revokedPrefix(prefix);
   }
 
   /** The key of a token's record. */
@@ -69,6 +74,7 @@ export class EtcdTokenStore implements TokenStore {
   private readonly sealer: TokenSealer;
   private readonly keys: TokenKeys;
   private readonly consumed = new Set<string>();
+  private readonly misses = new RateLimiter(MISS_READS);
 
   constructor(
     private readonly client: EtcdClient,
@@ -147,7 +153,7 @@ export class EtcdTokenStore implements TokenStore {
       revoked = this.views.revoked.get(this.keys.markerInView(accessor)) !== undefined;
       kv = revoked ? undefined : this.views.tokens.get(accessor);
     }
-    if (!kv && !revoked) kv = await this.fetch(accessor);
+    if (!kv && !revoked && (!this.views || fromEtcd || this.misses.take('etcd'))) kv = await this.fetch(accessor);
     const record = kv ? (parse<TokenRecord>(kv) ?? fail('tampered', `the record of token ${accessor} in ${WHERE} was altered`, `revoke it: glassdome token revoke ${accessor}`)) : undefined;
     const checked = this.sealer.usable(this.sealer.verify(record, token, WHERE), types, this.consumed.has(accessor));
     return { record: checked, kv: kv! };
