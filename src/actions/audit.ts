@@ -134,7 +134,7 @@ async function keysFromPassword(masterKeyText: () => string | Promise<string>, s
 async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: string | undefined, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string }> {
   const { withEtcd, etcdMasterKeyText } = require('./etcd-access.js') as typeof import('./etcd-access.js');
   const { EtcdHeadAnchor, replicaId } = require('../audit/anchor-etcd.js') as typeof import('../audit/anchor-etcd.js');
-  const id = replicaId(replica);
+  const id = replicaId(replica, paths.home);
   return withEtcd(store, async (etcd) => {
     const keys = await keysFromPassword(() => etcdMasterKeyText(etcd!), passwordStdin);
     try {

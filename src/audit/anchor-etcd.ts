@@ -7,7 +7,9 @@
 // back, checks its MAC, and verifies the local log against it.
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fail } from '../errors.js';
 import type { EtcdClient, KeyValue } from '../etcd/client.js';
 import { AUDIT, AUDIT_HEAD, etcdKey } from '../etcd/layout.js';
@@ -31,9 +33,18 @@ interface StoredHead {
   mac: string;
 }
 
-/** The replica id: `--replica-id`, else the host name (two replicas on one host need their own). */
-export function replicaId(given: string | undefined): string {
-  const id = given ?? os.hostname();
+/** The replica id: `--replica-id`, else the host name and a digest of the replica's $GLASSDOME_HOME (stable across restarts, distinct for two replicas on one host). */
+export function replicaId(given: string | undefined, home: string): string {
+  let id = given;
+  if (id === undefined) {
+    let where = path.resolve(home);
+    try {
+      where = fs.realpathSync(home);
+    } catch {
+      // not there yet: the path as given
+    }
+    id = `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 55)}-${crypto.createHash('sha256').update(where).digest('hex').slice(0, 8)}`;
+  }
   if (!REPLICA_ID.test(id)) fail('usage', `--replica-id ${JSON.stringify(id)} is not usable`, 'letters, digits, _ . - (at most 64), like serve-a');
   return id;
 }

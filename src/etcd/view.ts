@@ -41,6 +41,23 @@ export function clockPut(prefix: Uint8Array): TxnOp {
   return { put: { key: clockKey(prefix), value: new Uint8Array(0) } };
 }
 
+/** Every key under a prefix at one revision (a linearizable read), LOAD_PAGE_KEYS keys a request. */
+export async function readPrefix(client: EtcdClient, prefix: Uint8Array): Promise<{ kvs: KeyValue[]; revision: number }> {
+  const end = prefixEnd(prefix);
+  const kvs: KeyValue[] = [];
+  let from = prefix;
+  let revision = 0;
+  for (;;) {
+    const page = await client.range(from, { end, limit: LOAD_PAGE_KEYS, ...(revision ? { revision } : {}) });
+    revision ||= page.revision;
+    kvs.push(...page.kvs);
+    const last = page.kvs[page.kvs.length - 1];
+    if (!page.more || !last) return { kvs, revision };
+    from = new Uint8Array(last.key.length + 1);
+    from.set(last.key);
+  }
+}
+
 /** Options of a view. */
 export interface EtcdViewOptions {
   /** Called after the view applied changes; `events` is empty after a full reload (read `entries`). */
@@ -146,24 +163,14 @@ export class EtcdView {
     });
   }
 
-  /** Reads the whole prefix at one revision, page by page, into a new map. */
+  /** Reads the whole prefix at one revision into a new map. */
   private async load(): Promise<void> {
-    const end = prefixEnd(this.prefix);
+    const { kvs, revision } = await readPrefix(this.client, this.prefix);
     const next = new Map<string, KeyValue>();
     let clock = 0;
-    let from = this.prefix;
-    let revision = 0;
-    for (;;) {
-      const page = await this.client.range(from, { end, limit: LOAD_PAGE_KEYS, ...(revision ? { revision } : {}) });
-      revision ||= page.revision;
-      for (const kv of page.kvs) {
-        if (this.isClock(kv.key)) clock = kv.modRevision;
-        else next.set(this.relative(kv.key), kv);
-      }
-      const last = page.kvs[page.kvs.length - 1];
-      if (!page.more || !last) break;
-      from = new Uint8Array(last.key.length + 1);
-      from.set(last.key);
+    for (const kv of kvs) {
+      if (this.isClock(kv.key)) clock = kv.modRevision;
+      else next.set(this.relative(kv.key), kv);
     }
     this.entries = next;
     this.revision = revision;

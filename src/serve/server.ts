@@ -112,15 +112,19 @@ export class ServeServer {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     let client: Client | null = null;
     try {
-      await this.drainBody(req);
       const url = new URL(req.url ?? '/', 'https://glassdome');
+      const body = await this.readBody(req, req.method === 'PUT' ? L.MAX_WRITE_BODY_BYTES : L.MAX_BODY_BYTES);
       if (url.pathname === '/v1/health' && req.method === 'GET') {
         sendJson(res, 200, { status: this.options.state.current() ? 'ok' : this.options.state.lockReason === 'expired' ? 'expired' : 'locked', version: VERSION });
         return;
       }
       const who = await this.identify(req, address);
       client = who.client;
-      await this.route(req.method ?? 'GET', url.pathname, who, res);
+      try {
+        await this.route(req.method ?? 'GET', url.pathname, who, res, body);
+      } finally {
+        body.fill(0);
+      }
     } catch (err) {
       const e = err instanceof GlassdomeError ? err : new GlassdomeError('internal', 'internal error in glassdome serve');
       if (!(err instanceof GlassdomeError)) this.options.log(`internal error: ${(err as Error).stack ?? String(err)}`);
@@ -161,7 +165,7 @@ export class ServeServer {
     return { client: remoteClient({ address, cn: cn!, sha256, accessor: null }), token: null, record: null };
   }
 
-  private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse): Promise<void> {
+  private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse, body: Buffer): Promise<void> {
     const { client, token, record } = who;
     if (method === 'POST' && path === '/v1/token/exchange') {
       if (!token || record?.type !== 'bootstrap') fail('denied', 'exchange takes a bootstrap token in Authorization: Bearer');
@@ -178,6 +182,14 @@ export class ServeServer {
       return;
     }
     if (record?.type === 'bootstrap') fail('denied', 'a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
+    if ((method === 'PUT' || method === 'DELETE') && path.startsWith('/v1/secrets/')) {
+      const name = secretNameOf(path);
+      const store = this.unlockedStore(client);
+      if (method === 'PUT') await store.set(name, body);
+      else await store.rm(name);
+      sendJson(res, 200, { name });
+      return;
+    }
     if (method !== 'GET') fail('bad_request', `${method} ${path} is not part of the API`, 'see docs/API.md');
     if (path === '/v1/status') {
       sendJson(res, 200, this.status(client, record));
@@ -190,13 +202,8 @@ export class ServeServer {
       return;
     }
     if (path.startsWith('/v1/secrets/')) {
-      let name: string;
-      try {
-        name = decodeURIComponent(path.slice('/v1/secrets/'.length));
-      } catch {
-        return fail('invalid_name', 'the secret name in the path is not valid percent-encoding');
-      }
-      const value = await store.get(checkName(name));
+      const name = secretNameOf(path);
+      const value = await store.get(name);
       const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       try {
         sendJson(res, 200, { name, value: bytes.toString('base64') });
@@ -241,23 +248,42 @@ export class ServeServer {
     throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${this.refusals.retryAfter(host)} s`, undefined, 429, true);
   }
 
-  /** Reads (and discards) a body; none of the endpoints takes one, so more than MAX_BODY_BYTES is refused. */
-  private drainBody(req: http.IncomingMessage): Promise<void> {
+  /** Reads a body of at most `limit` bytes (only PUT takes one: a value); a larger one is refused. */
+  private readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > L.MAX_BODY_BYTES) return Promise.reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+    const tooLarge = (): Refusal => new Refusal('too_large', `the request body is over ${limit} bytes`, undefined, 413, true);
+    if (declared > limit) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
       let total = 0;
       req.on('data', (chunk: Buffer) => {
         total += chunk.length;
-        if (total > L.MAX_BODY_BYTES) {
-          reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+        if (total > limit) {
+          for (const c of chunks) c.fill(0);
+          chunk.fill(0);
+          reject(tooLarge());
           req.destroy();
-        }
+        } else chunks.push(chunk);
       });
-      req.on('end', () => resolve());
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        for (const c of chunks) c.fill(0);
+        resolve(body);
+      });
       req.on('error', reject);
     });
   }
+}
+
+/** The secret name of a `/v1/secrets/{name}` path (percent-decoded, checked). */
+function secretNameOf(path: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice('/v1/secrets/'.length));
+  } catch {
+    return fail('invalid_name', 'the secret name in the path is not valid percent-encoding');
+  }
+  return checkName(name);
 }
 
 /** Whether an error is a Refusal (by its fields: GlassdomeError's `instanceof` goes by brand, so subclasses share it). */

@@ -40,16 +40,15 @@ const replicas: Array<{ id: string; env: TestEnv; daemon: Daemon }> = [];
 /** `--store` over some members of the cluster. */
 const store = (members: number[] = [0, 1, 2]): string => `etcd://${members.map((i) => cluster.endpoints[i]!.replace('http://', '')).join(',')}${prefix}`;
 
-/** A replica's environment: its own GLASSDOME_HOME (its own audit log), the lab's certificates. */
+/**
+ * A replica's environment: its own GLASSDOME_HOME (its own audit log; no vault, which is in etcd)
+ * holding copies of the CA certificate and CRL only, so a revocation can reach it through etcd alone.
+ */
 function replicaEnv(id: string): TestEnv {
   const home = path.join(t.dir, `home-${id}`);
-  fs.cpSync(t.home, home, { recursive: true });
+  fs.mkdirSync(path.join(home, 'ca'), { recursive: true, mode: 0o700 });
+  for (const f of ['ca.crt', 'crl.pem']) fs.copyFileSync(path.join(t.home, 'ca', f), path.join(home, 'ca', f));
   return { ...t, home, env: { ...t.env, GLASSDOME_HOME: home } };
-}
-
-/** Puts the lab's vault into etcd, as `glassdome store migrate` does. */
-async function seedStore(): Promise<void> {
-  await etcd.put(etcdKey(prefix, 'vault', 'master_key'), fs.readFileSync(path.join(t.home, 'master_key.enc')));
 }
 
 const sha256 = (line: string): string => crypto.createHash('sha256').update(line).digest('hex');
@@ -116,7 +115,7 @@ beforeAll(async () => {
   await makeLab(t, POLICY, ['agent-a', 'agent-keep', 'agent-cut']);
   cluster = await startCluster(3);
   etcd = new EtcdClient(cluster.endpoints);
-  await seedStore();
+  await ok(t.env, ['store', 'migrate', '--to', store(), '--password-stdin'], PASSWORD);
   const leader = await cluster.leader();
   follower = [0, 1, 2].find((i) => i !== leader)!;
   const others = [0, 1, 2].filter((i) => i !== follower);

@@ -10,7 +10,7 @@ export default class AuditVerify extends GlassdomeCommand {
   static override flags = {
     'password-stdin': Flags.boolean({ description: 'check MACs and the anchor with the master password, read from stdin' }),
     store: storeFlag,
-    'replica-id': Flags.string({ description: 'with --store: the serve replica whose log this is (default: the host name), whose head in etcd the log is checked against' }),
+    'replica-id': Flags.string({ description: 'with --store: the serve replica whose log this is, whose head in etcd the log is checked against (default: the id serve derives from the host name and $GLASSDOME_HOME)' }),
     'reset-anchor': Flags.boolean({ description: 'accept the log as it is now (after a deliberate deletion, or once the evidence is kept): seal its last line as the new anchor; needs the master password' }),
   };
 
