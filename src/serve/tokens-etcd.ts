@@ -19,8 +19,8 @@ import { accessorOf, alreadyUsed, checkClientName, isExpired, MAX_TOKENS, TOKEN_
 
 /** What the messages call the store. */
 const WHERE = 'etcd';
-/** Times a renewal is retried when the record changed under it. */
-const RENEW_ATTEMPTS = 3;
+/** Times a renewal or a revocation is tried when the record changed under it. */
+const CHANGE_ATTEMPTS = 3;
 /** Keys read per request when listing. */
 const LIST_PAGE_KEYS = 500;
 /** Reads from etcd of tokens the views do not hold (minted a moment ago elsewhere), per replica: refill per second, burst. Past it, an unknown token is refused without asking etcd, so made-up tokens cannot load etcd. */
@@ -105,7 +105,7 @@ export class EtcdTokenStore implements TokenStore {
   }
 
   async revoke(accessor: string): Promise<boolean> {
-    for (;;) {
+    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
       const kv = await this.fetch(accessor);
       if (!kv) return false;
       const record = parse<TokenRecord>(kv);
@@ -116,6 +116,7 @@ export class EtcdTokenStore implements TokenStore {
       );
       if (r.succeeded) return true;
     }
+    return fail('busy', `token ${accessor} changed under every revocation attempt`, 'try again');
   }
 
   async check(token: string, types: readonly TokenType[]): Promise<TokenRecord> {
@@ -133,7 +134,7 @@ export class EtcdTokenStore implements TokenStore {
   }
 
   async renew(token: string): Promise<TokenRecord> {
-    for (let attempt = 0; attempt < RENEW_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
       const { record, kv } = await this.lookup(token, ['session', 'admin'], attempt > 0);
       const renewed = this.sealer.renewed(record);
       const r = await this.client.txn(this.unchanged(kv, record.accessor), [put(kv.key, renewed), clockPut(this.keys.tokens)]);

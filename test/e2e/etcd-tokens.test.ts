@@ -258,3 +258,27 @@ describe('audit heads in etcd', () => {
     expect(forged.stderr).toContain('the audit head of replica r0 in etcd was altered or written without the key');
   });
 });
+
+describe('bad input', () => {
+  it('a malformed --store, --replica-id without --store, and an unreachable etcd fail with the contract\'s codes, one line and a hint', async () => {
+    const malformed = await cli(t.env, ['token', 'list', '--store', 'http://127.0.0.1:2379']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^glassdome: --store "http:\/\/127\.0\.0\.1:2379": not an etcd:\/\/ address\nglassdome: hint: /);
+    const lone = await cli(t.env, ['serve', '--replica-id', 'r9', '--password-stdin', '--cert', 'x', '--key', 'x', '--client-ca', 'x'], PASSWORD);
+    expect(lone.code).toBe(2);
+    expect(lone.stderr).toContain('glassdome: --replica-id names a replica on etcd');
+    const badId = await cli(t.env, ['audit', 'verify', '--store', store(), '--replica-id', '../r0', '--password-stdin'], PASSWORD);
+    expect(badId.code).toBe(2);
+    expect(badId.stderr).toContain('--replica-id "../r0" is not usable');
+    const reset = await cli(t.env, ['audit', 'verify', '--store', store(), '--reset-anchor', '--password-stdin'], PASSWORD);
+    expect(reset.code).toBe(2);
+    const down = await cli(t.env, ['token', 'revoke', '--store', 'etcd://127.0.0.1:1', '0123456789abcdef']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^glassdome: .*\nglassdome: hint: .*\n$/);
+    expect(down.stderr).not.toMatch(/\bat \S+ \(/); // no stack trace
+    const wrong = await cli(t.env, ['token', 'create', '--store', store(), '--client', 'job-x', '--password-stdin'], 'not the password');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toBe('');
+  });
+});
+
