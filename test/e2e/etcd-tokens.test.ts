@@ -155,6 +155,30 @@ describe('tokens on etcd', () => {
     expect(listed.filter((r) => r.type === 'session' && (r as unknown as { client: string }).client === 'job-race')).toHaveLength(1);
   });
 
+  it('expiry is the stored expires_at, on every replica (no lease removes the record); a renewal through one replica holds on the others', async () => {
+    const from = '127.0.0.5';
+    const brief = JSON.parse(await ok(t.env, ['token', 'create', '--store', store(), '--client', 'job-brief', '--type', 'admin', '--ttl', '2s', '--password-stdin', '--json'], PASSWORD)) as { token: string; accessor: string; expires_at: string };
+    expect((await call(replicas[1]!.daemon, '/v1/status', { from, token: brief.token })).status).toBe(200);
+    await new Promise((res) => setTimeout(res, Math.max(0, Date.parse(brief.expires_at) - Date.now()) + 100));
+    for (const r of replicas) {
+      const late = await call(r.daemon, '/v1/status', { from, token: brief.token });
+      expect(late.status).toBe(401);
+      expect(late.body.error).toMatchObject({ code: 'expired', message: `token ${brief.accessor} expired at ${brief.expires_at}` });
+    }
+    expect((await etcd.range(etcdKey(prefix, 'tokens', brief.accessor))).kvs).toHaveLength(1); // still stored: its own expiry refused it
+
+    const token = await session(2, 'job-renew', from);
+    const expiryOn = async (r: (typeof replicas)[number]): Promise<string | undefined> => ((await call(r.daemon, '/v1/status', { from, token })).body.client as { token_expires_at?: string } | undefined)?.token_expires_at;
+    const before = (await expiryOn(replicas[0]!))!;
+    await new Promise((res) => setTimeout(res, 1100)); // so the renewed expiry differs by whole milliseconds
+    const renewed = await call(replicas[1]!.daemon, '/v1/token/renew', { from, token, method: 'POST' });
+    expect(renewed.status).toBe(200);
+    expect(Date.parse(String(renewed.body.expires_at))).toBeGreaterThan(Date.parse(before));
+    for (const r of replicas) {
+      await waitUntil(async () => (await expiryOn(r)) === renewed.body.expires_at, `the renewal to reach ${r.id}`, 10_000);
+    }
+  });
+
   it('a token and a certificate revoked through one etcd member are refused by every replica within 1 s, open connections included', async () => {
     const from = '127.0.0.3';
     const token = await session(0, 'job-revoke', from);
