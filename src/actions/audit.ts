@@ -13,9 +13,8 @@ import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate } from '../store/secure-file.js';
 import { loadVault } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 
 /** What `audit` was asked. */
 export interface AuditShowOptions {
@@ -94,17 +93,8 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
 /** Verifies with the best key at hand: the password, the agent, the keyring session; else without one (via null). */
 async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string | null }> {
   if (passwordStdin) {
-    const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
-    const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
-    prepareKdf();
-    const text = readMasterKeyText(paths);
-    const password = await readPassword({ stdin: true, message: 'Master password' });
-    let keys: VaultKeys;
-    try {
-      keys = await unsealMasterKey(text, password);
-    } finally {
-      password.fill(0);
-    }
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: true, message: 'Master password' });
     return { outcome: verifyLocally(paths, keys), via: 'the master password' };
   }
   const agent = await connectAgent(paths);
@@ -134,19 +124,10 @@ async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise
  * old one named. Needs the master password: the key holder, not the log's writer, decides.
  */
 async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
-  const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
-  const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
+  const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
   const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
   const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
-  prepareKdf();
-  const text = readMasterKeyText(paths);
-  const password = await readPassword({ stdin: passwordStdin, message: 'Master password' });
-  let keys: VaultKeys;
-  try {
-    keys = await unsealMasterKey(text, password);
-  } finally {
-    password.fill(0);
-  }
+  const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password' });
   try {
     const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
     const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';

@@ -2,28 +2,22 @@
 // certificate. Creating one needs the master key (the password, as `unlock` asks it); the token
 // is printed once, on stdout, and never stored. Listing and revoking need no key.
 
-import { prepareKdf } from '../cli/kdf.js';
 import { parseLifetime } from '../cli/duration.js';
-import { readPassword } from '../cli/password.js';
+import { unsealWithPassword } from '../cli/unseal.js';
 import { writeJson } from '../cli/render.js';
 import { fail } from '../errors.js';
 import { TOKEN_TTL_MS, TokenStore, tokenKey, type TokenRecord, type TokenType } from '../serve/tokens.js';
 import type { VaultPaths } from '../store/paths.js';
-import { readMasterKeyText } from '../store/vault-text.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys } from '../vault/vault.js';
 
 /** `token create`: prints a new token once. */
 export async function tokenCreateAction(options: { client: string; ttl: string | undefined; type: string; passwordStdin: boolean; json: boolean }, paths: VaultPaths): Promise<void> {
   if (!(['bootstrap', 'admin'] as string[]).includes(options.type)) fail('usage', `--type must be bootstrap or admin, not ${JSON.stringify(options.type)}`, 'session tokens come from exchanging a bootstrap token');
   const type = options.type as TokenType;
   const ttlMs = options.ttl === undefined ? TOKEN_TTL_MS[type] : parseLifetime(options.ttl) * 1000;
-  prepareKdf();
-  const text = readMasterKeyText(paths);
-  const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
-  let keys: VaultKeys | undefined;
+  const keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password' });
   let key: Uint8Array | undefined;
   try {
-    keys = await unsealMasterKey(text, password);
     key = tokenKey(keys.masterKey);
     const { token, record } = await new TokenStore(paths.home, key).create(options.client, type, ttlMs);
     if (options.json) writeJson({ token, ...view(record) });
@@ -32,7 +26,6 @@ export async function tokenCreateAction(options: { client: string; ttl: string |
       process.stderr.write(`glassdome: ${type} token ${record.accessor} for ${record.client} until ${record.expires_at} (shown once)\n`);
     }
   } finally {
-    password.fill(0);
     wipeKeys(keys);
     key?.fill(0);
   }
