@@ -13,9 +13,8 @@ import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate } from '../store/secure-file.js';
 import { loadVault } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 
 /** What `audit` was asked. */
 export interface AuditShowOptions {
@@ -94,7 +93,11 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
 
 /** Verifies with the best key at hand: the password, the agent, the keyring session; else without one (via null). */
 async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string | null }> {
-  if (passwordStdin) return { outcome: verifyLocally(paths, await keysFromPassword(() => readMasterKeyText(paths), true)), via: 'the master password' };
+  if (passwordStdin) {
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: true, message: 'Master password' });
+    return { outcome: verifyLocally(paths, keys), via: 'the master password' };
+  }
   const agent = await connectAgent(paths);
   if (agent) {
     try {
@@ -116,27 +119,14 @@ async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise
   return { outcome: { ...report, anchored_at: null, anchor_lines: null }, via: null };
 }
 
-/** The vault's keys, from the text of master_key.enc (read first: no vault, no prompt) and the master password (stdin, or a prompt). */
-async function keysFromPassword(masterKeyText: () => string | Promise<string>, stdin: boolean): Promise<VaultKeys> {
-  const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
-  const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
-  prepareKdf();
-  const text = await masterKeyText();
-  const password = await readPassword({ stdin, message: 'Master password' });
-  try {
-    return await unsealMasterKey(text, password);
-  } finally {
-    password.fill(0);
-  }
-}
-
 /** A replica's log against the head it anchored in etcd (`audit/<replica-id>/head`): needs the master password, whose vault lives in etcd. */
 async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: string | undefined, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string }> {
   const { withEtcd, etcdMasterKeyText } = require('./etcd-access.js') as typeof import('./etcd-access.js');
   const { EtcdHeadAnchor, replicaId } = require('../audit/anchor-etcd.js') as typeof import('../audit/anchor-etcd.js');
   const id = replicaId(replica, paths.home);
   return withEtcd(store, async (etcd) => {
-    const keys = await keysFromPassword(() => etcdMasterKeyText(etcd!), passwordStdin);
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password', masterKeyText: await etcdMasterKeyText(etcd!) });
     try {
       const anchor = await new EtcdHeadAnchor(etcd!.client, etcd!.prefix, id, () => keys.auditKey).read();
       const report = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor });
@@ -153,9 +143,10 @@ async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: stri
  * old one named. Needs the master password: the key holder, not the log's writer, decides.
  */
 async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
+  const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
   const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
   const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
-  const keys = await keysFromPassword(() => readMasterKeyText(paths), passwordStdin);
+  const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password' });
   try {
     const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
     const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';

@@ -3,9 +3,8 @@
 // replica sees them. Creating one needs the master key (the password, as `unlock` asks it); the
 // token is printed once, on stdout, and never stored. Listing and revoking need no key.
 
-import { prepareKdf } from '../cli/kdf.js';
 import { parseLifetime } from '../cli/duration.js';
-import { readPassword } from '../cli/password.js';
+import { unsealWithPassword } from '../cli/unseal.js';
 import { writeJson } from '../cli/render.js';
 import { fail } from '../errors.js';
 import { checkAccessor, TOKEN_TTL_MS, tokenKey, type TokenRecord, type TokenStore, type TokenType } from '../serve/tokens.js';
@@ -13,8 +12,7 @@ import { FileTokenStore } from '../serve/tokens-file.js';
 import { EtcdTokenStore } from '../serve/tokens-etcd.js';
 import { etcdMasterKeyText, withEtcd, type EtcdAccess } from './etcd-access.js';
 import type { VaultPaths } from '../store/paths.js';
-import { readMasterKeyText } from '../store/vault-text.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys } from '../vault/vault.js';
 
 /** The token store a command works on: etcd's when `--store` names one, else tokens.json. */
 function storeOf(etcd: EtcdAccess | null, paths: VaultPaths, key: Uint8Array | null = null): TokenStore {
@@ -30,13 +28,9 @@ async function createToken(options: { client: string; ttl: string | undefined; t
   if (!(['bootstrap', 'admin'] as string[]).includes(options.type)) fail('usage', `--type must be bootstrap or admin, not ${JSON.stringify(options.type)}`, 'session tokens come from exchanging a bootstrap token');
   const type = options.type as TokenType;
   const ttlMs = options.ttl === undefined ? TOKEN_TTL_MS[type] : parseLifetime(options.ttl) * 1000;
-  prepareKdf();
-  const text = etcd ? await etcdMasterKeyText(etcd) : readMasterKeyText(paths);
-  const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
-  let keys: VaultKeys | undefined;
+  const keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password', ...(etcd ? { masterKeyText: await etcdMasterKeyText(etcd) } : {}) });
   let key: Uint8Array | undefined;
   try {
-    keys = await unsealMasterKey(text, password);
     key = tokenKey(keys.masterKey);
     const { token, record } = await storeOf(etcd, paths, key).create(options.client, type, ttlMs);
     if (options.json) writeJson({ token, ...view(record) });
@@ -45,7 +39,6 @@ async function createToken(options: { client: string; ttl: string | undefined; t
       process.stderr.write(`glassdome: ${type} token ${record.accessor} for ${record.client} until ${record.expires_at} (shown once)\n`);
     }
   } finally {
-    password.fill(0);
     wipeKeys(keys);
     key?.fill(0);
   }
