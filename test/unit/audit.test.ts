@@ -186,3 +186,17 @@ describe('line checks (the agent runs its identity check through them)', () => {
     await expect(log.append(event('a'), () => refusal('a', 'changed'))).rejects.toMatchObject({ code: 'audit_failed' });
   });
 });
+
+describe('buildLine', () => {
+  it('writes the event as JSON.stringify({ ...event, seq, prev }) would, then mac and hash', () => {
+    const event = { timestamp: '2026-01-01T00:00:00.000Z', event_id: 'evt_1', event_type: 'secret_access', client: { pid: 1, uid: 0, exe: '/usr/bin/"odd"\u2028' }, action: 'get', resource: 'a\\b', result: 'success', reason: 'line\nbreak' };
+    for (const key of [undefined, new Uint8Array(32).fill(7)]) {
+      const line = buildLine(event, 12, 'f'.repeat(64), key);
+      const expected = JSON.stringify({ ...event, seq: 12, prev: 'f'.repeat(64) });
+      expect(line.startsWith(expected.slice(0, -1))).toBe(true);
+      const parsed = JSON.parse(line);
+      expect(parsed).toMatchObject({ ...event, seq: 12, prev: 'f'.repeat(64) });
+      expect(verifyChain([{ name: 'audit.log', lines: [buildLine(event, 1, GENESIS, key)] }], false).broken).toBeNull();
+    }
+  });
+});
