@@ -27,9 +27,12 @@ import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LISTEN } from '../serve/limits.js';
 import { CrlWatch, loadCrls } from '../serve/revocation.js';
 import { ServeServer } from '../serve/server.js';
-import { TokenStore, tokenKey } from '../serve/tokens.js';
+import { tokenKey } from '../serve/tokens.js';
+import { FileTokenStore } from '../serve/tokens-file.js';
+import { EtcdReplica } from '../serve/etcd-replica.js';
+import { replicaId } from '../audit/anchor-etcd.js';
 import type { EtcdVault } from '../etcd/etcd-vault.js';
-import { openEtcdStore, startEtcdVault } from './serve-etcd.js';
+import { openEtcdStore, startEtcdVault, type EtcdStore } from './serve-etcd.js';
 
 /** What `serve` was asked. */
 export interface ServeActionOptions {
@@ -43,6 +46,8 @@ export interface ServeActionOptions {
   tls12: boolean;
   /** `etcd://…` to serve the vault kept in etcd (docs/ETCD.md); the file vault of $GLASSDOME_HOME otherwise. */
   store?: string | undefined;
+  /** With `store`: this replica's id, naming its audit head in etcd (default: the host name and a digest of $GLASSDOME_HOME). */
+  replicaId?: string | undefined;
 }
 
 /** The exit status when the key's lifetime ends (4, as for an expired session): a unit restarts the daemon, which unlocks again. */
@@ -79,9 +84,22 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** A replica's tokens, revocations and audit head in etcd, loaded and running. */
+async function startReplica(etcd: EtcdStore, id: string, key: Uint8Array, state: AgentState, guard: Guard, log: (m: string) => void): Promise<EtcdReplica> {
+  const replica = new EtcdReplica(etcd.client, etcd.prefix, id, key, () => state.auditKey, log);
+  await replica.start(guard.audit, (why) => {
+    log(`the audit log was tampered with: ${why}`);
+    guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch((err: Error) => log(err.message));
+  });
+  log(`replica ${replica.anchor.replica} on etcd ${etcd.prefix}: tokens, revocations and the audit head in etcd`);
+  return replica;
+}
+
 /** Unlocks, listens, and serves until signalled; resolves only on a start failure (thrown). */
 export async function serveAction(options: ServeActionOptions, paths: VaultPaths): Promise<void> {
   const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  if (options.replicaId !== undefined && options.store === undefined) fail('usage', '--replica-id names a replica on etcd', 'give --store etcd://… as well, or leave --replica-id out');
+  const ownId = options.store === undefined ? undefined : replicaId(options.replicaId, paths.home);
   const log = (m: string): void => void process.stderr.write(`glassdome serve: ${m}\n`);
   const read = (file: string, what: string): string => {
     try {
@@ -150,23 +168,28 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     }
   }
 
-  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault: (fileVault ?? etcdVault)!, tokens: new TokenStore(paths.home, key), log });
+  const replica = etcd ? await startReplica(etcd, ownId!, key, state, guard, log) : null;
+  const tokens = replica?.tokens ?? new FileTokenStore(paths.home, key);
+  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault: (fileVault ?? etcdVault)!, tokens, ...(replica ? { revocations: replica.revocations } : {}), log });
   const bound = await server.listen();
   const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
   watch.start();
   await guard.record(null, { event_type: 'admin_action', action: 'serve', resource: `${host}:${bound}`, result: 'success', reason: `until ${new Date(state.info!.expiresAt).toISOString()}` });
   const shown = net.isIPv6(host) ? `[${host}]` : host;
-  log(`serving ${etcd?.label ?? paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials; key until ${new Date(state.info!.expiresAt).toISOString()})`);
+  log(`serving ${etcd?.label ?? paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials${replica ? ` (+${replica.revocations.size} in etcd)` : ''}; key until ${new Date(state.info!.expiresAt).toISOString()})`);
 
   let stopping = false;
   stop = (why: string, status: number): void => {
     if (stopping) return;
     stopping = true;
     log(`${why}; exiting`);
-    state.lock('locked');
     watch.stop();
-    etcd?.client.close();
-    void server.close().finally(() => process.exit(status));
+    const anchored = replica ? replica.stop(guard.audit) : Promise.resolve(); // a last audit head, while the key is still held
+    void anchored.finally(() => {
+      state.lock('locked');
+      etcd?.client.close();
+      void server.close().finally(() => process.exit(status));
+    });
     setTimeout(() => process.exit(status), 1000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM: wiping the key', 0));

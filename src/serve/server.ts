@@ -11,7 +11,7 @@ import https from 'node:https';
 import type http from 'node:http';
 import type tls from 'node:tls';
 import { normalizeSerial } from '../ca/authority.js';
-import { GlassdomeError, fail } from '../errors.js';
+import { GlassdomeError, fail, type ErrorCode } from '../errors.js';
 import { remoteClient, type Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
 import { RateLimiter } from '../policy/rate-limit.js';
@@ -22,7 +22,7 @@ import { checkName } from '../vault/names.js';
 import { VERSION } from '../version.js';
 import { sendError, sendJson } from './http.js';
 import * as L from './limits.js';
-import type { CrlState } from './revocation.js';
+import type { CrlState, RevokedSerials } from './revocation.js';
 import type { TokenRecord, TokenStore } from './tokens.js';
 
 /** What the server needs: TLS material, the store behind the Guard, tokens, and where to log. */
@@ -33,6 +33,8 @@ export interface ServeOptions {
   cert: string;
   clientCa: string;
   crl: CrlState;
+  /** Revoked serials beyond the CRL files (etcd's `revoked/serials/`), checked at every request. */
+  revocations?: RevokedSerials;
   allowTls12: boolean;
   guard: Guard;
   state: AgentState;
@@ -40,6 +42,9 @@ export interface ServeOptions {
   tokens: TokenStore;
   log: (message: string) => void;
 }
+
+/** Token errors that are the client's (401); any other (a store that cannot answer) is the daemon's own error. */
+const REFUSED_TOKEN = new Set<ErrorCode>(['denied', 'expired', 'tampered']);
 
 const LOCKED: Record<string, [code: 'locked' | 'expired', message: string]> = {
   expired: ['expired', 'the daemon’s key expired: restart glassdome serve'],
@@ -113,7 +118,7 @@ export class ServeServer {
         sendJson(res, 200, { status: this.options.state.current() ? 'ok' : this.options.state.lockReason === 'expired' ? 'expired' : 'locked', version: VERSION });
         return;
       }
-      const who = this.identify(req, address);
+      const who = await this.identify(req, address);
       client = who.client;
       try {
         await this.route(req.method ?? 'GET', url.pathname, who, res, body);
@@ -130,7 +135,7 @@ export class ServeServer {
   }
 
   /** Who is asking: the token in Authorization, else an authorized and unrevoked certificate. */
-  private identify(req: http.IncomingMessage, address: string): { client: Client; token: string | null; record: TokenRecord | null } {
+  private async identify(req: http.IncomingMessage, address: string): Promise<{ client: Client; token: string | null; record: TokenRecord | null }> {
     const socket = req.socket as tls.TLSSocket;
     const cert = socket.getPeerCertificate();
     const hasCert = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
@@ -138,7 +143,7 @@ export class ServeServer {
     if (hasCert) {
       const serial = normalizeSerial(cert.serialNumber);
       const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
-      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
+      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
       if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ')}`, 403, true);
     }
     const auth = req.headers.authorization;
@@ -148,9 +153,9 @@ export class ServeServer {
       const token = m[1]!;
       let record: TokenRecord;
       try {
-        record = this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
+        record = await this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
       } catch (err) {
-        if (err instanceof GlassdomeError) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
+        if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
         throw err;
       }
       return { client: remoteClient({ address, cn: record.client, sha256: null, accessor: record.accessor }), token, record };
