@@ -185,29 +185,36 @@ export class EtcdVault implements SecretStore {
     let current = paths.map((p) => this.view.get(this.relative(p)));
     const deadline = performance.now() + WRITE_DEADLINE_MS;
     let conflicts = 0;
+    // Every attempt sent: one whose answer was lost (a timeout, a member killed) may still be
+    // applied later, and then shows up as the "conflicting" value of a later attempt.
+    const sent: TxnOp[][] = [];
+    const ours = (now: Array<KeyValue | undefined>): boolean => sent.some((ops) => applied(ops, now));
     for (;;) {
       const attempt = ops(current);
       const compare = keys.map((key, i): Compare => ({ key, target: 'MOD', result: 'EQUAL', modRevision: current[i]?.modRevision ?? 0 }));
+      sent.push(attempt);
       try {
         const r = await this.view.txn(compare, attempt, keys.map((key) => ({ range: { key } })));
         if (r.succeeded) {
           await this.view.waitFor(r.revision, FRESHNESS_BOUND_MS); // read-your-writes on this replica
           return;
         }
-        if (++conflicts > MAX_WRITE_CONFLICTS) fail('busy', `the write lost ${MAX_WRITE_CONFLICTS} races with other replicas`, 'retry');
         current = r.responses.map((res) => (res as { range: { kvs: KeyValue[] } }).range.kvs[0]);
+        if (sent.length > 1 && ours(current)) return this.settled(current);
+        if (++conflicts > MAX_WRITE_CONFLICTS) fail('busy', `the write lost ${MAX_WRITE_CONFLICTS} races with other replicas`, 'retry');
       } catch (err) {
         if (!isUnavailable(err) || performance.now() > deadline) throw err;
         if (err instanceof EtcdUnavailable && err.ambiguous) {
-          const now = await this.readBack(keys, deadline);
-          if (applied(attempt, now)) {
-            await this.view.waitFor(Math.max(...now.map((kv) => kv?.modRevision ?? 0)), FRESHNESS_BOUND_MS);
-            return;
-          }
-          current = now;
+          current = await this.readBack(keys, deadline);
+          if (ours(current)) return this.settled(current);
         } else await sleep(WRITE_RETRY_PAUSE_MS);
       }
     }
+  }
+
+  /** After a write found applied by reading it back: waits until this replica's view has it. */
+  private async settled(now: Array<KeyValue | undefined>): Promise<void> {
+    await this.view.waitFor(Math.max(...now.map((kv) => kv?.modRevision ?? 0)), FRESHNESS_BOUND_MS);
   }
 
   /** Reads keys back (linearizably) until etcd answers or the deadline passes. */

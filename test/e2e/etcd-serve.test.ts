@@ -175,6 +175,9 @@ describe('serve replicas on etcd', () => {
       const refusal = await rawGet(cut, 'ai_key');
       expect(refusal.body.error?.code).toBe('unavailable');
       expect(refusal.body.error?.message).toMatch(/refuses rather than answer from stale data/);
+      const viaCli = await cli(clientEnv(t, cut, { cn: 'reader-1' }), ['get', 'ai_key']);
+      expect([viaCli.code, viaCli.stdout]).toEqual([1, '']);
+      expect(viaCli.stderr).toMatch(/^glassdome: .*refuses rather than answer from stale data\nglassdome: hint: retry, or use another replica/);
       expect((await put(other, 'ai_key', 'changed while cut off')).status).toBe(200);
     } finally {
       cluster.kill(only, 'SIGCONT');
