@@ -2,9 +2,11 @@
 // a keyed hash of its name, the sealed policy, and a small metadata record. Each record is sealed
 // with a subkey of the master key before it leaves the process, its key path (relative to the
 // store's prefix) and the vault id bound in as associated data, so etcd and its network see only
-// ciphertext and a record moved to another key or vault fails authentication. Pure: no I/O.
+// ciphertext and a record moved to another key or vault fails authentication. Pure: no I/O (the
+// key names come from src/etcd/layout.ts, pure too).
 
 import { fail } from '../errors.js';
+import { VAULT, VAULT_MASTER_KEY, VAULT_META, VAULT_POLICY, VAULT_SECRETS } from '../etcd/layout.js';
 import { aeadOpen, aeadSeal, deriveSubkey, mac, randomBytes, wipe } from './crypto.js';
 import { NONCE_BYTES, TAG_BYTES } from './constants.js';
 import { toHex } from './format.js';
@@ -17,16 +19,16 @@ export const ETCD_RECORD_VERSION = 1;
 export const ETCD_META_VERSION = 1;
 /** Subkey ids (context `glassdom`): 4 seals the records, 5 hashes secret names into keys. */
 export const ETCD_SUBKEY = { records: 4, names: 5 } as const;
-/** The key path, relative to the store's prefix, of the metadata record. */
-export const META_PATH = 'vault/meta';
-/** The key path of master_key.enc's text. */
-export const MASTER_KEY_PATH = 'vault/master_key';
-/** The key path of the sealed policy. */
-export const POLICY_PATH = 'vault/policy';
+/** The key path, relative to the store's prefix, of the metadata record (`vault/meta`). */
+export const META_PATH = `${VAULT}/${VAULT_META}`;
+/** The key path of master_key.enc's text (`vault/master_key`). */
+export const MASTER_KEY_PATH = `${VAULT}/${VAULT_MASTER_KEY}`;
+/** The key path of the sealed policy (`vault/policy`). */
+export const POLICY_PATH = `${VAULT}/${VAULT_POLICY}`;
 /** The key path under which the secrets' records live (`vault/secrets/<id>`). */
-export const SECRETS_PATH = 'vault/secrets/';
-/** The prefix, relative to the store's, of everything the vault owns. */
-export const VAULT_PATH = 'vault/';
+export const SECRETS_PATH = `${VAULT}/${VAULT_SECRETS}/`;
+/** The prefix, relative to the store's, of everything the vault owns (`vault/`). */
+export const VAULT_PATH = `${VAULT}/`;
 
 const AD_LABEL = 'glassdome/etcd-record/v1';
 const enc = new TextEncoder();
