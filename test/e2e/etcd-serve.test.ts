@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../src/etcd/client.js';
 import { etcdKey } from '../../src/etcd/layout.js';
 import { vaultPaths } from '../../src/store/paths.js';
+import { LocalStore } from '../../src/store/local-store.js';
 import { loadVault } from '../../src/store/vault-files.js';
 import { readMasterKeyText } from '../../src/store/vault-text.js';
 import { unsealMasterKey, wipeKeys } from '../../src/vault/vault.js';
@@ -222,6 +223,42 @@ describe('serve replicas on etcd', () => {
       expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/^glassdome: wrong password/)]);
     } finally {
       back.cleanup();
+    }
+  });
+
+  it('store migrate of a vault larger than one etcd transaction: 250 secrets and three of 900 KiB, there and back byte for byte', async () => {
+    const big = makeEnv();
+    try {
+      await makeVault(big);
+      const paths = vaultPaths(big.home);
+      const keys = await unsealMasterKey(readMasterKeyText(paths), Buffer.from(PASSWORD));
+      const entries = Array.from({ length: 250 }, (_, i) => ({ name: `many/s${String(i).padStart(3, '0')}`, value: Buffer.from(`value number ${i}`) }));
+      for (let i = 0; i < 3; i++) entries.push({ name: `large/l${i}`, value: Buffer.alloc(900 * 1024, i + 1) });
+      try {
+        await new LocalStore(paths, keys).setMany(entries);
+      } finally {
+        wipeKeys(keys);
+      }
+      const target = `${store}-big`;
+      const there = JSON.parse(await ok(big.env, ['store', 'migrate', '--to', target, '--password-stdin', '--json'], PASSWORD)) as { secrets: number };
+      expect(there.secrets).toBe(253);
+      const home = makeEnv();
+      try {
+        const back = JSON.parse(await ok(home.env, ['store', 'migrate', '--from', target, '--password-stdin', '--json'], PASSWORD)) as { secrets: number };
+        expect(back.secrets).toBe(253);
+        const k = await unsealMasterKey(readMasterKeyText(vaultPaths(home.home)), Buffer.from(PASSWORD));
+        try {
+          const { payload } = loadVault(vaultPaths(home.home), k);
+          expect(payload.map.size).toBe(253);
+          for (const e of entries) expect([e.name, Buffer.from(payload.map.get(e.name)!.value).equals(e.value)]).toEqual([e.name, true]);
+        } finally {
+          wipeKeys(k);
+        }
+      } finally {
+        home.cleanup();
+      }
+    } finally {
+      big.cleanup();
     }
   });
 
