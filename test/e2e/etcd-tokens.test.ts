@@ -89,22 +89,39 @@ async function mint(client: string, type = 'bootstrap'): Promise<{ token: string
 /** A session token bought with a fresh bootstrap token through replica `i`. */
 async function session(i: number, client: string, from: string): Promise<string> {
   const { token } = await mint(client);
-  const r = await call(replicas[i]!.daemon, '/v1/token/exchange', { from, token, method: 'POST' });
+  const r = await callOk(replicas[i]!.daemon, '/v1/token/exchange', { from, token, method: 'POST' });
   expect(r.status).toBe(200);
   return String(r.body.token);
 }
 
-/**
- * Polls `probe` every 20 ms until it is refused (a non-200); every answer that was still 200 must
- * have been sent within FRESHNESS_BOUND_MS of `since` (the moment a revocation was acknowledged,
- * or a member stopped): a request sent later and served is a revoked credential, or stale data,
- * served. The bound is the issue's correctness bound (1 s), not a speed measurement.
- */
-async function refusedWithinBound(since: number, probe: () => Promise<Reply>, what: string): Promise<Reply> {
+/** Whether a reply is a replica's momentary `unavailable` (its view not confirmed within the bound, as on a busy machine). */
+const momentary = (r: Reply): boolean => r.status === 503 && r.body.error?.code === 'unavailable';
+
+/** `probe`'s answer, asked again (every 50 ms, for up to 3 s) while a replica answers a momentary 503, as a client would retry. */
+async function answered(probe: () => Promise<Reply>): Promise<Reply> {
+  const deadline = performance.now() + 3000;
   for (;;) {
     const r = await probe();
-    if (r.status !== 200) return r;
-    expect(r.sentAt - since, `${what} still served ${Math.round(r.sentAt - since)} ms after the revocation`).toBeLessThanOrEqual(FRESHNESS_BOUND_MS);
+    if (!momentary(r) || performance.now() > deadline) return r;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+/** One request that should succeed, through momentary 503s. */
+const callOk = (daemon: Daemon, p: string, o: Parameters<typeof call>[2]): Promise<Reply> => answered(() => call(daemon, p, o));
+
+/**
+ * Polls `probe` every 20 ms until `final` holds (by default: refused for good, a non-200 that is
+ * not a momentary 503), or for 15 s; every answer that was still 200 must have been sent within
+ * FRESHNESS_BOUND_MS of `since` (the moment a revocation was acknowledged, or a member stopped): a
+ * request sent later and served is a revoked credential, or stale data, served. The bound is the
+ * issue's correctness bound (1 s), not a speed measurement.
+ */
+async function refusedWithinBound(since: number, probe: () => Promise<Reply>, what: string, final = (r: Reply): boolean => r.status !== 200 && !momentary(r)): Promise<Reply> {
+  for (;;) {
+    const r = await probe();
+    if (r.status === 200) expect(r.sentAt - since, `${what} still served ${Math.round(r.sentAt - since)} ms after the revocation`).toBeLessThanOrEqual(FRESHNESS_BOUND_MS);
+    else if (final(r) || performance.now() - since > 15_000) return r;
     await new Promise((res) => setTimeout(res, 20));
   }
 }
@@ -137,7 +154,7 @@ afterAll(() => {
 describe('tokens on etcd', () => {
   it('50 concurrent redemptions of one bootstrap token across three replicas: exactly one buys a session', async () => {
     const { token, accessor } = await mint('job-race');
-    const answers = await Promise.all(Array.from({ length: REDEMPTIONS }, (_, i) => call(replicas[i % 3]!.daemon, '/v1/token/exchange', { from: '127.0.0.2', token, method: 'POST' })));
+    const answers = await Promise.all(Array.from({ length: REDEMPTIONS }, (_, i) => callOk(replicas[i % 3]!.daemon, '/v1/token/exchange', { from: '127.0.0.2', token, method: 'POST' })));
     const won = answers.filter((a) => a.status === 200);
     expect(won).toHaveLength(1);
     for (const lost of answers.filter((a) => a.status !== 200)) {
@@ -146,7 +163,7 @@ describe('tokens on etcd', () => {
     }
     // The session it bought works on every replica; the record in etcd says used.
     for (const r of replicas) {
-      const read = await call(r.daemon, '/v1/secrets/ci%2Fdeploy', { from: '127.0.0.2', token: String(won[0]!.body.token) });
+      const read = await callOk(r.daemon, '/v1/secrets/ci%2Fdeploy', { from: '127.0.0.2', token: String(won[0]!.body.token) });
       expect(read.status).toBe(200);
       expect(Buffer.from(String(read.body.value), 'base64').toString()).toBe('deploy-secret');
     }
@@ -158,20 +175,20 @@ describe('tokens on etcd', () => {
   it('expiry is the stored expires_at, on every replica (no lease removes the record); a renewal through one replica holds on the others', async () => {
     const from = '127.0.0.5';
     const brief = JSON.parse(await ok(t.env, ['token', 'create', '--store', store(), '--client', 'job-brief', '--type', 'admin', '--ttl', '2s', '--password-stdin', '--json'], PASSWORD)) as { token: string; accessor: string; expires_at: string };
-    expect((await call(replicas[1]!.daemon, '/v1/status', { from, token: brief.token })).status).toBe(200);
+    expect((await callOk(replicas[1]!.daemon, '/v1/status', { from, token: brief.token })).status).toBe(200);
     await new Promise((res) => setTimeout(res, Math.max(0, Date.parse(brief.expires_at) - Date.now()) + 100));
     for (const r of replicas) {
-      const late = await call(r.daemon, '/v1/status', { from, token: brief.token });
+      const late = await callOk(r.daemon, '/v1/status', { from, token: brief.token });
       expect(late.status).toBe(401);
       expect(late.body.error).toMatchObject({ code: 'expired', message: `token ${brief.accessor} expired at ${brief.expires_at}` });
     }
     expect((await etcd.range(etcdKey(prefix, 'tokens', brief.accessor))).kvs).toHaveLength(1); // still stored: its own expiry refused it
 
     const token = await session(2, 'job-renew', from);
-    const expiryOn = async (r: (typeof replicas)[number]): Promise<string | undefined> => ((await call(r.daemon, '/v1/status', { from, token })).body.client as { token_expires_at?: string } | undefined)?.token_expires_at;
+    const expiryOn = async (r: (typeof replicas)[number]): Promise<string | undefined> => ((await callOk(r.daemon, '/v1/status', { from, token })).body.client as { token_expires_at?: string } | undefined)?.token_expires_at;
     const before = (await expiryOn(replicas[0]!))!;
     await new Promise((res) => setTimeout(res, 1100)); // so the renewed expiry differs by whole milliseconds
-    const renewed = await call(replicas[1]!.daemon, '/v1/token/renew', { from, token, method: 'POST' });
+    const renewed = await callOk(replicas[1]!.daemon, '/v1/token/renew', { from, token, method: 'POST' });
     expect(renewed.status).toBe(200);
     expect(Date.parse(String(renewed.body.expires_at))).toBeGreaterThan(Date.parse(before));
     for (const r of replicas) {
@@ -186,8 +203,8 @@ describe('tokens on etcd', () => {
     const keep = replicas.map(() => new https.Agent({ keepAlive: true, maxSockets: 1 }));
     try {
       for (const [i, r] of replicas.entries()) {
-        expect((await call(r.daemon, '/v1/status', { from, token, agent: keep[i] })).status).toBe(200);
-        expect((await call(r.daemon, '/v1/secrets/proxmox_password', { from, cn: 'agent-keep', agent: keep[i] })).status).toBe(200);
+        expect((await callOk(r.daemon, '/v1/status', { from, token, agent: keep[i] })).status).toBe(200);
+        expect((await callOk(r.daemon, '/v1/secrets/proxmox_password', { from, cn: 'agent-keep', agent: keep[i] })).status).toBe(200);
       }
       await ok(t.env, ['token', 'revoke', '--store', store([follower]), accessor]);
       const tokenRevoked = performance.now();
@@ -206,7 +223,7 @@ describe('tokens on etcd', () => {
         expect(refused.body.value).toBeUndefined();
       }
       // Another certificate of the same CA is still served everywhere.
-      for (const r of replicas) expect((await call(r.daemon, '/v1/secrets/proxmox_password', { from, cn: 'agent-a' })).status).toBe(200);
+      for (const r of replicas) expect((await callOk(r.daemon, '/v1/secrets/proxmox_password', { from, cn: 'agent-a' })).status).toBe(200);
     } finally {
       for (const a of keep) a.destroy();
     }
@@ -217,30 +234,31 @@ describe('tokens on etcd', () => {
     const cut = replicas[2]!;
     const live = await session(0, 'job-live', from);
     const doomed = await session(0, 'job-doomed', from);
-    expect((await call(cut.daemon, '/v1/status', { from, token: doomed })).status).toBe(200);
+    expect((await callOk(cut.daemon, '/v1/status', { from, token: doomed })).status).toBe(200);
     const stopped = performance.now();
     cluster.kill(follower, 'SIGSTOP');
     try {
       await ok(t.env, ['token', 'revoke', '--store', store([0, 1, 2].filter((i) => i !== follower)), doomed.split('_')[1]!]);
       const revoked = performance.now();
-      const refused = await refusedWithinBound(revoked, () => call(cut.daemon, '/v1/status', { from, token: doomed }), 'the revoked token on the cut-off replica');
+      const cutOff = (r: Reply): boolean => r.status !== 200;
+      const refused = await refusedWithinBound(revoked, () => call(cut.daemon, '/v1/status', { from, token: doomed }), 'the revoked token on the cut-off replica', cutOff);
       expect(refused.status).toBe(503);
       expect(refused.body.error?.code).toBe('unavailable');
       // Each view confirmed its last moment before the member stopped: from the bound after that, nothing is answered.
       for (const [probe, p] of [[{ token: live }, '/v1/secrets/ci%2Fdeploy'], [{ cn: 'agent-cut' }, '/v1/secrets/proxmox_password']] as const) {
-        const r = await refusedWithinBound(stopped, () => call(cut.daemon, p, { from, ...probe }), `${Object.keys(probe)[0]} on the cut-off replica`);
+        const r = await refusedWithinBound(stopped, () => call(cut.daemon, p, { from, ...probe }), `${Object.keys(probe)[0]} on the cut-off replica`, cutOff);
         expect(r.status).toBe(503);
         expect(r.body.error?.code).toBe('unavailable');
         expect(r.body.value).toBeUndefined();
       }
       // The replicas on the other members answer meanwhile.
-      expect((await call(replicas[0]!.daemon, '/v1/status', { from, token: live })).status).toBe(200);
+      expect((await callOk(replicas[0]!.daemon, '/v1/status', { from, token: live })).status).toBe(200);
       expect((await refusedWithinBound(revoked, () => call(replicas[1]!.daemon, '/v1/status', { from, token: doomed }), 'the revoked token on r1')).status).toBe(401);
     } finally {
       cluster.kill(follower, 'SIGCONT');
     }
     await waitUntil(async () => (await call(cut.daemon, '/v1/status', { from, token: live })).status === 200, 'the cut-off replica to answer again', 30_000);
-    const after = await call(cut.daemon, '/v1/status', { from, token: doomed });
+    const after = await callOk(cut.daemon, '/v1/status', { from, token: doomed });
     expect(after.status).toBe(401);
     expect(after.body.error?.code).toBe('denied');
   });
