@@ -70,9 +70,10 @@ interface VerifyOutcome {
 }
 
 /** Checks the log; prints what held and what was checked, or throws `tampered` naming the first broken line. */
-export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean }, paths: VaultPaths): Promise<void> {
+export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean; store?: string; replicaId?: string }, paths: VaultPaths): Promise<void> {
+  if (options.resetAnchor && options.store) fail('usage', '--reset-anchor works on the file vault’s anchor, not on a head in etcd', 'a replica anchors its head again by itself; to accept a cut log, delete its head in etcd (etcdctl del PREFIX/audit/ID/head)');
   if (options.resetAnchor) return resetAnchor(paths, options.passwordStdin);
-  const { outcome, via } = await verifyWithKey(paths, options.passwordStdin);
+  const { outcome, via } = options.store ? await verifyAgainstEtcd(paths, options.store, options.replicaId, options.passwordStdin) : await verifyWithKey(paths, options.passwordStdin);
   const { lines, files, broken } = outcome;
   if (broken) {
     fail('tampered', `audit log broken ${broken.line > 0 ? `at ${broken.file} line ${broken.line}` : `(${broken.file})`}: ${broken.problem}`, `${lines} line(s) before it verify; keep a copy of the log before anything else writes to it`);
@@ -83,8 +84,8 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
   } else {
     parts.push(`with the key (${via}): ${outcome.keyed} MAC(s) verified`);
     if (outcome.unkeyed + outcome.legacy > 0) parts.push(`${outcome.unkeyed + outcome.legacy} line(s) carry no MAC (written while locked, or by an earlier release) and are covered only by the chain and the anchor`);
-    if (outcome.anchor_lines === null) parts.push('no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
-    else if (outcome.anchored_at !== null) parts.push(`the vault's anchor (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
+    if (outcome.anchor_lines === null) parts.push(options.store ? 'no head anchored in etcd for this replica yet' : 'no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
+    else if (outcome.anchored_at !== null) parts.push(`the ${options.store ? 'head anchored in etcd' : "vault's anchor"} (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
     else parts.push(`the vault's anchor (line ${outcome.anchor_lines}) was rotated away`);
   }
   process.stdout.write(`${parts.join('; ')}\n`);
@@ -116,6 +117,24 @@ async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise
   }
   const report = verifyAuditLog(paths.audit);
   return { outcome: { ...report, anchored_at: null, anchor_lines: null }, via: null };
+}
+
+/** A replica's log against the head it anchored in etcd (`audit/<replica-id>/head`): needs the master password, whose vault lives in etcd. */
+async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: string | undefined, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string }> {
+  const { withEtcd, etcdMasterKeyText } = require('./etcd-access.js') as typeof import('./etcd-access.js');
+  const { EtcdHeadAnchor, replicaId } = require('../audit/anchor-etcd.js') as typeof import('../audit/anchor-etcd.js');
+  const id = replicaId(replica, paths.home);
+  return withEtcd(store, async (etcd) => {
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password', masterKeyText: await etcdMasterKeyText(etcd!) });
+    try {
+      const anchor = await new EtcdHeadAnchor(etcd!.client, etcd!.prefix, id, () => keys.auditKey).read();
+      const report = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor });
+      return { outcome: { ...report, anchored_at: report.anchoredAt, anchor_lines: anchor?.lines ?? null }, via: `the master password; the head of replica ${id} from etcd` };
+    } finally {
+      wipeKeys(keys);
+    }
+  });
 }
 
 /**
