@@ -4,9 +4,8 @@
 // stay); the copy is read back and compared secret by secret, byte for byte, before it is
 // reported. A non-empty target is refused unless --force. The source is left as it was.
 
-import { prepareKdf } from '../cli/kdf.js';
-import { readPassword } from '../cli/password.js';
 import { writeJson } from '../cli/render.js';
+import { unsealWithPassword } from '../cli/unseal.js';
 import { EtcdClient } from '../etcd/client.js';
 import { parseEtcdStore } from '../etcd/layout.js';
 import { deleteVaultRecords, readVaultHead, readVaultRecords, storeLabel, vaultPresent, writeVaultRecords } from '../etcd/vault-transfer.js';
@@ -16,7 +15,7 @@ import { readPrivate } from '../store/secure-file.js';
 import { createVaultFiles, loadVault } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap, type VaultPayload } from '../vault/payload.js';
-import { sealVault, unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { sealVault, wipeKeys } from '../vault/vault.js';
 
 /** What `store migrate` was asked. */
 export interface MigrateOptions {
@@ -55,7 +54,7 @@ export async function storeMigrateAction(options: MigrateOptions, paths: VaultPa
 async function intoEtcd(options: MigrateOptions, paths: VaultPaths, client: EtcdClient, prefix: string, label: string): Promise<MigrateReport> {
   const masterKeyText = readMasterKeyText(paths);
   if ((await vaultPresent(client, prefix)) && !options.force) fail('exists', `${label} already holds a vault`, 'keep it, or replace it and lose what it holds: add --force');
-  const keys = await unlockWith(masterKeyText, options);
+  const keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password', masterKeyText });
   let payload: VaultPayload | undefined;
   try {
     payload = loadVault(paths, keys).payload;
@@ -79,7 +78,7 @@ async function intoEtcd(options: MigrateOptions, paths: VaultPaths, client: Etcd
 async function outOfEtcd(options: MigrateOptions, paths: VaultPaths, client: EtcdClient, prefix: string, label: string): Promise<MigrateReport> {
   if (!options.force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets))) fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: add --force');
   const head = await readVaultHead(client, prefix, label);
-  const keys = await unlockWith(head.masterKeyText, options);
+  const keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password', masterKeyText: head.masterKeyText });
   let payload: VaultPayload | undefined;
   try {
     if (keys.vaultId !== head.meta.vaultId) fail('corrupt', `${label} holds the master key of another vault than its metadata names`);
@@ -95,16 +94,6 @@ async function outOfEtcd(options: MigrateOptions, paths: VaultPaths, client: Etc
   } finally {
     if (payload) wipeMap(payload.map);
     wipeKeys(keys);
-  }
-}
-
-async function unlockWith(masterKeyText: string, options: MigrateOptions): Promise<VaultKeys> {
-  prepareKdf();
-  const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
-  try {
-    return await unsealMasterKey(masterKeyText, password);
-  } finally {
-    password.fill(0);
   }
 }
 

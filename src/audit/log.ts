@@ -92,7 +92,8 @@ export class AuditLog {
           this.close();
           continue;
         }
-        return st.size === 0 ? chainStart(this.path) : tailHead(fd, st.size, this.path);
+        const size = dropTornLine(fd, st.size);
+        return size === 0 ? chainStart(this.path) : tailHead(fd, size, this.path);
       } finally {
         if (this.fd === fd) funlock(fd);
       }
@@ -182,9 +183,13 @@ export class AuditLog {
           this.close(); // removed or rotated while we held it: start again on the current file
           continue;
         }
-        if (st.size !== this.knownSize) ({ hash: this.lastHash, seq: this.lastSeq } = st.size === 0 ? chainStart(this.path) : tailHead(fd, st.size, this.path));
-        if (st.size >= this.rotateBytes) {
-          this.writeLines(fd, [rotationEvent(this.path)], st.size);
+        let size = st.size;
+        if (size !== this.knownSize) {
+          size = dropTornLine(fd, size);
+          ({ hash: this.lastHash, seq: this.lastSeq } = size === 0 ? chainStart(this.path) : tailHead(fd, size, this.path));
+        }
+        if (size >= this.rotateBytes) {
+          this.writeLines(fd, [rotationEvent(this.path)], size);
           rotate(this.path);
           this.close();
           const fresh = this.open(); // new, empty; the chain continues from this.lastHash
@@ -192,7 +197,7 @@ export class AuditLog {
           return this.writeLines(fresh, batch.map((p) => p.event), 0);
         }
         this.checkBefore(batch);
-        return this.writeLines(fd, batch.map((p) => p.event), st.size);
+        return this.writeLines(fd, batch.map((p) => p.event), size);
       } finally {
         if (this.fd === fd) funlock(fd);
       }
@@ -297,6 +302,31 @@ function tailHead(fd: number, size: number, path: string): ChainHead {
 
 function countLines(path: string): number {
   return readAuditFiles(path).files.reduce((n, f) => n + f.lines.length, 0);
+}
+
+/**
+ * Cuts off a line a failed write left unfinished (no final newline: the disk full, the file size
+ * limit, a kill midway), so that the next line starts on a line of its own and follows the last
+ * complete one; its event was never acknowledged (the caller heard audit_failed). Called with the
+ * log's lock held. Returns the size after.
+ */
+function dropTornLine(fd: number, size: number): number {
+  const end = endOfLastLine(fd, size);
+  if (end !== size) fs.ftruncateSync(fd, end);
+  return end;
+}
+
+/** Where the last newline of an open file ends (its size when it ends with one; 0 when it has none). */
+function endOfLastLine(fd: number, size: number): number {
+  const chunk = Buffer.alloc(4096);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = fs.readSync(fd, chunk, 0, end - start, start);
+    const nl = chunk.subarray(0, n).lastIndexOf(10);
+    if (nl !== -1) return start + nl + 1;
+    end = start;
+  }
+  return 0;
 }
 
 /** The last complete line of an open file, or null when it has none. */

@@ -66,7 +66,7 @@ export class LocalStore implements SecretStore {
     const now = Date.now();
     await updateSecrets(this.paths, this.keys, (map) => {
       for (const { name, value } of entries) putSecret(map, name, Uint8Array.from(value), now);
-    });
+    }, this.hooks);
   }
 
   /** Wipes the keys; the store is unusable afterwards. */

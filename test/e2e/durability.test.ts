@@ -2,7 +2,7 @@
 // concurrent writers through two agents, a flipped byte in each file, files others can read or
 // that belong to someone else, and a write cut short by the file size limit.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, alive, type TestEnv } from '../helpers/cli.js';
@@ -195,5 +195,32 @@ describe('failed writes', () => {
     expect((await cli(env, ['get', '-n', 'small'])).stdout).toBe('fits');
     expect(alive(agent.pid!)).toBe(true);
     agent.kill('SIGKILL');
+  });
+
+  it('an audit line cut short by the file size limit is dropped before the next one: the chain still verifies', async () => {
+    await makeVault(t);
+    const agent = await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'x'], 'v')).code).toBe(0);
+    const log = path.join(t.home, 'audit.log');
+    const complete = fs.statSync(log).size;
+    // The agent's files may grow 40 bytes more: its next audit line is written in part, then EFBIG.
+    const limit = (soft: string): void => {
+      const r = spawnSync('/usr/bin/prlimit', ['--pid', String(agent.pid), `--fsize=${soft}:unlimited`], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    limit(String(complete + 40));
+    const refused = await cli(t.env, ['get', '-n', 'x']);
+    expect(refused.code).toBe(1); // fail closed: no line, no secret
+    expect(refused.stderr).toMatch(/^glassdome: cannot write the audit log .*\(the file size limit \(ulimit -f\) was reached\), so the value is withheld$/m);
+    expect(fs.statSync(log).size).toBe(complete + 40); // a torn line, as a full disk or a kill leaves one
+    limit('unlimited');
+    expect((await cli(t.env, ['get', '-n', 'x'])).stdout).toBe('v');
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    for (const line of text.split('\n').slice(0, -1)) expect(() => JSON.parse(line), line).not.toThrow();
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.stderr + verified.stdout).not.toMatch(/broken|does not/);
+    expect(verified.code).toBe(0);
   });
 });

@@ -165,4 +165,19 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     expect(r.stdout).toMatch(/one-call/);
     expect(r.stdout).toMatch(/EXIT 0/);
   });
+  it('an import through the keyring session checks and moves the audit anchor, as set does', async () => {
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'a'], '1')).code).toBe(0); // seals the anchor: the log's head
+    const log = path.join(t.home, 'audit.log');
+    const lines = fs.readFileSync(log, 'utf8').split('\n').slice(0, -1);
+    fs.writeFileSync(log, `${lines.slice(0, -2).join('\n')}\n`); // a cut tail, as someone hiding their last reads would
+    const source = path.join(t.dir, 'bulk.env');
+    fs.writeFileSync(source, 'B=2\nC=3\n');
+    const imported = await cli(t.env, ['import', 'env', source]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/^glassdome: warning: the audit log was tampered with: .*the vault anchored/m);
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/"event_type":"audit_tampered"/);
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.code).toBe(6); // the old anchor is kept: the cut is not forgiven by the import
+  });
 });

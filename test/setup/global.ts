@@ -1,5 +1,5 @@
 // Checks, once per run, that the parts the end-to-end tests drive are really there: the built
-// CLI, Debian's python3, setpriv, iproute2's ip, systemd-socket-activate, zsh, fish, gpg, etcd and etcdctl, and the
+// CLI, Debian's python3, setpriv and prlimit, iproute2's ip, systemd-socket-activate, zsh, fish, gpg, etcd and etcdctl, and the
 // programs of docs/RECIPES.md. A missing part fails the run with its name (never a silent skip).
 
 import fs from 'node:fs';
@@ -32,6 +32,7 @@ const REQUIRED: Array<[string, string]> = [
   [path.join(__dirname, '../../dist/cli/fast.js'), 'the built CLI (run: npm run build)'],
   ['/usr/bin/python3', "Debian's python3 (apt-get install python3)"],
   ['/usr/bin/setpriv', 'setpriv (apt-get install util-linux)'],
+  ['/usr/bin/prlimit', 'prlimit (apt-get install util-linux)'],
   ['/usr/sbin/ip', 'ip, for network namespaces (apt-get install iproute2)'],
   ['/usr/bin/systemd-socket-activate', 'systemd-socket-activate (apt-get install systemd)'],
   ['/usr/bin/zsh', 'zsh, for the completion tests (apt-get install zsh)'],
