@@ -58,6 +58,9 @@ async function main() {
         format: 'cjs',
         logLevel: 'warning',
         external: EXTERNAL,
+        // import() becomes require(): the bundles load through a code cache (src/cli/code-cache.ts),
+        // and a script compiled by node:vm cannot import() without an experimental flag.
+        supported: { 'dynamic-import': false },
         plugins: [partsPlugin(path.join(ROOT, out))],
       }),
     ),
