@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LibraryHandle } from 'koffi';
+import { openAddon, packageDir, packageVersion } from './prebuilt.js';
 
 type Koffi = typeof import('koffi');
 
@@ -69,38 +70,19 @@ let lib: LibraryHandle | undefined;
 const bound = new Map<keyof typeof PROTOTYPES, Fn>();
 
 /**
- * koffi's own loader spends ~9 ms reading the node binary's ELF headers to choose its glibc or
- * musl build. Where the prebuilt package for this platform loads directly (glibc), take it
- * (~2.5 ms), checking its version; anywhere else, koffi's loader finds the right build.
+ * koffi's own loader spends ~9 ms choosing its glibc or musl build. Where the prebuilt package for
+ * this platform opens directly (glibc), take it (~1 ms), checking its version; anywhere else,
+ * koffi's loader finds the right build.
  */
 function loadKoffi(): Koffi {
   try {
-    const dir = prebuiltDir();
-    // Read, not required: require's resolution of a JSON file costs ~0.25 ms more.
-    const { version } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
-    const native = { exports: {} as Koffi & { version?: string } };
-    process.dlopen(native, path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node'));
-    if (native.exports.version === version) return native.exports;
+    const dir = packageDir(`@koromix/koffi-${process.platform}-${process.arch}`);
+    const native = openAddon<Koffi & { version?: string }>(dir, path.join(`${process.platform}_${process.arch}`, 'koffi.node'));
+    if (native.version === packageVersion(dir)) return native;
   } catch {
     // fall through to koffi's loader
   }
   return require('koffi') as Koffi;
-}
-
-/**
- * Where koffi's prebuilt package for this platform is. The usual place, glassdome's own
- * node_modules beside dist/, is tried by path first: require.resolve's search costs ~1 ms.
- */
-function prebuiltDir(): string {
-  const name = `@koromix/koffi-${process.platform}-${process.arch}`;
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (path.basename(dir) === 'dist') {
-      const candidate = path.join(path.dirname(dir), 'node_modules', name);
-      if (fs.existsSync(candidate)) return candidate;
-      break;
-    }
-  }
-  return path.dirname(require.resolve(`${name}/package.json`));
 }
 
 /** The libc function `name`, loading koffi and binding it on first use. */
