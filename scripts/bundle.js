@@ -20,6 +20,7 @@ const PARTS = [
   ['src/actions/unlock.ts', 'dist/cli/lean-unlock.js'],
   ['src/actions/agent.ts', 'dist/cli/lean-agent.js'],
   ['src/keyring/session.ts', 'dist/cli/lean-keyring.js'], // the fallback, when no agent answers
+  ['src/keyring/os-keyring.ts', 'dist/cli/lean-os-keyring.js'], // its keyring item, asked for before the fallback loads
   ['src/store/local-store.ts', 'dist/cli/lean-store.js'],
   ['src/client/remote-client.ts', 'dist/cli/lean-remote.js'], // glassdome serve, when GLASSDOME_SERVER is set
   ['src/store/vault-commit.ts', 'dist/cli/lean-commit.js'], // vault.journal, read only after a crashed rotate or restore

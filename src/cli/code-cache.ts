@@ -14,7 +14,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 
 /** The bundles whose code is cached: the parts of the lean entry and the vendored @noble. */
-const CACHED = /[\\/]dist[\\/](cli[\\/]lean(-[a-z]+)?|vendor[\\/]noble)\.js$/;
+const CACHED = /[\\/]dist[\\/](cli[\\/]lean(-[a-z-]+)?|vendor[\\/]noble)\.js$/;
 
 /** Bytes of a cache file that is certainly not one (V8's smallest is far larger). */
 const MAX_CACHE_BYTES = 4 * 1024 * 1024;

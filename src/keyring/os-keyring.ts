@@ -74,6 +74,31 @@ export function loadMasterKey(vaultId: string): Uint8Array | null {
   return key;
 }
 
+/** A master key asked of the keyring ahead of need (`prefetchMasterKey`), for one vault. */
+export interface PrefetchedKey {
+  vaultId: string;
+  key: Uint8Array | null;
+}
+
+/**
+ * Starts reading a vault's master key on a worker thread, so that the D-Bus round trips to the
+ * Secret Service overlap the loading of the fallback's code. Resolves undefined on any failure:
+ * the synchronous read then runs, and reports it.
+ */
+export function prefetchMasterKey(vaultId: string): Promise<PrefetchedKey | undefined> {
+  return (async () => {
+    try {
+      const secret = await new (load().AsyncEntry)(KEYRING_SERVICE, accountFor(vaultId), OPTIONS).getSecret();
+      if (!secret) return { vaultId, key: null };
+      const key = Uint8Array.from(secret);
+      secret.fill(0);
+      return { vaultId, key };
+    } catch {
+      return undefined;
+    }
+  })();
+}
+
 /** Deletes a vault's item; true when there was one. */
 export function deleteMasterKey(vaultId: string): boolean {
   try {
