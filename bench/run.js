@@ -10,7 +10,8 @@
 //              NDJSON echo server loaded the same way
 //   mTLS       glassdome serve: a secret read over mutual TLS with keep-alive, throughput and
 //              p50/p99 at 1 and 16 connections, beside a bare Node HTTPS server with the same TLS
-//              settings (and the agent's figures above)
+//              settings (and the agent's figures above), and through a serve replica on a
+//              three-member loopback etcd cluster (bench/etcd-cluster.js), in the same run
 //   memory     agent RSS idle, unlocked, and with 10,000 secrets; unlock and list at 10,000
 //
 // Every measured command runs without NODE_EXTRA_CA_CERTS (bench/measure.py), as on a user's
@@ -23,6 +24,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { renderChart } = require('./chart.js');
+const { etcdHarness } = require('./etcd-cluster.js');
 
 const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'bin/run.js');
@@ -197,7 +199,28 @@ async function main() {
   print(report);
 }
 
-/** glassdome serve and a bare HTTPS server, each loaded with keep-alive mTLS GETs of one secret. */
+/** Starts `glassdome serve` with the bench's TLS files (and `extra` flags); resolves with its port. */
+async function startServe(env, tlsArgs, extra = []) {
+  const serve = spawn(NODE, [BIN, 'serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', tlsArgs[0], '--key', tlsArgs[1], '--client-ca', tlsArgs[2], ...extra], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  started.push(serve.pid);
+  serve.stdin.end(PASSWORD);
+  let log = '';
+  const port = await new Promise((resolve, reject) => {
+    serve.stderr.on('data', (d) => {
+      log += d;
+      const m = /on https:\/\/127\.0\.0\.1:(\d+) /.exec(log);
+      if (m) resolve(Number(m[1]));
+    });
+    serve.on('exit', () => reject(new Error(`glassdome serve did not start: ${log}`)));
+  });
+  return { serve, port };
+}
+
+/**
+ * glassdome serve and a bare HTTPS server, each loaded with keep-alive mTLS GETs of one secret;
+ * then, in the same run, a serve replica on a three-member loopback etcd cluster (the vault moved
+ * there by `store migrate`), loaded the same way.
+ */
 async function serveLoad(home, env) {
   const certs = path.join(tmp, 'certs');
   fs.mkdirSync(certs, { mode: 0o700 });
@@ -209,18 +232,7 @@ async function serveLoad(home, env) {
   const bare = spawn(NODE, [path.join(__dirname, 'https-echo-server.js'), ...tlsArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(bare.pid);
   const barePort = Number(await new Promise((r) => bare.stdout.once('data', (d) => r(String(d).trim()))));
-  const serve = spawn(NODE, [BIN, 'serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', tlsArgs[0], '--key', tlsArgs[1], '--client-ca', ca], { env, stdio: ['pipe', 'ignore', 'pipe'] });
-  started.push(serve.pid);
-  serve.stdin.end(PASSWORD);
-  let log = '';
-  const servePort = await new Promise((resolve, reject) => {
-    serve.stderr.on('data', (d) => {
-      log += d;
-      const m = /on https:\/\/127\.0\.0\.1:(\d+) /.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    serve.on('exit', () => reject(new Error(`glassdome serve did not start: ${log}`)));
-  });
+  const { serve, port: servePort } = await startServe(env, tlsArgs);
   const run = (url, c) => {
     const r = spawnSync(NODE, [path.join(__dirname, 'https-load.js'), url, ca, path.join(certs, 'client.crt'), path.join(certs, 'client.key'), String(c), String(LOAD_MS)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`https load failed: ${r.stderr}`);
@@ -234,6 +246,26 @@ async function serveLoad(home, env) {
   }
   bare.kill();
   serve.kill();
+  if (!has('etcd')) {
+    for (const row of rows) row.replica = null;
+    return rows;
+  }
+  process.stderr.write('bench: mTLS (a serve replica on a 3-member etcd cluster) …\n');
+  const cluster = await etcdHarness().startCluster(3);
+  try {
+    const store = `etcd://${cluster.endpoints.map((e) => e.replace('http://', '')).join(',')}/bench`;
+    glassdome(envFor(home), ['store', 'migrate', '--to', store, '--password-stdin'], PASSWORD);
+    const replicaHome = path.join(tmp, 'home-replica');
+    fs.mkdirSync(replicaHome, { mode: 0o700 });
+    const { serve: replica, port } = await startServe(envFor(replicaHome), tlsArgs, ['--store', store, '--replica-id', 'bench-replica']);
+    for (const row of rows) {
+      row.replica = run(`https://localhost:${port}/v1/secrets/bench_secret`, row.connections);
+      row.replica_vs_serve = round(row.replica.per_second / row.serve.per_second, 2);
+    }
+    replica.kill();
+  } finally {
+    cluster.stop();
+  }
   return rows;
 }
 
@@ -297,6 +329,11 @@ function print(r) {
     for (const l of r.serve_load) {
       const agent = r.load.find((x) => x.connections === l.connections)?.agent;
       lines.push(`  ${String(l.connections).padStart(3)} conn   serve ${String(l.serve.per_second).padStart(6)}/s p50 ${l.serve.p50_ms} ms p99 ${l.serve.p99_ms} ms errors ${l.serve.errors}   bare https ${String(l.bare_https.per_second).padStart(6)}/s p50 ${l.bare_https.p50_ms} ms p99 ${l.bare_https.p99_ms} ms   serve/bare ${l.serve_vs_bare}   agent ${agent?.per_second ?? '?'}/s p99 ${agent?.p99_ms ?? '?'} ms`);
+    }
+    lines.push('', 'mTLS keep-alive through a serve replica on a 3-member loopback etcd cluster (same load, same run)');
+    for (const l of r.serve_load) {
+      if (!l.replica) lines.push(`  ${String(l.connections).padStart(3)} conn   replica: not measured (no etcd installed)`);
+      else lines.push(`  ${String(l.connections).padStart(3)} conn   replica ${String(l.replica.per_second).padStart(6)}/s p50 ${l.replica.p50_ms} ms p99 ${l.replica.p99_ms} ms errors ${l.replica.errors}   single-host serve ${String(l.serve.per_second).padStart(6)}/s p99 ${l.serve.p99_ms} ms   replica/serve ${l.replica_vs_serve}`);
     }
   }
   lines.push('', `memory: agent idle ${r.memory.idle_locked_mib} MiB locked, ${r.memory.idle_unlocked_mib} MiB unlocked; after the load ${r.memory.after_load_mib} MiB (peak ${r.memory.after_load_peak_mib})`);

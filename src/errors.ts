@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'audit_failed', // the audit log cannot be written: secrets are withheld
   'policy_invalid', // policy.yaml does not parse or validate
   'io', // a file system or socket failure
+  'unavailable', // a shared store (etcd) cannot be reached, or this replica's view of it is not fresh
   'internal', // a bug
 ] as const;
 

@@ -13,9 +13,8 @@ import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { openPrivate } from '../store/secure-file.js';
 import { loadVault } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 
 /** What `audit` was asked. */
 export interface AuditShowOptions {
@@ -71,9 +70,10 @@ interface VerifyOutcome {
 }
 
 /** Checks the log; prints what held and what was checked, or throws `tampered` naming the first broken line. */
-export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean }, paths: VaultPaths): Promise<void> {
+export async function auditVerifyAction(options: { passwordStdin: boolean; resetAnchor?: boolean; store?: string; replicaId?: string }, paths: VaultPaths): Promise<void> {
+  if (options.resetAnchor && options.store) fail('usage', '--reset-anchor works on the file vault’s anchor, not on a head in etcd', 'a replica anchors its head again by itself; to accept a cut log, delete its head in etcd (etcdctl del PREFIX/audit/ID/head)');
   if (options.resetAnchor) return resetAnchor(paths, options.passwordStdin);
-  const { outcome, via } = await verifyWithKey(paths, options.passwordStdin);
+  const { outcome, via } = options.store ? await verifyAgainstEtcd(paths, options.store, options.replicaId, options.passwordStdin) : await verifyWithKey(paths, options.passwordStdin);
   const { lines, files, broken } = outcome;
   if (broken) {
     fail('tampered', `audit log broken ${broken.line > 0 ? `at ${broken.file} line ${broken.line}` : `(${broken.file})`}: ${broken.problem}`, `${lines} line(s) before it verify; keep a copy of the log before anything else writes to it`);
@@ -84,8 +84,8 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
   } else {
     parts.push(`with the key (${via}): ${outcome.keyed} MAC(s) verified`);
     if (outcome.unkeyed + outcome.legacy > 0) parts.push(`${outcome.unkeyed + outcome.legacy} line(s) carry no MAC (written while locked, or by an earlier release) and are covered only by the chain and the anchor`);
-    if (outcome.anchor_lines === null) parts.push('no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
-    else if (outcome.anchored_at !== null) parts.push(`the vault's anchor (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
+    if (outcome.anchor_lines === null) parts.push(options.store ? 'no head anchored in etcd for this replica yet' : 'no anchor sealed in the vault yet (it is sealed at the next vault write or lock)');
+    else if (outcome.anchored_at !== null) parts.push(`the ${options.store ? 'head anchored in etcd' : "vault's anchor"} (line ${outcome.anchored_at}) matches; ${lines > 0 ? 'lines after it are checked by their MACs only' : ''}`.replace(/; $/, ''));
     else parts.push(`the vault's anchor (line ${outcome.anchor_lines}) was rotated away`);
   }
   process.stdout.write(`${parts.join('; ')}\n`);
@@ -94,17 +94,8 @@ export async function auditVerifyAction(options: { passwordStdin: boolean; reset
 /** Verifies with the best key at hand: the password, the agent, the keyring session; else without one (via null). */
 async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string | null }> {
   if (passwordStdin) {
-    const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
-    const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
-    prepareKdf();
-    const text = readMasterKeyText(paths);
-    const password = await readPassword({ stdin: true, message: 'Master password' });
-    let keys: VaultKeys;
-    try {
-      keys = await unsealMasterKey(text, password);
-    } finally {
-      password.fill(0);
-    }
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: true, message: 'Master password' });
     return { outcome: verifyLocally(paths, keys), via: 'the master password' };
   }
   const agent = await connectAgent(paths);
@@ -128,25 +119,34 @@ async function verifyWithKey(paths: VaultPaths, passwordStdin: boolean): Promise
   return { outcome: { ...report, anchored_at: null, anchor_lines: null }, via: null };
 }
 
+/** A replica's log against the head it anchored in etcd (`audit/<replica-id>/head`): needs the master password, whose vault lives in etcd. */
+async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: string | undefined, passwordStdin: boolean): Promise<{ outcome: VerifyOutcome; via: string }> {
+  const { withEtcd, etcdMasterKeyText } = require('./etcd-access.js') as typeof import('./etcd-access.js');
+  const { EtcdHeadAnchor, replicaId } = require('../audit/anchor-etcd.js') as typeof import('../audit/anchor-etcd.js');
+  const id = replicaId(replica, paths.home);
+  return withEtcd(store, async (etcd) => {
+    const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
+    const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password', masterKeyText: await etcdMasterKeyText(etcd!) });
+    try {
+      const anchor = await new EtcdHeadAnchor(etcd!.client, etcd!.prefix, id, () => keys.auditKey).read();
+      const report = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor });
+      return { outcome: { ...report, anchored_at: report.anchoredAt, anchor_lines: anchor?.lines ?? null }, via: `the master password; the head of replica ${id} from etcd` };
+    } finally {
+      wipeKeys(keys);
+    }
+  });
+}
+
 /**
  * `--reset-anchor`: the owner accepts the log as it is now (after keeping a copy of the evidence):
  * a keyed line says what was accepted, then the head is sealed as the new anchor, whatever the
  * old one named. Needs the master password: the key holder, not the log's writer, decides.
  */
 async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
-  const { prepareKdf } = require('../cli/kdf.js') as typeof import('../cli/kdf.js');
-  const { readPassword } = require('../cli/password.js') as typeof import('../cli/password.js');
+  const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
   const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
   const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
-  prepareKdf();
-  const text = readMasterKeyText(paths);
-  const password = await readPassword({ stdin: passwordStdin, message: 'Master password' });
-  let keys: VaultKeys;
-  try {
-    keys = await unsealMasterKey(text, password);
-  } finally {
-    password.fill(0);
-  }
+  const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password' });
   try {
     const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
     const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';

@@ -9,6 +9,8 @@ import { writeJson } from '../cli/render.js';
 import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { writePrivateAtomic } from '../store/secure-file.js';
+import { revokeSerialInEtcd } from '../serve/revocations-etcd.js';
+import { withEtcd } from './etcd-access.js';
 
 const DAY_MS = 86_400_000;
 
@@ -40,11 +42,12 @@ export async function caIssueAction(
   if (!options.json) process.stderr.write(`glassdome: issued ${options.server ? 'server' : 'client'} certificate ${options.cn} (serial ${issued.serial}, ${days} days): ${certFile}, key ${keyFile}\n`);
 }
 
-/** `ca revoke`: adds a certificate to the CRL (ca/crl.pem), which a running `serve --crl` reloads. */
-export async function caRevokeAction(options: { target: string; json: boolean }, paths: VaultPaths): Promise<void> {
+/** `ca revoke`: adds a certificate to the CRL (ca/crl.pem), which a running `serve --crl` reloads, and with `store` to etcd's revoked serials. */
+export async function caRevokeAction(options: { target: string; json: boolean; store?: string }, paths: VaultPaths): Promise<void> {
   const r = await revokeCertificate(paths.home, options.target);
-  if (options.json) writeJson({ serial: r.serial, cn: r.cn, already_revoked: r.already, crl: caPaths(paths.home).crl });
-  else process.stderr.write(`glassdome: ${r.already ? 'already revoked' : 'revoked'} ${r.serial} (${r.cn}); CRL written to ${caPaths(paths.home).crl}\n`);
+  const inEtcd = await withEtcd(options.store, async (etcd) => (etcd ? (await revokeSerialInEtcd(etcd.client, etcd.prefix, r.serial, r.cn), true) : false));
+  if (options.json) writeJson({ serial: r.serial, cn: r.cn, already_revoked: r.already, crl: caPaths(paths.home).crl, ...(inEtcd ? { etcd: options.store } : {}) });
+  else process.stderr.write(`glassdome: ${r.already ? 'already revoked' : 'revoked'} ${r.serial} (${r.cn}); CRL written to ${caPaths(paths.home).crl}${inEtcd ? `; recorded in etcd (${options.store})` : ''}\n`);
 }
 
 /** `ca crl`: signs a fresh CRL into ca/crl.pem; prints it, or copies it to --out. */

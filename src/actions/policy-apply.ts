@@ -6,8 +6,8 @@
 
 import fs from 'node:fs';
 import { localWriteHooks, recordLocal } from '../audit/local.js';
-import { prepareKdf } from '../cli/kdf.js';
-import { canPrompt, readPassword } from '../cli/password.js';
+import { canPrompt } from '../cli/password.js';
+import { unsealWithPassword } from '../cli/unseal.js';
 import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
 import { parsePolicy } from '../policy/policy.js';
@@ -15,9 +15,8 @@ import { policyDigest } from '../policy/sealed.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readPrivate } from '../store/secure-file.js';
 import { updateVault } from '../store/vault-files.js';
-import { readMasterKeyText } from '../store/vault-text.js';
 import { MAX_POLICY_BYTES } from '../vault/payload.js';
-import { unsealMasterKey, wipeKeys } from '../vault/vault.js';
+import { wipeKeys } from '../vault/vault.js';
 
 /** What `policy apply` was asked. */
 export interface PolicyApplyOptions {
@@ -52,18 +51,11 @@ export async function policyApplyAction(options: PolicyApplyOptions, paths: Vaul
 }
 
 async function applyWithPassword(paths: VaultPaths, text: string, sha256: string, passwordStdin: boolean): Promise<void> {
-  prepareKdf();
-  const masterKeyText = readMasterKeyText(paths);
-  const password = await readPassword({ stdin: passwordStdin, message: 'Master password' });
-  let keys;
-  try {
-    keys = await unsealMasterKey(masterKeyText, password);
-  } catch (err) {
-    if (err instanceof GlassdomeError && err.code === 'bad_password') await recordLocal(paths, { event_type: 'auth_failure', action: 'policy_apply', resource: null, result: 'failure', reason: 'wrong password' });
-    throw err;
-  } finally {
-    password.fill(0);
-  }
+  const keys = await unsealWithPassword(paths, {
+    stdin: passwordStdin,
+    message: 'Master password',
+    onWrongPassword: () => recordLocal(paths, { event_type: 'auth_failure', action: 'policy_apply', resource: null, result: 'failure', reason: 'wrong password' }),
+  });
   try {
     await updateVault(
       paths,

@@ -6,7 +6,7 @@
 // second unlock; otherwise the CLI commits. An open keyring session moves to the new key too.
 
 import { prepareKdf } from '../cli/kdf.js';
-import { readPassword } from '../cli/password.js';
+import { unsealKeepingPassword } from '../cli/unseal.js';
 import { connectAgent } from '../cli/session.js';
 import { recordLocal } from '../audit/local.js';
 import type { AgentClient } from '../client/agent-client.js';
@@ -32,34 +32,26 @@ export async function rotateAction(options: { passwordStdin: boolean }, paths: V
   let oldKeys: VaultKeys | undefined;
   let newKeys: VaultKeys | undefined;
   try {
-    const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
-    let masterKeyText: string;
-    try {
-      oldKeys = await unsealMasterKey(text, password).catch(async (err: unknown) => {
-        if (err instanceof GlassdomeError && err.code === 'bad_password') {
-          await recordLocal(paths, { event_type: 'auth_failure', action: 'rotate_key', resource: null, result: 'failure', reason: 'wrong password' });
-        }
-        throw err;
-      });
-      newKeys = freshKeys(oldKeys.vaultId);
-      masterKeyText = await sealMasterKey(newKeys.masterKey, oldKeys.vaultId, password, kdf);
+    const opened = { stdin: options.passwordStdin, message: 'Master password', masterKeyText: text, onWrongPassword: () => recordLocal(paths, { event_type: 'auth_failure', action: 'rotate_key', resource: null, result: 'failure', reason: 'wrong password' }) };
+    const change = await unsealKeepingPassword(paths, opened, async (keys, password) => {
+      oldKeys = keys; // wiped below, whatever happens next
+      const fresh = (newKeys = freshKeys(keys.vaultId));
+      const masterKeyText = await sealMasterKey(fresh.masterKey, keys.vaultId, password, kdf);
       const check = await unsealMasterKey(masterKeyText, password);
-      const same = constantTimeEqual(check.masterKey, newKeys.masterKey);
+      const same = constantTimeEqual(check.masterKey, fresh.masterKey);
       wipeKeys(check);
       if (!same) fail('internal', 'the new master_key.enc does not open to the new key; nothing was changed');
-    } finally {
-      password.fill(0);
-    }
-    const change = { oldKeys, newKeys, masterKeyText, replaces };
+      return { oldKeys: keys, newKeys: fresh, masterKeyText, replaces };
+    });
     const unlockedAgent = agent && (await agent.request('status')).state === 'unlocked' ? agent : null;
     const { rotateKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
     let agentSays = '';
-    const keyring = await rotateKeyringSession(paths, oldKeys, newKeys, async () => {
+    const keyring = await rotateKeyringSession(paths, change.oldKeys, change.newKeys, async () => {
       if (unlockedAgent) agentSays = await rotateThroughAgent(unlockedAgent, change);
       else await rotateVault(paths, change);
     });
     // MACed under the new key: audit verify checks MACs from the last rotate_key line that verifies under the key it holds.
-    if (!unlockedAgent) await recordLocal(paths, { event_type: 'admin_action', action: 'rotate_key', resource: null, result: 'success', reason: 'new master key; every secret re-sealed' }, newKeys);
+    if (!unlockedAgent) await recordLocal(paths, { event_type: 'admin_action', action: 'rotate_key', resource: null, result: 'success', reason: 'new master key; every secret re-sealed' }, change.newKeys);
     const lines = ['master key rotated: every secret re-sealed under the new key'];
     if (unlockedAgent) lines.push(agentSays);
     else if (agent) lines.push('the agent is locked: unlock it with the same password as before');

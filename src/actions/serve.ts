@@ -4,6 +4,8 @@
 // client), then it serves the vault over HTTPS through the same AgentVault and Guard the agent
 // uses, until SIGTERM/SIGINT wipe the key (exit 0) or its lifetime ends (key wiped, exit 4: a
 // systemd unit restarts it and the credential unlocks it again). It needs a policy.yaml: without one, every certificate of the CA could read everything.
+// With `--store etcd://…` the vault, its wrapped master key and its sealed policy come from etcd
+// (serve-etcd.ts), so several replicas serve one vault.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -25,7 +27,12 @@ import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LISTEN } from '../serve/limits.js';
 import { CrlWatch, loadCrls } from '../serve/revocation.js';
 import { ServeServer } from '../serve/server.js';
-import { TokenStore, tokenKey } from '../serve/tokens.js';
+import { tokenKey } from '../serve/tokens.js';
+import { FileTokenStore } from '../serve/tokens-file.js';
+import { EtcdReplica } from '../serve/etcd-replica.js';
+import { replicaId } from '../audit/anchor-etcd.js';
+import type { EtcdVault } from '../etcd/etcd-vault.js';
+import { openEtcdStore, startEtcdVault, type EtcdStore } from './serve-etcd.js';
 
 /** What `serve` was asked. */
 export interface ServeActionOptions {
@@ -37,6 +44,10 @@ export interface ServeActionOptions {
   passwordStdin: boolean;
   lifetimeS: number;
   tls12: boolean;
+  /** `etcd://…` to serve the vault kept in etcd (docs/ETCD.md); the file vault of $GLASSDOME_HOME otherwise. */
+  store?: string | undefined;
+  /** With `store`: this replica's id, naming its audit head in etcd (default: the host name and a digest of $GLASSDOME_HOME). */
+  replicaId?: string | undefined;
 }
 
 /** The exit status when the key's lifetime ends (4, as for an expired session): a unit restarts the daemon, which unlocks again. */
@@ -73,9 +84,22 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** A replica's tokens, revocations and audit head in etcd, loaded and running. */
+async function startReplica(etcd: EtcdStore, id: string, key: Uint8Array, state: AgentState, guard: Guard, log: (m: string) => void): Promise<EtcdReplica> {
+  const replica = new EtcdReplica(etcd.client, etcd.prefix, id, key, () => state.auditKey, log);
+  await replica.start(guard.audit, (why) => {
+    log(`the audit log was tampered with: ${why}`);
+    guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch((err: Error) => log(err.message));
+  });
+  log(`replica ${replica.anchor.replica} on etcd ${etcd.prefix}: tokens, revocations and the audit head in etcd`);
+  return replica;
+}
+
 /** Unlocks, listens, and serves until signalled; resolves only on a start failure (thrown). */
 export async function serveAction(options: ServeActionOptions, paths: VaultPaths): Promise<void> {
   const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  if (options.replicaId !== undefined && options.store === undefined) fail('usage', '--replica-id names a replica on etcd', 'give --store etcd://… as well, or leave --replica-id out');
+  const ownId = options.store === undefined ? undefined : replicaId(options.replicaId, paths.home);
   const log = (m: string): void => void process.stderr.write(`glassdome serve: ${m}\n`);
   const read = (file: string, what: string): string => {
     try {
@@ -90,7 +114,8 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   setNotDumpable();
   disableCoreDumps();
   prepareKdf();
-  const masterKeyText = readMasterKeyText(paths);
+  const etcd = options.store === undefined ? null : await openEtcdStore(options.store, log);
+  const masterKeyText = etcd ? etcd.masterKeyText : readMasterKeyText(paths);
   let stop: (why: string, status: number) => void = (_why, status) => process.exit(status);
   const state = new AgentState((reason) => {
     vault.clear();
@@ -98,7 +123,11 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     if (reason === 'expired') stop('lifetime over: key wiped', EXPIRED_EXIT);
     else log(`key wiped (${reason})`);
   });
-  const vault = new AgentVault(paths, state);
+  const fileVault = etcd ? null : new AgentVault(paths, state);
+  let etcdVault: EtcdVault | null = null;
+  const vault = {
+    clear: (): void => (fileVault ?? etcdVault)?.clear(),
+  };
   let keys: VaultKeys | undefined;
   const password = credentialPassword() ?? (await readPassword({ stdin: options.passwordStdin, message: 'Master password' }));
   let key: Uint8Array = new Uint8Array(0);
@@ -110,47 +139,57 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     password.fill(0);
     wipeKeys(keys);
   }
-  const opened = loadVault(paths, state.current()!);
+  if (etcd) etcdVault = await startEtcdVault(etcd, state, log);
+  const opened = fileVault ? loadVault(paths, state.current()!) : null;
   // The policy in force is the one sealed into the vault (glassdome policy apply), never policy.yaml,
   // which the processes it restricts could rewrite; a vault with nothing sealed serves no one.
-  const sealed = opened.payload.policy;
+  const sealed = opened ? opened.payload.policy : etcdVault!.sealedPolicy;
   if (sealed === null) {
-    wipeMap(opened.payload.map);
+    if (opened) wipeMap(opened.payload.map);
     state.lock('locked');
-    fail('usage', `serve needs a policy sealed into the vault ${paths.home}`, 'write one that names the CNs allowed to read (docs/POLICY.md, "Remote clients"), then: glassdome policy apply FILE');
+    fail('usage', `serve needs a policy sealed into the vault ${etcd?.label ?? paths.home}`, 'write one that names the CNs allowed to read (docs/POLICY.md, "Remote clients"), then: glassdome policy apply FILE');
   }
   const inForce = policyInForce(sealed, null);
   const guard = new Guard(inForce.policy, new AuditLog(paths.audit, undefined, () => state.auditKey));
   guard.setPolicy(inForce.policy, inForce.blocked);
-  vault.hooks = {
+  (fileVault ?? etcdVault!).hooks = {
     onPolicy: (text) => {
       // A policy applied while serve runs is in force from its next reload of the vault.
       const next = policyInForce(text, null);
       guard.setPolicy(next.policy, text === null ? 'the sealed policy was removed: every request is refused' : next.blocked);
     },
+    onReplaced: () => state.lock('replaced'),
   };
-  try {
-    vault.adoptUnlock(opened.payload, opened.signature);
-  } finally {
-    wipeMap(opened.payload.map);
+  if (fileVault && opened) {
+    try {
+      fileVault.adoptUnlock(opened.payload, opened.signature);
+    } finally {
+      wipeMap(opened.payload.map);
+    }
   }
 
-  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault, tokens: new TokenStore(paths.home, key), log });
+  const replica = etcd ? await startReplica(etcd, ownId!, key, state, guard, log) : null;
+  const tokens = replica?.tokens ?? new FileTokenStore(paths.home, key);
+  const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault: (fileVault ?? etcdVault)!, tokens, ...(replica ? { revocations: replica.revocations } : {}), log });
   const bound = await server.listen();
   const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
   watch.start();
   await guard.record(null, { event_type: 'admin_action', action: 'serve', resource: `${host}:${bound}`, result: 'success', reason: `until ${new Date(state.info!.expiresAt).toISOString()}` });
   const shown = net.isIPv6(host) ? `[${host}]` : host;
-  log(`serving ${paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials; key until ${new Date(state.info!.expiresAt).toISOString()})`);
+  log(`serving ${etcd?.label ?? paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials${replica ? ` (+${replica.revocations.size} in etcd)` : ''}; key until ${new Date(state.info!.expiresAt).toISOString()})`);
 
   let stopping = false;
   stop = (why: string, status: number): void => {
     if (stopping) return;
     stopping = true;
     log(`${why}; exiting`);
-    state.lock('locked');
     watch.stop();
-    void server.close().finally(() => process.exit(status));
+    const anchored = replica ? replica.stop(guard.audit) : Promise.resolve(); // a last audit head, while the key is still held
+    void anchored.finally(() => {
+      state.lock('locked');
+      etcd?.client.close();
+      void server.close().finally(() => process.exit(status));
+    });
     setTimeout(() => process.exit(status), 1000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM: wiping the key', 0));

@@ -5,14 +5,14 @@
 import { prepareKdf } from '../cli/kdf.js';
 import { AgentClient } from '../client/agent-client.js';
 import { connectAgent } from '../cli/session.js';
-import { readPassword } from '../cli/password.js';
+import { unsealWithPassword } from '../cli/unseal.js';
 import { fail, GlassdomeError } from '../errors.js';
 import { recordLocal } from '../audit/local.js';
 import type { VaultPaths } from '../store/paths.js';
 import { LocalStore } from '../store/local-store.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { toBase64 } from '../vault/base64.js';
-import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
+import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LIFETIME_MS } from '../cli/duration.js';
 
 /** Unlocks the vault for `lifetimeS` seconds (default: the agent's, or 8 h for the keyring). */
@@ -26,15 +26,7 @@ export async function unlockAction(options: { passwordStdin: boolean; lifetimeS:
   if (!agent) await checkKeyringUsable();
   let keys: VaultKeys | undefined;
   try {
-    const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password' });
-    try {
-      keys = await unsealMasterKey(masterKeyText, password);
-    } catch (err) {
-      if (err instanceof GlassdomeError && err.code === 'bad_password') await reportFailure(paths, agent);
-      throw err;
-    } finally {
-      password.fill(0);
-    }
+    keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password', masterKeyText, onWrongPassword: () => reportFailure(paths, agent) });
     const until = agent ? await unlockAgent(agent, keys, options.lifetimeS, paths, options.idleS) : await unlockKeyring(paths, keys, options.lifetimeS);
     process.stderr.write(`glassdome: unlocked until ${until}\n`);
   } finally {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { AuditLog } from '../audit/log.js';
 import { syslogForwarder } from '../audit/syslog.js';
 import { GlassdomeError } from '../errors.js';
-import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
+import { disableCoreDumps, keepLargeAllocationsMapped, setNotDumpable } from '../os/libc.js';
 import { Guard } from '../policy/guard.js';
 import type { Policy } from '../policy/policy.js';
 import type { VaultPaths } from '../store/paths.js';
@@ -39,6 +39,7 @@ export async function runAgent(options: DaemonOptions): Promise<AgentServer> {
   process.umask(0o077);
   setNotDumpable();
   disableCoreDumps();
+  keepLargeAllocationsMapped(); // resident memory after an unlock of a large vault (npm run bench)
   let server: AgentServer | undefined = undefined;
   const audit = new AuditLog(options.paths.audit, undefined, () => server?.state.auditKey); // lines are MACed while unlocked
   const guard = new Guard(null, audit); // no policy is known before the first unlock, and none is needed: nothing keyed is served

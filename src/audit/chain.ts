@@ -33,9 +33,9 @@ export interface AuditEvent {
 /** A line as read back: the event and its chain fields (`seq` and `mac` are absent in lines of earlier releases). */
 export type ChainedEvent = AuditEvent & { seq?: number; prev: string; mac?: string | null; hash: string };
 
-/** SHA-256 of a line's text, in hex. */
+/** SHA-256 of a line's text, in hex (one-shot `crypto.hash`: half the cost of a Hash object). */
 export function lineHash(line: string): string {
-  return crypto.createHash('sha256').update(line, 'utf8').digest('hex');
+  return crypto.hash('sha256', line, 'hex');
 }
 
 /** HMAC-SHA-256 through OpenSSL: about 2 µs a line, where a keyed BLAKE2b in JavaScript cost 130 µs on the agent's hot path. */
@@ -45,7 +45,8 @@ function lineMac(key: Uint8Array, body: string): string {
 
 /** The text of a new line number `seq` after `prev` (no newline), MACed under `key` when there is one. */
 export function buildLine(event: AuditEvent, seq: number, prev: string, key: Uint8Array | undefined): string {
-  const body = JSON.stringify({ ...event, seq, prev });
+  // The text of JSON.stringify({ ...event, seq, prev }), without copying the event (a third of a line's cost).
+  const body = `${JSON.stringify(event).slice(0, -1)},"seq":${JSON.stringify(seq)},"prev":${JSON.stringify(prev)}}`;
   const withMac = `${body.slice(0, -1)},"mac":${key ? `"${lineMac(key, body)}"` : 'null'}}`;
   return `${withMac.slice(0, -1)},"hash":"${lineHash(withMac)}"}`;
 }

@@ -5,7 +5,9 @@
 // rotates (audit.log → audit.log.1 …) and the chain continues into the new file; a rotation that
 // drops the oldest file says where the log now starts. `head` reads the chain's last line for the
 // anchor sealed in the vault. Any failure is `audit_failed`: the caller then withholds secrets
-// (fail closed).
+// (fail closed). An event may carry a `LineCheck` (the agent's process-identity check): the writer
+// runs the checks of a batch together, just before its lines are built and just after they are
+// written, so one batch shares what they read.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -35,10 +37,26 @@ export type NewEvent = Omit<AuditEvent, 'timestamp' | 'event_id'>;
 const ID_PREFIX = crypto.randomBytes(4).toString('hex');
 let idCounter = 0;
 
+/** Why an event's line may not stand: the event to write instead (or after it), and the error its append rejects with. */
+export interface Refusal {
+  event: NewEvent;
+  error: Error;
+}
+
+/**
+ * A condition an event depends on, run by the writer just before the event's line is built (a
+ * refusal's event is written in its place) and again just after it is written (a refusal's event
+ * follows it). `memo` is shared by the checks of one batch at one moment, for what they read.
+ */
+export type LineCheck = (memo: Map<unknown, unknown>) => Refusal | null;
+
 interface Pending {
   event: AuditEvent;
   resolve: () => void;
   reject: (err: Error) => void;
+  check?: LineCheck | undefined;
+  /** Set when a check refused the event: the append rejects with it once the batch is written. */
+  refused?: Error;
 }
 
 /** The audit log of one vault. */
@@ -90,21 +108,12 @@ export class AuditLog {
   /**
    * Appends one event; resolves once its line is written, throws `audit_failed` when it cannot
    * be. Events arriving while a write is under way are written together by the next one (group
-   * commit: one lock, one stat and one write for many lines under load).
+   * commit: one lock, one stat and one write for many lines under load). With `check`, rejects
+   * with the refusal's error when the check refuses it before or after its line is written.
    */
-  append(event: NewEvent): Promise<void> {
-    const full: AuditEvent = {
-      timestamp: new Date().toISOString(),
-      event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
-      event_type: event.event_type,
-      client: event.client,
-      action: event.action,
-      resource: event.resource,
-      result: event.result,
-      ...(event.reason !== undefined ? { reason: event.reason } : {}),
-    };
+  append(event: NewEvent, check?: LineCheck): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ event: full, resolve, reject });
+      this.queue.push({ event: stamped(event), resolve, reject, check });
       if (!this.flushing) void this.flush();
     });
   }
@@ -117,7 +126,7 @@ export class AuditLog {
       this.queue = [];
       let lines: string[];
       try {
-        lines = await this.write(batch.map((p) => p.event));
+        lines = await this.write(batch);
       } catch (err) {
         this.close();
         const cause = err instanceof GlassdomeError ? err.message : ioError(err, 'write').message.replace(/^write: /, '');
@@ -125,7 +134,13 @@ export class AuditLog {
         for (const p of batch) p.reject(failure);
         continue;
       }
-      for (const p of batch) p.resolve();
+      const memo = new Map<unknown, unknown>(); // the checks after the write, all in this one step
+      for (const p of batch) {
+        const late = p.refused ? null : p.check?.(memo);
+        if (late) this.queue.push({ event: stamped(late.event), resolve: () => p.reject(late.error), reject: p.reject });
+        else if (p.refused) p.reject(p.refused);
+        else p.resolve();
+      }
       for (const line of lines) {
         try {
           this.forward?.(line);
@@ -137,6 +152,17 @@ export class AuditLog {
     this.flushing = false;
   }
 
+  /** Runs the checks of a batch about to be written; a refused event is replaced by its refusal's. */
+  private checkBefore(batch: Pending[]): void {
+    const memo = new Map<unknown, unknown>();
+    for (const p of batch) {
+      const refusal = p.check?.(memo);
+      if (!refusal) continue;
+      p.event = stamped(refusal.event);
+      p.refused = refusal.error;
+    }
+  }
+
   /** Closes the log's descriptor. */
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
@@ -144,7 +170,7 @@ export class AuditLog {
     this.knownSize = -1;
   }
 
-  private async write(events: AuditEvent[]): Promise<string[]> {
+  private async write(batch: Pending[]): Promise<string[]> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const fd = this.open();
       if (!(await flockWithin(fd, APPEND_LOCK_MS))) throw new GlassdomeError('busy', 'another writer held it too long');
@@ -162,9 +188,11 @@ export class AuditLog {
           rotate(this.path);
           this.close();
           const fresh = this.open(); // new, empty; the chain continues from this.lastHash
-          return this.writeLines(fresh, events, 0);
+          this.checkBefore(batch);
+          return this.writeLines(fresh, batch.map((p) => p.event), 0);
         }
-        return this.writeLines(fd, events, st.size);
+        this.checkBefore(batch);
+        return this.writeLines(fd, batch.map((p) => p.event), st.size);
       } finally {
         if (this.fd === fd) funlock(fd);
       }
@@ -199,6 +227,20 @@ export class AuditLog {
     this.knownSize = -1;
     return fd;
   }
+}
+
+/** An event with the fields the log fills in: its time and a unique id. */
+function stamped(event: NewEvent): AuditEvent {
+  return {
+    timestamp: new Date().toISOString(),
+    event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
+    event_type: event.event_type,
+    client: event.client,
+    action: event.action,
+    resource: event.resource,
+    result: event.result,
+    ...(event.reason !== undefined ? { reason: event.reason } : {}),
+  };
 }
 
 /** The line that closes a file before it is rotated away; it says so when the oldest file is dropped. */

@@ -20,6 +20,8 @@ export default class Serve extends GlassdomeCommand {
     'password-stdin': Flags.boolean({ description: 'read the master password from stdin (one trailing newline stripped)' }),
     lifetime: Flags.string({ description: 'how long the key stays (8h, 30m, 2d; at most 30d)', default: '8h' }),
     tls12: Flags.boolean({ description: 'also accept TLS 1.2 (for old clients)' }),
+    store: Flags.string({ description: 'etcd://HOST:PORT[,HOST:PORT...][/PREFIX]: serve the vault kept in etcd, shared by several replicas (docs/ETCD.md)' }),
+    'replica-id': Flags.string({ description: 'with --store: this replica’s id, naming its audit head in etcd (default: the host name and a digest of $GLASSDOME_HOME)' }),
   };
 
   async run(): Promise<void> {
@@ -34,6 +36,8 @@ export default class Serve extends GlassdomeCommand {
         passwordStdin: flags['password-stdin'],
         lifetimeS: parseLifetime(flags.lifetime),
         tls12: flags.tls12,
+        store: flags.store,
+        replicaId: flags['replica-id'],
       },
       this.paths,
     );

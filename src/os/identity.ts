@@ -37,19 +37,33 @@ export function pinIdentity(pid: number): ProcessIdentity {
 /**
  * Why the process pinned in `identity` is no longer the one that connected, or null when it still
  * is: the same process (alive through its pidfd, same start time) running the same executable.
+ * Checks made together (one batch of audit lines) share `memo`: /proc is read once per pid for
+ * them all, and each pidfd is still checked after that read.
  */
-export function identityChange(identity: ProcessIdentity): string | null {
+export function identityChange(identity: ProcessIdentity, memo?: Map<unknown, unknown>): string | null {
   if (identity.startTime === null) return 'the process could not be identified when it connected';
-  // With a pidfd alive after the read, the read was of this very process (its pid cannot have
-  // been reused while it runs), so the start time need not be read again (~35 µs of /proc).
-  const start = identity.pidfd === null ? startTime(identity.pid) : identity.startTime;
-  const exe = exeFile(identity.pid);
+  const { start, exe } = procNow(identity, memo);
   const exited = `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
   if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return exited;
   if (exe === null && identity.exe !== null && !isRunning(identity.pid)) return exited; // a zombie not yet reaped
   if (start !== identity.startTime) return `pid ${identity.pid} is no longer the process that connected (it exited; the pid was reused or is gone)`;
   if (exe !== identity.exe) return `pid ${identity.pid} now runs another executable than when it connected (${identity.exe ?? 'unknown'} -> ${exe ?? 'unknown'}, as dev:inode)`;
   return null;
+}
+
+/** The start time (read only without a pidfd) and executable of a pid now, or as `memo` already read them. */
+function procNow(identity: ProcessIdentity, memo: Map<unknown, unknown> | undefined): { start: string | null; exe: string | null } {
+  const key = `identity:${identity.pid}`;
+  let seen = memo?.get(key) as { start?: string | null; exe: string | null } | undefined;
+  if (!seen) {
+    seen = { exe: exeFile(identity.pid) };
+    memo?.set(key, seen);
+  }
+  // With a pidfd alive after the read, the read was of this very process (its pid cannot have
+  // been reused while it runs), so the start time need not be read again (~35 µs of /proc).
+  if (identity.pidfd !== null) return { start: identity.startTime, exe: seen.exe };
+  if (seen.start === undefined) seen.start = startTime(identity.pid);
+  return { start: seen.start, exe: seen.exe };
 }
 
 /** Closes the pidfd (when the connection ends). */

@@ -26,6 +26,12 @@ export const MEMFD_MODE = 0o400;
 const MADV_HUGEPAGE = 14;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
+const M_MMAP_THRESHOLD = -3;
+/**
+ * Allocations at least this large get their own mapping, returned to the kernel when freed (glibc's
+ * default, made fixed: see keepLargeAllocationsMapped).
+ */
+export const MMAP_THRESHOLD_BYTES = 128 * 1024;
 
 /** The C prototypes glassdome calls, bound on first use (binding costs ~0.1 ms each). */
 const PROTOTYPES = {
@@ -55,6 +61,7 @@ const PROTOTYPES = {
   // Called on a worker thread (koffi's async): a plain pointer to a Buffer, never an _Out_ copy.
   waitid: 'int waitid(int idtype, int id, void *info, int options)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  mallopt: 'int mallopt(int param, int value)',
 } as const;
 
 type Fn = (...args: unknown[]) => number;
@@ -162,6 +169,21 @@ export function coreLimit(): [bigint, bigint] {
   const out = new BigUint64Array(2);
   if (c('getrlimit')(RLIMIT_CORE, out) !== 0) throw errnoError('getrlimit(RLIMIT_CORE)');
   return [out[0]!, out[1]!];
+}
+
+/**
+ * mallopt(M_MMAP_THRESHOLD, 128 KiB): glibc otherwise raises its threshold to the size of each
+ * mapped block freed, after which every vault-sized buffer (the file, its ciphertext, its
+ * plaintext: each about a megabyte with 10,000 secrets) comes from the heap instead, and a heap
+ * fragmented by small survivors keeps the pages resident. Best effort: false where the C library
+ * has no such knob.
+ */
+export function keepLargeAllocationsMapped(): boolean {
+  try {
+    return c('mallopt')(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) === 1;
+  } catch {
+    return false;
+  }
 }
 
 /** mlock(2) on a buffer whose memory never moves (allocate it with Buffer.allocUnsafeSlow). */

@@ -6,7 +6,7 @@
 // and then with its real outcome.
 
 import { fail, GlassdomeError, type ErrorCode } from '../errors.js';
-import type { AuditLog, NewEvent } from '../audit/log.js';
+import type { AuditLog, LineCheck, NewEvent } from '../audit/log.js';
 import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
 import { identityChange } from '../os/identity.js';
 import { clientKey, describeClient, type Client } from './client.js';
@@ -52,9 +52,9 @@ export class Guard {
     return new GuardedStore(this, client, inner);
   }
 
-  /** Records an event (throws `audit_failed` when it cannot). */
-  record(client: Client | null, event: Omit<NewEvent, 'client'>): Promise<void> {
-    return this.audit.append({ client: client && auditClient(client), ...event });
+  /** Records an event (throws `audit_failed` when it cannot, or the refusal of `check`). */
+  record(client: Client | null, event: Omit<NewEvent, 'client'>, check?: LineCheck): Promise<void> {
+    return this.audit.append({ client: client && auditClient(client), ...event }, check);
   }
 
   /** Whether `client` may read `secret` (for filtering list), without auditing. */
@@ -79,16 +79,21 @@ export class Guard {
   }
 
   /**
-   * Checks, just before a value or a list of names leaves, that the client is still the process
-   * that connected, running the executable it ran then (src/os/identity.ts); otherwise audits
-   * `identity_changed` and throws `denied`. Clients without a pinned identity pass.
+   * The check that the client is still the process that connected, running the executable it ran
+   * then (src/os/identity.ts), for the audit line that releases a value or a list of names: the
+   * log runs it just before that line is written (a failure writes `identity_changed` instead)
+   * and just after (a failure adds `identity_changed`); either way the append throws `denied`.
+   * Undefined for clients without a pinned identity.
    */
-  async verifyIdentity(client: Client, op: string, resource: string | null): Promise<void> {
-    if (!client.identity || !this.enforce) return;
-    const why = identityChange(client.identity);
-    if (why === null) return;
-    await this.record(client, { event_type: 'identity_changed', action: op, resource, result: 'denied', reason: why });
-    fail('denied', `the client is not the process that connected: ${why}`, 'ask from the process that connects; a connection cannot be handed to another program or kept across exec');
+  identityCheck(client: Client, op: string, resource: string | null): LineCheck | undefined {
+    const identity = client.identity;
+    if (!identity || !this.enforce) return undefined;
+    return (memo) => {
+      const why = identityChange(identity, memo);
+      if (why === null) return null;
+      const error = new GlassdomeError('denied', `the client is not the process that connected: ${why}`, 'ask from the process that connects; a connection cannot be handed to another program or kept across exec');
+      return { event: { client: auditClient(client), event_type: 'identity_changed', action: op, resource, result: 'denied', reason: why }, error };
+    };
   }
 
   /**
@@ -130,9 +135,7 @@ class GuardedStore implements SecretStore {
     const decision = await this.guard.authorize(this.client, 'read', 'get', name);
     const value = await this.attempt('get', name, decision, () => this.inner.get(name));
     try {
-      await this.guard.verifyIdentity(this.client, 'get', name);
-      await this.access('get', name, decision, 'success', 'so the value is withheld');
-      await this.guard.verifyIdentity(this.client, 'get', name); // again: the audit write took a moment
+      await this.access('get', name, decision, 'success', 'so the value is withheld', this.guard.identityCheck(this.client, 'get', name));
     } catch (err) {
       value.fill(0);
       throw err;
@@ -144,9 +147,7 @@ class GuardedStore implements SecretStore {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
     const names = await this.inner.list();
     const visible = names.filter((n) => this.guard.mayRead(this.client, n));
-    await this.guard.verifyIdentity(this.client, 'list', null);
-    await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` }, 'success', 'so the names are withheld');
-    await this.guard.verifyIdentity(this.client, 'list', null);
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` }, 'success', 'so the names are withheld', this.guard.identityCheck(this.client, 'list', null));
     return visible;
   }
 
@@ -182,10 +183,10 @@ class GuardedStore implements SecretStore {
     for (const [i, { name }] of entries.entries()) await this.outcome('set', name, decisions[i]!);
   }
 
-  /** Audits an access; an audit failure becomes `audit_failed` saying what it cost. */
-  private async access(op: string, name: string | null, decision: Decision, result: string, consequence: string): Promise<void> {
+  /** Audits an access (under `check`, when given); an audit failure becomes `audit_failed` saying what it cost. */
+  private async access(op: string, name: string | null, decision: Decision, result: string, consequence: string, check?: LineCheck): Promise<void> {
     try {
-      await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result, reason: decision.by });
+      await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result, reason: decision.by }, check);
     } catch (err) {
       if (err instanceof GlassdomeError && err.code === 'audit_failed') throw new GlassdomeError('audit_failed', `${err.message}, ${consequence}`, err.hint);
       throw err;

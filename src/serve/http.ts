@@ -17,6 +17,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   locked: 503,
   busy: 503,
   audit_failed: 503,
+  unavailable: 503,
 };
 
 /** The HTTP status of an error code. */

@@ -14,8 +14,10 @@ export const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 export const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 /** The largest request head (bytes). */
 export const MAX_HEADER_BYTES = 8 * 1024;
-/** The largest request body (bytes): no endpoint takes one. */
+/** The largest request body (bytes) of any request but a PUT. */
 export const MAX_BODY_BYTES = 4 * 1024;
+/** The largest body of `PUT /v1/secrets/{name}` (bytes): the value itself, at most 1 MiB. */
+export const MAX_WRITE_BODY_BYTES = 1024 * 1024;
 /** Refused requests (no or bad credentials) per remote address: refill per second, burst. */
 export const REFUSALS = { perSecond: 2, burst: 20 };
 /** Requests served on one connection before it is closed. */

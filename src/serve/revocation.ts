@@ -3,6 +3,7 @@
 // serials (checked at every request, so a keep-alive connection opened before the revocation is
 // refused at its next request). The files are polled; a change is picked up within CRL_POLL_MS.
 // A CRL that does not parse or is not signed by the client CA is refused and the previous set kept.
+// Other sources of revoked serials (etcd, revocations-etcd.ts) implement RevokedSerials.
 
 import fs from 'node:fs';
 import { crlSerials } from '../ca/authority.js';
@@ -10,6 +11,11 @@ import { GlassdomeError } from '../errors.js';
 
 /** How often the CRL files are checked for a change (ms). */
 export const CRL_POLL_MS = 250;
+
+/** A set of revoked certificate serials (normalized hex) that serve asks at every request: the CRLs' set, or etcd's (which throws `unavailable` when its view is not current). */
+export interface RevokedSerials {
+  has(serial: string): boolean;
+}
 
 /** The CRLs in force and the serials they revoke. */
 export interface CrlState {

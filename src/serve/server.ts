@@ -11,7 +11,7 @@ import https from 'node:https';
 import type http from 'node:http';
 import type tls from 'node:tls';
 import { normalizeSerial } from '../ca/authority.js';
-import { GlassdomeError, fail } from '../errors.js';
+import { GlassdomeError, fail, type ErrorCode } from '../errors.js';
 import { remoteClient, type Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
 import { RateLimiter } from '../policy/rate-limit.js';
@@ -22,7 +22,7 @@ import { checkName } from '../vault/names.js';
 import { VERSION } from '../version.js';
 import { sendError, sendJson } from './http.js';
 import * as L from './limits.js';
-import type { CrlState } from './revocation.js';
+import type { CrlState, RevokedSerials } from './revocation.js';
 import type { TokenRecord, TokenStore } from './tokens.js';
 
 /** What the server needs: TLS material, the store behind the Guard, tokens, and where to log. */
@@ -33,6 +33,8 @@ export interface ServeOptions {
   cert: string;
   clientCa: string;
   crl: CrlState;
+  /** Revoked serials beyond the CRL files (etcd's `revoked/serials/`), checked at every request. */
+  revocations?: RevokedSerials;
   allowTls12: boolean;
   guard: Guard;
   state: AgentState;
@@ -40,6 +42,9 @@ export interface ServeOptions {
   tokens: TokenStore;
   log: (message: string) => void;
 }
+
+/** Token errors that are the client's (401); any other (a store that cannot answer) is the daemon's own error. */
+const REFUSED_TOKEN = new Set<ErrorCode>(['denied', 'expired', 'tampered']);
 
 const LOCKED: Record<string, [code: 'locked' | 'expired', message: string]> = {
   expired: ['expired', 'the daemon’s key expired: restart glassdome serve'],
@@ -107,15 +112,19 @@ export class ServeServer {
     const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     let client: Client | null = null;
     try {
-      await this.drainBody(req);
       const url = new URL(req.url ?? '/', 'https://glassdome');
+      const body = await this.readBody(req, req.method === 'PUT' ? L.MAX_WRITE_BODY_BYTES : L.MAX_BODY_BYTES);
       if (url.pathname === '/v1/health' && req.method === 'GET') {
         sendJson(res, 200, { status: this.options.state.current() ? 'ok' : this.options.state.lockReason === 'expired' ? 'expired' : 'locked', version: VERSION });
         return;
       }
-      const who = this.identify(req, address);
+      const who = await this.identify(req, address);
       client = who.client;
-      await this.route(req.method ?? 'GET', url.pathname, who, res);
+      try {
+        await this.route(req.method ?? 'GET', url.pathname, who, res, body);
+      } finally {
+        body.fill(0);
+      }
     } catch (err) {
       const e = err instanceof GlassdomeError ? err : new GlassdomeError('internal', 'internal error in glassdome serve');
       if (!(err instanceof GlassdomeError)) this.options.log(`internal error: ${(err as Error).stack ?? String(err)}`);
@@ -126,7 +135,7 @@ export class ServeServer {
   }
 
   /** Who is asking: the token in Authorization, else an authorized and unrevoked certificate. */
-  private identify(req: http.IncomingMessage, address: string): { client: Client; token: string | null; record: TokenRecord | null } {
+  private async identify(req: http.IncomingMessage, address: string): Promise<{ client: Client; token: string | null; record: TokenRecord | null }> {
     const socket = req.socket as tls.TLSSocket;
     const cert = socket.getPeerCertificate();
     const hasCert = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
@@ -134,7 +143,7 @@ export class ServeServer {
     if (hasCert) {
       const serial = normalizeSerial(cert.serialNumber);
       const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
-      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
+      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
       if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ')}`, 403, true);
     }
     const auth = req.headers.authorization;
@@ -144,9 +153,9 @@ export class ServeServer {
       const token = m[1]!;
       let record: TokenRecord;
       try {
-        record = this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
+        record = await this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
       } catch (err) {
-        if (err instanceof GlassdomeError) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
+        if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
         throw err;
       }
       return { client: remoteClient({ address, cn: record.client, sha256: null, accessor: record.accessor }), token, record };
@@ -156,7 +165,7 @@ export class ServeServer {
     return { client: remoteClient({ address, cn: cn!, sha256, accessor: null }), token: null, record: null };
   }
 
-  private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse): Promise<void> {
+  private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse, body: Buffer): Promise<void> {
     const { client, token, record } = who;
     if (method === 'POST' && path === '/v1/token/exchange') {
       if (!token || record?.type !== 'bootstrap') fail('denied', 'exchange takes a bootstrap token in Authorization: Bearer');
@@ -173,6 +182,14 @@ export class ServeServer {
       return;
     }
     if (record?.type === 'bootstrap') fail('denied', 'a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
+    if ((method === 'PUT' || method === 'DELETE') && path.startsWith('/v1/secrets/')) {
+      const name = secretNameOf(path);
+      const store = this.unlockedStore(client);
+      if (method === 'PUT') await store.set(name, body);
+      else await store.rm(name);
+      sendJson(res, 200, { name });
+      return;
+    }
     if (method !== 'GET') fail('bad_request', `${method} ${path} is not part of the API`, 'see docs/API.md');
     if (path === '/v1/status') {
       sendJson(res, 200, this.status(client, record));
@@ -185,13 +202,8 @@ export class ServeServer {
       return;
     }
     if (path.startsWith('/v1/secrets/')) {
-      let name: string;
-      try {
-        name = decodeURIComponent(path.slice('/v1/secrets/'.length));
-      } catch {
-        return fail('invalid_name', 'the secret name in the path is not valid percent-encoding');
-      }
-      const value = await store.get(checkName(name));
+      const name = secretNameOf(path);
+      const value = await store.get(name);
       const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       try {
         sendJson(res, 200, { name, value: bytes.toString('base64') });
@@ -236,23 +248,42 @@ export class ServeServer {
     throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${this.refusals.retryAfter(host)} s`, undefined, 429, true);
   }
 
-  /** Reads (and discards) a body; none of the endpoints takes one, so more than MAX_BODY_BYTES is refused. */
-  private drainBody(req: http.IncomingMessage): Promise<void> {
+  /** Reads a body of at most `limit` bytes (only PUT takes one: a value); a larger one is refused. */
+  private readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > L.MAX_BODY_BYTES) return Promise.reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+    const tooLarge = (): Refusal => new Refusal('too_large', `the request body is over ${limit} bytes`, undefined, 413, true);
+    if (declared > limit) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
       let total = 0;
       req.on('data', (chunk: Buffer) => {
         total += chunk.length;
-        if (total > L.MAX_BODY_BYTES) {
-          reject(new Refusal('too_large', `the request body is over ${L.MAX_BODY_BYTES} bytes`, undefined, 413, true));
+        if (total > limit) {
+          for (const c of chunks) c.fill(0);
+          chunk.fill(0);
+          reject(tooLarge());
           req.destroy();
-        }
+        } else chunks.push(chunk);
       });
-      req.on('end', () => resolve());
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        for (const c of chunks) c.fill(0);
+        resolve(body);
+      });
       req.on('error', reject);
     });
   }
+}
+
+/** The secret name of a `/v1/secrets/{name}` path (percent-decoded, checked). */
+function secretNameOf(path: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice('/v1/secrets/'.length));
+  } catch {
+    return fail('invalid_name', 'the secret name in the path is not valid percent-encoding');
+  }
+  return checkName(name);
 }
 
 /** Whether an error is a Refusal (by its fields: GlassdomeError's `instanceof` goes by brand, so subclasses share it). */

@@ -4,7 +4,7 @@
 // values never pass through JS strings and each one can be wiped. Pure.
 
 import { fail } from '../errors.js';
-import { secretBuffer, secretCopy } from './bytes.js';
+import { secretBuffer } from './bytes.js';
 import { isValidName, MAX_SECRETS, MAX_VALUE_BYTES } from './names.js';
 
 /** One secret: its value and when it was created and last changed (ms since the epoch). */
@@ -139,13 +139,20 @@ function bad(why: string): never {
   return fail('corrupt', `vault payload is malformed (${why})`);
 }
 
-/** Decodes the map at the start of a payload; returns it and where it ends. */
+/**
+ * Decodes the map at the start of a payload; returns it and where it ends. Every value is a view
+ * into one buffer that never moves (one allocation, not one per secret: with 10,000 secrets the
+ * agent's resident memory after an unlock is what this saves); wiping every value wipes it all.
+ */
 function decodeMap(bytes: Uint8Array): { map: SecretMap; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) bad('truncated');
   const count = view.getUint32(0, true);
   if (count > MAX_SECRETS) bad('too many entries');
-  const map: SecretMap = new Map();
+  const names: string[] = [];
+  const times: number[] = [];
+  const spans: number[] = [];
+  let valueBytes = 0;
   let o = 4;
   let previous = '';
   for (let n = 0; n < count; n++) {
@@ -162,9 +169,22 @@ function decodeMap(bytes: Uint8Array): { map: SecretMap; end: number } {
     o += 20;
     if (length > MAX_VALUE_BYTES) bad('value too large');
     if (o + length > bytes.length) bad('truncated');
-    map.set(name, { value: secretCopy(bytes.subarray(o, o + length)), created, updated });
+    names.push(name);
+    times.push(created, updated);
+    spans.push(o, length);
+    valueBytes += length;
     o += length;
     previous = name;
+  }
+  const values = secretBuffer(valueBytes);
+  const map: SecretMap = new Map();
+  let at = 0;
+  for (let n = 0; n < names.length; n++) {
+    const start = spans[2 * n]!;
+    const length = spans[2 * n + 1]!;
+    values.set(bytes.subarray(start, start + length), at);
+    map.set(names[n]!, { value: values.subarray(at, at + length), created: times[2 * n]!, updated: times[2 * n + 1]! });
+    at += length;
   }
   return { map, end: o };
 }

@@ -36,6 +36,15 @@ function pyGet(name: string, env = t.env): string {
 
 
 
+/** A python process bound to a datagram socket at `sock`, running `loop` (over `s`) once bound. */
+async function syslogReceiver(sock: string, loop: string): Promise<{ receiver: ReturnType<typeof spawn>; said: () => string }> {
+  const receiver = spawn('/usr/bin/python3', ['-c', ['import socket, sys', 's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)', 's.bind(sys.argv[1])', 'print("ready", flush=True)', loop].join('\n'), sock]);
+  let got = '';
+  receiver.stdout!.on('data', (c: Buffer) => (got += c));
+  await waitFor(() => got.includes('ready'), 'the receiver');
+  return { receiver, said: () => got };
+}
+
 const ROLES = `clients:
   scripts: { exe: /usr/bin/python3* }
 roles:
@@ -265,24 +274,40 @@ describe('audit log', () => {
 
   it('forwards lines to a syslog socket when policy.yaml says so', async () => {
     const sock = path.join(t.dir, 'log.sock');
-    const receiver = spawn('/usr/bin/python3', ['-c', [
-      'import socket, sys',
-      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-      's.bind(sys.argv[1])',
-      'print("ready", flush=True)',
-      'while True: print(s.recv(65536).decode(), flush=True)',
-    ].join('\n'), sock]);
-    let got = '';
-    receiver.stdout.on('data', (c: Buffer) => (got += c));
+    const { receiver, said } = await syslogReceiver(sock, 'while True: print(s.recv(65536).decode(), flush=True)');
     try {
-      await waitFor(() => got.includes('ready'), 'the receiver');
       await applyPolicy(t, `default_policy: allow\naudit:\n  syslog: { socket: ${sock}, facility: auth }\n`);
       await startAgent(t.env);
       await unlock(t.env);
       await cli(t.env, ['set', 'x'], 'v');
-      await waitFor(() => got.includes('"event_type":"secret_access"'), 'a forwarded line');
-      expect(got).toMatch(/<38>glassdome\[\d+\]: \{"timestamp":/);
-      expect(got).not.toContain('"v"');
+      await waitFor(() => said().includes('"event_type":"secret_access"'), 'a forwarded line');
+      expect(said()).toMatch(/<38>glassdome\[\d+\]: \{"timestamp":/);
+      expect(said()).not.toContain('"v"');
+    } finally {
+      receiver.kill();
+    }
+  });
+  it('a syslog socket that stops taking lines costs the agent no descriptor per line', async () => {
+    const sock = path.join(t.dir, 'stuck.sock');
+    const { receiver } = await syslogReceiver(sock, 'import time; time.sleep(600)'); // never reads: its queue fills, every later send fails
+    try {
+      await applyPolicy(t, `default_policy: allow\nrate_limits:\n  read: { rate: 100000, burst: 100000 }\naudit:\n  syslog: { socket: ${sock}, facility: auth }\n`);
+      const agent = await startAgent(t.env);
+      await unlock(t.env);
+      await cli(t.env, ['set', 'x'], 'v');
+      const descriptors = (): number => fs.readdirSync(`/proc/${agent.pid}/fd`).length;
+      const wire = await Wire.connect(agent.socket);
+      const gets = async (from: number, n: number): Promise<void> => {
+        for (let id = from; id < from + n; id++) {
+          wire.request({ v: 1, id, op: 'get', name: 'x' });
+          expect(await wire.reply()).toMatchObject({ ok: true });
+        }
+      };
+      await gets(1, 50); // fills the receiver's queue (net.unix.max_dgram_qlen datagrams, 10 by default)
+      const before = descriptors();
+      await gets(100, 600);
+      expect(descriptors() - before).toBeLessThan(5);
+      wire.close();
     } finally {
       receiver.kill();
     }

@@ -397,7 +397,9 @@ describe('the command line', () => {
       ['GET', '/v1/secrets/%ZZ', 400, 'invalid_name'],
       ['GET', '/v1/secrets/..%2F..%2Fetc%2Fpasswd', 400, 'invalid_name'],
       ['GET', '/v1/nope', 404, 'unknown_op'],
-      ['DELETE', '/v1/secrets/proxmox_password', 400, 'bad_request'],
+      ['POST', '/v1/secrets/proxmox_password', 400, 'bad_request'],
+      ['DELETE', '/v1/secrets/proxmox_password', 403, 'denied'], // writes need the policy's write/delete action
+      ['PUT', '/v1/secrets/proxmox_password', 403, 'denied'],
       ['GET', '/v1/secrets/proxmox_missing', 404, 'not_found'],
       ['GET', '/v1/secrets/not_allowed_missing', 403, 'denied'], // no existence leak past the policy
     ];
@@ -406,6 +408,7 @@ describe('the command line', () => {
       expect([p, a.status, a.body.error?.code]).toEqual([p, status, code]);
       expect(a.body.value).toBeUndefined();
     }
+    expect(await ok(clientEnv(t, daemon, { cn: 'agent-good' }), ['get', 'proxmox_password'])).toBe('pve-secret\n');
   });
 
   it('token and serve refuse bad input with the contract\'s exit codes; tokens.json must stay private', async () => {

@@ -102,7 +102,7 @@ export interface Answer {
 }
 
 /** One raw request to the daemon, with a client certificate, a token, both or neither. */
-export function request(daemon: Daemon, t: TestEnv, p: string, options: { method?: string; cn?: string; token?: string; agent?: https.Agent; body?: string } = {}): Promise<Answer> {
+export function request(daemon: Daemon, t: TestEnv, p: string, options: { method?: string; cn?: string; token?: string; agent?: https.Agent; body?: string | Buffer } = {}): Promise<Answer> {
   const certs = path.join(t.dir, 'certs');
   const tlsOptions = options.cn ? { cert: fs.readFileSync(path.join(certs, `${options.cn}.crt`)), key: fs.readFileSync(path.join(certs, `${options.cn}.key`)) } : {};
   return new Promise((resolve, reject) => {

@@ -137,3 +137,66 @@ describe('keyed chain and anchor', () => {
     expect(verifyChain(tampered, false, { key, anchor: null }).broken).toMatchObject({ line: 1, problem: expect.stringMatching(/lines before it were removed/) });
   });
 });
+
+describe('line checks (the agent runs its identity check through them)', () => {
+  const event = (resource: string) => ({ client: { pid: 7, uid: 0, exe: '/usr/bin/python3' }, event_type: 'secret_access', action: 'get', resource, result: 'success' });
+  const refusal = (resource: string, reason: string) => ({ event: { ...event(resource), event_type: 'identity_changed', result: 'denied', reason }, error: new Error(`refused ${resource}`) });
+  const lines = (file: string) => fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+
+  it('a refusal before the write takes the line’s place; one after it follows the line; the appends reject only then', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-')), 'audit.log');
+    const log = new AuditLog(file);
+    let calls = 0;
+    const before = log.append(event('a'), () => refusal('a', 'changed before'));
+    const after = log.append(event('b'), () => (++calls === 2 ? refusal('b', 'changed after') : null));
+    const fine = log.append(event('c'), () => null);
+    await expect(before).rejects.toThrow('refused a');
+    await expect(after).rejects.toThrow('refused b');
+    await expect(fine).resolves.toBeUndefined();
+    expect(calls).toBe(2); // once before the write, once after
+    const written = lines(file);
+    expect(written.map((l) => [l.event_type, l.resource, l.result])).toEqual([
+      ['identity_changed', 'a', 'denied'],
+      ['secret_access', 'b', 'success'],
+      ['secret_access', 'c', 'success'],
+      ['identity_changed', 'b', 'denied'],
+    ]);
+    expect(verify(file)).toMatchObject({ lines: 4, broken: null });
+    log.close();
+  });
+
+  it('the checks of one batch share one memo at each of the two moments', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-')), 'audit.log');
+    const log = new AuditLog(file);
+    const memos: Array<Map<unknown, unknown>> = [];
+    const check = (memo: Map<unknown, unknown>) => (memos.push(memo), null);
+    await Promise.all([log.append(event('a'), check), log.append(event('b'), check)]);
+    expect(memos).toHaveLength(4);
+    expect(memos[0]).toBe(memos[1]);
+    expect(memos[2]).toBe(memos[3]);
+    expect(memos[0]).not.toBe(memos[2]);
+    log.close();
+  });
+
+  it('a line that cannot be written rejects its append with audit_failed, whatever its check says', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-'));
+    const file = path.join(dir, 'audit.log');
+    fs.mkdirSync(file); // a directory where the log should be
+    const log = new AuditLog(file);
+    await expect(log.append(event('a'), () => refusal('a', 'changed'))).rejects.toMatchObject({ code: 'audit_failed' });
+  });
+});
+
+describe('buildLine', () => {
+  it('writes the event as JSON.stringify({ ...event, seq, prev }) would, then mac and hash', () => {
+    const event = { timestamp: '2026-01-01T00:00:00.000Z', event_id: 'evt_1', event_type: 'secret_access', client: { pid: 1, uid: 0, exe: '/usr/bin/"odd"\u2028' }, action: 'get', resource: 'a\\b', result: 'success', reason: 'line\nbreak' };
+    for (const key of [undefined, new Uint8Array(32).fill(7)]) {
+      const line = buildLine(event, 12, 'f'.repeat(64), key);
+      const expected = JSON.stringify({ ...event, seq: 12, prev: 'f'.repeat(64) });
+      expect(line.startsWith(expected.slice(0, -1))).toBe(true);
+      const parsed = JSON.parse(line);
+      expect(parsed).toMatchObject({ ...event, seq: 12, prev: 'f'.repeat(64) });
+      expect(verifyChain([{ name: 'audit.log', lines: [buildLine(event, 1, GENESIS, key)] }], false).broken).toBeNull();
+    }
+  });
+});

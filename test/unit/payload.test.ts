@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodePayload, decodeVaultPayload, encodePayload, encodeVaultPayload, MAX_POLICY_BYTES, type SecretMap } from '../../src/vault/payload.js';
+import { decodePayload, decodeVaultPayload, encodePayload, encodeVaultPayload, MAX_POLICY_BYTES, wipeMap, type SecretMap } from '../../src/vault/payload.js';
 import { GlassdomeError } from '../../src/errors.js';
 
 const sample = (): SecretMap =>
@@ -26,6 +26,20 @@ describe('payload', () => {
     expect(Buffer.from(back.get('a/x.y-z_1')!.value)).toEqual(Buffer.from([0, 255, 10]));
     expect(back.get('b')).toMatchObject({ created: 2, updated: 3 });
     expect(encodePayload(back)).toEqual(bytes);
+  });
+
+  it('decodes every value into one buffer apart from the input, which wiping the map zeroes', () => {
+    const bytes = encodePayload(sample());
+    const back = decodePayload(bytes);
+    const values = [...back.values()].map((e) => e.value);
+    const buffer = values[0]!.buffer;
+    expect(values.every((v) => v.buffer === buffer)).toBe(true); // one allocation, not one per secret
+    expect(buffer).not.toBe(bytes.buffer); // the caller wipes its plaintext; the values outlive it
+    expect(buffer.byteLength).toBe(6); // the values' bytes alone, no names or times
+    bytes.fill(0);
+    expect(Buffer.from(back.get('b')!.value).toString()).toBe('two');
+    wipeMap(back);
+    expect(new Uint8Array(buffer).every((b) => b === 0)).toBe(true);
   });
 
   it('rejects truncation, trailing bytes and disorder as corrupt', () => {
