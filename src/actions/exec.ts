@@ -8,15 +8,13 @@
 // deadlock a child that does not read, and Node's own stdio "pipes" are socketpairs, which
 // /dev/fd/N cannot open). No value goes into the child's env or argv.
 
-import { spawn, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import { openStore } from '../cli/session.js';
-import { Masker } from '../exec/mask.js';
 import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
 import { secretsJson } from '../exec/secrets-json.js';
 import { readTemplate } from '../exec/template-file.js';
 import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
+import { spawnChild, SpawnError, type Child } from '../os/spawn.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
@@ -110,41 +108,34 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
     delete env.GLASSDOME_AGENT_PID;
     for (const name of REMOTE_ENV) delete env[name]; // the child gets no way to the daemon either
   }
-  const out = options.mask ? 'pipe' : 'inherit';
-  const stdio: StdioOptions = ['inherit', out, out, ...fds];
-  inheritBlockingStdio(options.mask ? [0] : [0, 1, 2]);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio, env });
-  // The child holds its own copies now.
-  for (const fd of fds.splice(0)) fs.closeSync(fd);
-
+  if (options.mask) {
+    inheritBlockingStdio([0]);
+    return (require('../exec/masked-run.js') as typeof import('../exec/masked-run.js')).runMasked(argv, fds, env, maskValues, startFailure);
+  }
+  inheritBlockingStdio([0, 1, 2]);
+  // Caught from before the child starts: a signal that comes while it starts is not glassdome's
+  // death but the child's, once the event loop runs the handler (by then the pid is known).
+  // Until its status is taken the child is a zombie at worst, so its pid is never another's.
+  let child: Child | undefined;
   const forwarders = FORWARDED_SIGNALS.map((signal) => {
     const forward = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child) process.kill(child.pid, signal);
     };
     process.on(signal, forward);
     return () => process.off(signal, forward);
   });
-  const drained: Promise<unknown>[] = [];
-  if (options.mask) {
-    for (const [source, sink] of [
-      [child.stdout!, process.stdout],
-      [child.stderr!, process.stderr],
-    ] as const) {
-      const masker = new Masker(maskValues);
-      source.pipe(masker).pipe(sink, { end: false });
-      drained.push(new Promise((resolve) => masker.on('end', resolve)));
-    }
-  }
   try {
-    const status = await new Promise<number>((resolve) => {
-      child.once('error', (err: NodeJS.ErrnoException) => resolve(startFailure(argv[0]!, err)));
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
-    });
-    await Promise.all(drained);
-    return status;
+    try {
+      child = spawnChild(argv, Object.entries(env).map(([k, v]) => `${k}=${v}`), fds);
+    } catch (err) {
+      if (err instanceof SpawnError) return startFailure(argv[0]!, err);
+      throw err;
+    }
+    // The child holds its own copies now.
+    for (const fd of fds.splice(0)) fs.closeSync(fd);
+    return await child.exited;
   } finally {
     for (const off of forwarders) off();
-    for (const v of maskValues) v.fill(0);
   }
 }
 
@@ -159,7 +150,7 @@ function inheritBlockingStdio(fds: number[]): void {
 }
 
 /** Like a shell: 127 when the command is not found, 126 when it cannot be executed. */
-function startFailure(command: string, err: NodeJS.ErrnoException): number {
+function startFailure(command: string, err: { code?: string; message: string }): number {
   const notFound = err.code === 'ENOENT';
   const why = notFound ? 'command not found' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
   process.stderr.write(`glassdome: ${command}: ${why}\n`);

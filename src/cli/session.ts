@@ -3,10 +3,13 @@
 // source with nothing to offer says so (null) and the next one is tried; a real failure (wrong
 // vault, tampered file) stops the search.
 
+import fs from 'node:fs';
 import { AgentClient } from '../client/agent-client.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
-import { checkVault } from '../store/vault-text.js';
+import { checkVault, readMasterKeyText } from '../store/vault-text.js';
+import { vaultIdOf } from '../vault/format.js';
+import type { PrefetchedKey } from '../keyring/os-keyring.js';
 import type { SecretStore } from '../vault/store.js';
 
 /** Which source answered: the agent, the keyring session, a password typed for this one call, or glassdome serve. */
@@ -31,6 +34,21 @@ export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = p
   }
 }
 
+/**
+ * When a keyring session is open (its cache file exists), starts reading its key on a worker
+ * thread: the Secret Service answers over D-Bus while the fallback's code loads here.
+ */
+function prefetchKeyringKey(paths: VaultPaths): Promise<PrefetchedKey | undefined> | undefined {
+  if (!fs.existsSync(paths.cache)) return undefined;
+  let vaultId: string;
+  try {
+    vaultId = vaultIdOf(readMasterKeyText(paths));
+  } catch {
+    return undefined; // the keyring session says why, in its own words
+  }
+  return (require('../keyring/os-keyring.js') as typeof import('../keyring/os-keyring.js')).prefetchMasterKey(vaultId);
+}
+
 /** The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it. */
 export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<OpenStore> {
   if (env.GLASSDOME_SERVER) {
@@ -41,8 +59,9 @@ export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = proc
   checkVault(paths); // no vault, or an open directory: say so before asking any source
   const client = await connectAgent(paths, env);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
+  const early = prefetchKeyringKey(paths);
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');
-  const keyring = await openKeyringStore(paths);
+  const keyring = await openKeyringStore(paths, early);
   if (keyring) return keyring;
   throw new GlassdomeError(
     'locked',

@@ -51,6 +51,8 @@ export class AgentClient implements SecretStore {
   private failure: GlassdomeError | undefined;
   /** The id of a `hello` sent ahead of the first request, and the vault it must name. */
   private pendingHello: { id: number; vault: string } | undefined;
+  /** A request line not yet written (the hello), sent ahead of the next one. */
+  private unsent: string | undefined;
   private closed = false;
 
   private constructor(
@@ -69,7 +71,9 @@ export class AgentClient implements SecretStore {
   static async connect(socketPath: string, vault?: string): Promise<AgentClient> {
     const client = AgentClient.open(socketPath);
     if (vault !== undefined) {
-      const id = client.send('hello', {});
+      // Written together with the first request: one write, and one read for the agent.
+      const id = client.nextId++;
+      client.unsent = encodeLine({ v: PROTOCOL_VERSION, id, op: 'hello' });
       client.pendingHello = { id, vault };
     }
     return client;
@@ -185,7 +189,8 @@ export class AgentClient implements SecretStore {
   /** Writes one request line; returns its id. */
   private send(op: string, fields: Record<string, unknown>): number {
     const id = this.nextId++;
-    const line = Buffer.from(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    const line = Buffer.from((this.unsent ?? '') + encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    this.unsent = undefined;
     try {
       for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
     } catch (err) {

@@ -13,7 +13,7 @@ import type { VaultPaths } from '../store/paths.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { keysFor, unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { vaultIdOf } from '../vault/format.js';
-import { deleteMasterKey, loadMasterKey, probe, reachable, storeMasterKey } from './os-keyring.js';
+import { deleteMasterKey, loadMasterKey, probe, reachable, storeMasterKey, type PrefetchedKey } from './os-keyring.js';
 import { cacheIsAuthentic, readCache, removeCache, writeCache, type SessionCache } from './session-cache.js';
 
 const EXPIRED_HINT = 'glassdome unlock';
@@ -35,7 +35,7 @@ export function openKeyringSession(paths: VaultPaths, keys: VaultKeys, lifetimeM
  * deadline or with an edited cache (both end it), and `keyring_unavailable` when the keyring
  * cannot be read.
  */
-export function resumeKeyringSession(paths: VaultPaths, now = Date.now()): KeyringSession | null {
+export function resumeKeyringSession(paths: VaultPaths, now = Date.now(), prefetched?: PrefetchedKey): KeyringSession | null {
   const cache = readCache(paths);
   if (cache === null) return null;
   const vaultId = vaultIdOf(readMasterKeyText(paths));
@@ -51,7 +51,7 @@ export function resumeKeyringSession(paths: VaultPaths, now = Date.now()): Keyri
     endSession(paths, [vaultId]);
     fail('expired', 'session expired: run glassdome unlock', EXPIRED_HINT);
   }
-  const key = loadMasterKey(vaultId);
+  const key = prefetched?.vaultId === vaultId ? prefetched.key : loadMasterKey(vaultId);
   if (!key) {
     probe(); // a locked collection also reads as "no item": this throws keyring_unavailable then
     removeCache(paths);
@@ -110,15 +110,21 @@ export function endSession(paths: VaultPaths, vaultIds: string[]): { item: boole
   return { item, cache: removeCache(paths) };
 }
 
-/** The vault through the keyring session, as an OpenStore; null when no session is open. */
-export async function openKeyringStore(paths: VaultPaths): Promise<OpenStore | null> {
-  let session: KeyringSession | null;
+/**
+ * The vault through the keyring session, as an OpenStore; null when no session is open. `early`
+ * is the key asked of the keyring ahead of time (`prefetchMasterKey`), if it was.
+ */
+export async function openKeyringStore(paths: VaultPaths, early?: Promise<PrefetchedKey | undefined>): Promise<OpenStore | null> {
+  const prefetched = await early;
+  let session: KeyringSession | null = null;
   try {
-    session = resumeKeyringSession(paths);
+    session = resumeKeyringSession(paths, Date.now(), prefetched);
     if (!session) reachable(); // no session: still say why when the keyring is out of reach
   } catch (err) {
     if (err instanceof GlassdomeError && err.code === 'keyring_unavailable') return passwordForOneCall(paths, err);
     throw err;
+  } finally {
+    if (prefetched?.key && session?.keys.masterKey !== prefetched.key) prefetched.key.fill(0); // read but not used
   }
   if (!session) return null;
   const { keys, cache } = session;

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LibraryHandle } from 'koffi';
+import { openAddon, packageDir, packageVersion } from './prebuilt.js';
 
 type Koffi = typeof import('koffi');
 
@@ -48,6 +49,18 @@ const PROTOTYPES = {
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
   send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
   syscall: 'long syscall(long number, ...)',
+  posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
+  posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
+  posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
+  posix_spawnattr_init: 'int posix_spawnattr_init(void *attr)',
+  posix_spawnattr_setflags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *sigset)',
+  posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, const void *sigset)',
+  posix_spawnattr_destroy: 'int posix_spawnattr_destroy(void *attr)',
+  posix_spawnp: 'int posix_spawnp(_Out_ int *pid, const char *file, const void *actions, const void *attr, const char **argv, const char **envp)',
+  // Called on a worker thread (koffi's async): a plain pointer to a Buffer, never an _Out_ copy.
+  waitid: 'int waitid(int idtype, int id, void *info, int options)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
   mallopt: 'int mallopt(int param, int value)',
 } as const;
 
@@ -64,37 +77,19 @@ let lib: LibraryHandle | undefined;
 const bound = new Map<keyof typeof PROTOTYPES, Fn>();
 
 /**
- * koffi's own loader spends ~9 ms reading the node binary's ELF headers to choose its glibc or
- * musl build. Where the prebuilt package for this platform loads directly (glibc), take it
- * (~2.5 ms), checking its version; anywhere else, koffi's loader finds the right build.
+ * koffi's own loader spends ~9 ms choosing its glibc or musl build. Where the prebuilt package for
+ * this platform opens directly (glibc), take it (~1 ms), checking its version; anywhere else,
+ * koffi's loader finds the right build.
  */
 function loadKoffi(): Koffi {
   try {
-    const dir = prebuiltDir();
-    const { version } = require(path.join(dir, 'package.json')) as { version: string };
-    const native = { exports: {} as Koffi & { version?: string } };
-    process.dlopen(native, path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node'));
-    if (native.exports.version === version) return native.exports;
+    const dir = packageDir(`@koromix/koffi-${process.platform}-${process.arch}`);
+    const native = openAddon<Koffi & { version?: string }>(dir, path.join(`${process.platform}_${process.arch}`, 'koffi.node'));
+    if (native.version === packageVersion(dir)) return native;
   } catch {
     // fall through to koffi's loader
   }
   return require('koffi') as Koffi;
-}
-
-/**
- * Where koffi's prebuilt package for this platform is. The usual place, glassdome's own
- * node_modules beside dist/, is tried by path first: require.resolve's search costs ~1 ms.
- */
-function prebuiltDir(): string {
-  const name = `@koromix/koffi-${process.platform}-${process.arch}`;
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (path.basename(dir) === 'dist') {
-      const candidate = path.join(path.dirname(dir), 'node_modules', name);
-      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
-      break;
-    }
-  }
-  return path.dirname(require.resolve(`${name}/package.json`));
 }
 
 /** The libc function `name`, loading koffi and binding it on first use. */
@@ -109,14 +104,38 @@ function c(name: keyof typeof PROTOTYPES): Fn {
   return fn;
 }
 
-/** An errno from the last call, as a Node-style code name where known. */
+/** The libc function `name` (src/os/spawn.ts calls the posix_spawn family through it). */
+export function libcFunction(name: keyof typeof PROTOTYPES): Fn {
+  return c(name);
+}
+
+/** The errno of the last libc call on this thread. */
+export function lastErrno(): number {
+  koffi ??= shared[KOFFI] ??= loadKoffi();
+  return koffi.errno();
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A close-on-exec duplicate of `fd` numbered `min` or above (F_DUPFD_CLOEXEC). */
+export function duplicateAbove(fd: number, min: number): number {
+  const copy = c('fcntl')(fd, F_DUPFD_CLOEXEC, 'int', min);
+  if (copy < 0) throw errnoError('fcntl(F_DUPFD_CLOEXEC)');
+  return copy;
+}
+
 /** Names of the errno values callers tell apart. */
-const ERRNO_NAMES: Record<number, string> = { 2: 'ENOENT', 4: 'EINTR', 11: 'EWOULDBLOCK', 13: 'EACCES', 20: 'ENOTDIR', 88: 'ENOTSOCK', 91: 'EPROTOTYPE', 111: 'ECONNREFUSED' };
+const ERRNO_NAMES: Record<number, string> = { 2: 'ENOENT', 4: 'EINTR', 8: 'ENOEXEC', 11: 'EWOULDBLOCK', 13: 'EACCES', 20: 'ENOTDIR', 88: 'ENOTSOCK', 91: 'EPROTOTYPE', 111: 'ECONNREFUSED' };
+
+/** The Node-style code name of an errno value. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
 
 function errnoError(call: string): Error & { code?: string; errno?: number } {
   koffi ??= shared[KOFFI] ??= loadKoffi();
   const errno = koffi.errno();
-  const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+  const code = errnoName(errno);
   const err = new Error(`${call} failed (${code})`) as Error & { code?: string; errno?: number };
   err.errno = errno;
   err.code = code;

@@ -96,6 +96,33 @@ describe('process', () => {
     expect(denied.stderr).toContain('permission denied');
   });
 
+  it('a file without a #! line runs under /bin/sh, as a shell runs it', async () => {
+    const script = path.join(t.dir, 'no-shebang');
+    fs.writeFileSync(script, 'echo "plain script $1"\n', { mode: 0o755 });
+    const r = await exec(['--', script, 'ran']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('plain script ran\n');
+  });
+
+  it('the child gets every signal at its default action, none blocked, and none of glassdome’s descriptors', async () => {
+    // cat and find change no signal action of their own (Python would: it ignores SIGPIPE).
+    const status = await exec(['--', 'cat', '/proc/self/status']);
+    expect(status.code, status.stderr).toBe(0);
+    // Node ignores SIGPIPE, glassdome catches the signals it forwards, glibc keeps two of its own:
+    // none of that reaches the child.
+    expect(status.stdout).toMatch(/^SigBlk:\s+0+$/m);
+    expect(status.stdout).toMatch(/^SigIgn:\s+0+$/m);
+    expect(status.stdout).toMatch(/^SigCgt:\s+0+$/m);
+    const r = await exec(['-s', 'db_pass', '--', 'find', '{{glassdome:api_token}}', '/proc/self/fd/', '-mindepth', '1', '-printf', '%f %l\\n']);
+    expect(r.code, r.stderr).toBe(0);
+    const byFd = new Map(r.stdout.trim().split('\n').map((l) => [Number(l.split(' ')[0]), l.slice(l.indexOf(' ') + 1)]));
+    expect(byFd.get(3)).toBe('/memfd:glassdome-secrets (deleted)');
+    expect(byFd.get(4)).toBe('/memfd:glassdome-secret (deleted)');
+    // Node's own (its event loop's epoll and eventfds, the agent's socket) stay behind.
+    const others = [...byFd].filter(([fd]) => fd > 4).map(([, target]) => target);
+    expect(others.filter((target) => /anon_inode|socket:|memfd:/.test(target))).toEqual([]);
+  });
+
   it('passes stdin through', async () => {
     expect((await exec(['--', 'cat'], 'from stdin')).stdout).toBe('from stdin');
   });

@@ -36,7 +36,8 @@ export function makeEnv(): TestEnv {
   const runtime = path.join(dir, 'run');
   fs.mkdirSync(runtime, { mode: 0o700 });
   const home = path.join(dir, 'home');
-  const env: NodeJS.ProcessEnv = { ...process.env, GLASSDOME_HOME: home, XDG_RUNTIME_DIR: runtime, NO_COLOR: '1' };
+  // XDG_CACHE_HOME: the CLI's code cache (src/cli/code-cache.ts) stays in the test's own directory.
+  const env: NodeJS.ProcessEnv = { ...process.env, GLASSDOME_HOME: home, XDG_RUNTIME_DIR: runtime, XDG_CACHE_HOME: path.join(dir, 'cache'), NO_COLOR: '1' };
   delete env.GLASSDOME_AUTH_SOCK;
   delete env.GLASSDOME_AGENT_PID;
   delete env.GLASSDOME_DEBUG;
