@@ -272,18 +272,23 @@ async function serveLoad(home, env) {
 async function bigVault() {
   const home = path.join(tmp, 'home-10k');
   const env = makeVault(home);
-  const { unsealMasterKey, sealSecrets } = require('../dist/vault/vault.js');
+  const { unsealMasterKey, openVault, sealVault } = require('../dist/vault/vault.js');
   const keys = await unsealMasterKey(fs.readFileSync(path.join(home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
-  const map = new Map();
+  const secretsFile = path.join(home, 'secrets.encrypted');
+  // Keep the payload's sealed policy and audit anchor: without them the agent refuses every get.
+  const payload = openVault(keys, fs.readFileSync(secretsFile, 'utf8'));
   const now = Date.now();
-  for (let i = 0; i < 10_000; i++) map.set(`secret_${String(i).padStart(5, '0')}`, { value: Buffer.from(`value-${i}-${'x'.repeat(24)}`), created: now, updated: now });
-  fs.writeFileSync(path.join(home, 'secrets.encrypted'), sealSecrets(keys, map), { mode: 0o600 });
+  for (let i = 0; i < 10_000; i++) payload.map.set(`secret_${String(i).padStart(5, '0')}`, { value: Buffer.from(`value-${i}-${'x'.repeat(24)}`), created: now, updated: now });
+  fs.writeFileSync(secretsFile, sealVault(keys, payload), { mode: 0o600 });
   const agent = startAgent(env, path.join(tmp, 'big.sock'));
   const cliEnv = { GLASSDOME_AUTH_SOCK: agent.GLASSDOME_AUTH_SOCK, GLASSDOME_HOME: home };
   const unlock = summarize(measure([{ name: 'node -e 0', argv: [NODE, '-e', '0'] }, { name: 'glassdome unlock (10k)', argv: [NODE, BIN, 'unlock', '--password-stdin'], env: cliEnv, stdin: PASSWORD }], 5, 1), 'node -e 0');
   await sleep(500);
   const rss = rssMib(agent.pid);
   const list = summarize(measure([{ name: 'node -e 0', argv: [NODE, '-e', '0'] }, { name: 'glassdome list (10k)', argv: [NODE, BIN, 'list'], env: cliEnv }, { name: 'glassdome get (10k)', argv: [NODE, BIN, 'get', 'secret_05000'], env: cliEnv }], 10, 2), 'node -e 0');
+  for (const [name, row] of [...Object.entries(unlock), ...Object.entries(list)]) {
+    if (row.exit.some((code) => code !== 0)) throw new Error(`${name} exited ${row.exit.join(',')}: the 10k rows would time a failure`);
+  }
   return { unlock: unlock['glassdome unlock (10k)'], list: list['glassdome list (10k)'], get: list['glassdome get (10k)'], node: list['node -e 0'], agent_rss_mib: rss };
 }
 
