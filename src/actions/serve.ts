@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { AgentState } from '../agent/state.js';
 import { AgentVault } from '../agent/agent-vault.js';
+import { prepareAnchor } from '../audit/anchor.js';
 import { AuditLog } from '../audit/log.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/password.js';
@@ -160,6 +161,12 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     },
     onReplaced: () => state.lock('replaced'),
   };
+  // A write through the API seals the audit log's head into the file vault, as the agent's writes
+  // do, so lines written before it cannot be cut unnoticed (an etcd replica anchors its own head).
+  if (fileVault) fileVault.hooks.anchor = () => prepareAnchor(guard.audit, (why) => {
+    log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`);
+    void guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(() => undefined);
+  });
   if (fileVault && opened) {
     try {
       fileVault.adoptUnlock(opened.payload, opened.signature);
