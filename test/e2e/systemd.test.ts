@@ -80,7 +80,9 @@ describe('systemd user units', () => {
       const st = JSON.parse((await cli({ ...t.env, GLASSDOME_AUTH_SOCK: socket }, ['status', '--json'])).stdout);
       expect(st.agent).toMatchObject({ pid: agent.pid, socket });
     } finally {
+      const exited = new Promise((resolve) => agent.once('exit', resolve));
       agent.kill('SIGTERM');
+      await exited;
     }
   });
 });

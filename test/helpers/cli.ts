@@ -50,7 +50,8 @@ export function makeEnv(): TestEnv {
     runtime,
     cleanup() {
       stopAgent(env);
-      fs.rmSync(dir, { recursive: true, force: true });
+      // A process signalled a moment ago may still be writing its code cache here as it exits (ENOTEMPTY): retry.
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }
