@@ -249,7 +249,13 @@ async function loadCa(p: CaPaths): Promise<{ cert: import('@peculiar/x509').X509
   const certFile = readPrivate(p.cert);
   if (!keyFile || !certFile) fail('not_found', `no CA in ${p.dir}`, 'make one: glassdome ca init');
   const X = x509();
-  const der = crypto.createPrivateKey(keyFile.text).export({ format: 'der', type: 'pkcs8' });
+  const privateKey = crypto.createPrivateKey(keyFile.text);
+  // initCa writes the key, then the certificate: a crash between them leaves a pair that does
+  // not match, whose certificates would fail verification without a word. Refuse it here.
+  if (!new crypto.X509Certificate(certFile.text).checkPrivateKey(privateKey)) {
+    fail('corrupt', `the CA key ${p.key} does not match the CA certificate ${p.cert}`, 'a `ca init --force` was cut short: run it again (every certificate the old CA issued stops working)');
+  }
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
   try {
     const key = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
     return { cert: new X.X509Certificate(certFile.text), key };

@@ -116,10 +116,10 @@ export class TokenSealer {
     const m = TOKEN_PATTERN.exec(token.trim());
     if (!m) fail('denied', 'that is not a glassdome token', 'tokens look like gdb_…, gds_… or gda_…');
     if (!record || PREFIX[record.type] !== m[1]) fail('denied', `token ${m[2]} is unknown or revoked`);
-    const expected = Buffer.from(record.hash, 'hex');
-    const actual = Buffer.from(this.hashOf(token.trim()), 'hex');
-    if (expected.length !== actual.length || !crypto.timingSafeEqual(expected, actual)) fail('denied', `token ${m[2]} is unknown or revoked`);
-    if (!crypto.timingSafeEqual(Buffer.from(this.macOf(record), 'hex'), Buffer.from(String(record.mac).padEnd(64, '0').slice(0, 64), 'hex'))) {
+    const expected = hexDigest(record.hash);
+    if (!expected || !crypto.timingSafeEqual(expected, Buffer.from(this.hashOf(token.trim()), 'hex'))) fail('denied', `token ${m[2]} is unknown or revoked`);
+    const sealed = hexDigest(record.mac);
+    if (!sealed || !crypto.timingSafeEqual(Buffer.from(this.macOf(record), 'hex'), sealed)) {
       fail('tampered', `the record of token ${record.accessor} in ${where} was altered`, 'revoke it: glassdome token revoke ' + record.accessor);
     }
     return record;
@@ -162,4 +162,9 @@ export class TokenSealer {
   private needKey(): Uint8Array {
     return this.key ?? fail('locked', 'minting or checking tokens needs the master key');
   }
+}
+
+/** The 32 bytes of a stored hash or MAC field, or null when it is not 64 hex digits (an edited record: refused, never a crash). */
+function hexDigest(field: unknown): Buffer | null {
+  return typeof field === 'string' && /^[0-9a-f]{64}$/.test(field) ? Buffer.from(field, 'hex') : null;
 }

@@ -251,6 +251,26 @@ describe('tokens', () => {
     expect(replay.stderr).toMatch(/already used|was altered/);
   });
 
+  it('a record whose MAC or hash is not hex is refused as altered or unknown, not a 500', async () => {
+    const file = path.join(t.home, 'tokens.json');
+    const edit = (client: string, change: (r: Record<string, unknown>) => void): string => {
+      const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { tokens: Array<Record<string, unknown>> };
+      const record = doc.tokens.find((r) => r.client === client)!;
+      change(record);
+      fs.writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+      return record.accessor as string;
+    };
+    const macToken = await mint('job-7');
+    const accessor = edit('job-7', (r) => (r.mac = 'zz-not-hex'));
+    const a = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: macToken });
+    expect([a.status, a.body.error?.code]).toEqual([401, 'denied']);
+    expect(a.body.error?.message).toContain(`the record of token ${accessor} in tokens.json was altered`);
+    const hashToken = await mint('job-8');
+    edit('job-8', (r) => (r.hash = 42));
+    const b = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: hashToken });
+    expect([b.status, b.body.error?.code]).toEqual([401, 'denied']);
+  });
+
   it('a forged token of the right shape is refused', async () => {
     const real = await mint('job-5');
     const forged = `${real.slice(0, -4)}AAAA`;
@@ -449,5 +469,25 @@ describe('the command line', () => {
     expect(unknown.code).toBe(3);
     const crl = await cli(t.env, ['ca', 'crl']);
     expect(crl.stdout).toMatch(/^-----BEGIN X509 CRL-----/);
+  });
+
+  it('a CA key that does not match its certificate (a ca init --force cut short) is refused, exit 6, nothing issued', async () => {
+    const other = makeEnv();
+    try {
+      await ok(other.env, ['ca', 'init']);
+      const key = path.join(t.home, 'ca', 'ca.key');
+      const original = fs.readFileSync(key);
+      fs.writeFileSync(key, fs.readFileSync(path.join(other.home, 'ca', 'ca.key')), { mode: 0o600 });
+      try {
+        const r = await cli(t.env, ['ca', 'issue', '--cn', 'agent-mismatch', '--out', path.join(t.dir, 'mismatch')]);
+        expect(r.code).toBe(6);
+        expect(r.stderr).toMatch(/^glassdome: the CA key \S+ca\.key does not match the CA certificate \S+ca\.crt\nglassdome: hint: /);
+        expect(fs.existsSync(path.join(t.dir, 'mismatch.crt'))).toBe(false);
+      } finally {
+        fs.writeFileSync(key, original, { mode: 0o600 });
+      }
+    } finally {
+      other.cleanup();
+    }
   });
 });
