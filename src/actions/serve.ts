@@ -26,7 +26,7 @@ import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
 import { unsealMasterKey, wipeKeys, type VaultKeys } from '../vault/vault.js';
 import { DEFAULT_LISTEN } from '../serve/limits.js';
-import { CrlWatch, loadCrls } from '../serve/revocation.js';
+import { CRL_EXPIRY_CHECK_MS, CrlWatch, crlExpiryWarning, loadCrls, type CrlState } from '../serve/revocation.js';
 import { ServeServer } from '../serve/server.js';
 import { tokenKey } from '../serve/tokens.js';
 import { FileTokenStore } from '../serve/tokens-file.js';
@@ -179,8 +179,19 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   const tokens = replica?.tokens ?? new FileTokenStore(paths.home, key);
   const server = new ServeServer({ host, port, ...tlsFiles, crl, allowTls12: options.tls12, guard, state, vault: (fileVault ?? etcdVault)!, tokens, ...(replica ? { revocations: replica.revocations } : {}), log });
   const bound = await server.listen();
-  const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => server.setCrl(next), log);
+  let crlNow: CrlState = crl;
+  const warnCrl = (): void => {
+    const warning = crlExpiryWarning(crlNow);
+    if (warning) log(warning);
+  };
+  const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => {
+    server.setCrl(next);
+    crlNow = next;
+    warnCrl();
+  }, log);
   watch.start();
+  warnCrl();
+  setInterval(warnCrl, CRL_EXPIRY_CHECK_MS).unref();
   await guard.record(null, { event_type: 'admin_action', action: 'serve', resource: `${host}:${bound}`, result: 'success', reason: `until ${new Date(state.info!.expiresAt).toISOString()}` });
   const shown = net.isIPv6(host) ? `[${host}]` : host;
   log(`serving ${etcd?.label ?? paths.home} on https://${shown}:${bound} (pid ${process.pid}; TLS ${options.tls12 ? '1.2 and 1.3' : '1.3 only'}; ${crl.serials.size} revoked serials${replica ? ` (+${replica.revocations.size} in etcd)` : ''}; key until ${new Date(state.info!.expiresAt).toISOString()})`);

@@ -3,14 +3,20 @@
 // serials (checked at every request, so a keep-alive connection opened before the revocation is
 // refused at its next request). The files are polled; a change is picked up within CRL_POLL_MS.
 // A CRL that does not parse or is not signed by the client CA is refused and the previous set kept.
+// Past a CRL's nextUpdate, OpenSSL refuses every client certificate at the handshake, so serve
+// warns (crlExpiryWarning) from CRL_WARN_MS before it, at start, at each reload and every hour.
 // Other sources of revoked serials (etcd, revocations-etcd.ts) implement RevokedSerials.
 
 import fs from 'node:fs';
-import { crlSerials } from '../ca/authority.js';
+import { readCrl } from '../ca/authority.js';
 import { GlassdomeError } from '../errors.js';
 
 /** How often the CRL files are checked for a change (ms). */
 export const CRL_POLL_MS = 250;
+/** How long before a CRL's nextUpdate serve starts warning (ms): 7 days of a 30-day CRL. */
+export const CRL_WARN_MS = 7 * 24 * 3600_000;
+/** How often a running serve looks at its CRLs' nextUpdate again (ms). */
+export const CRL_EXPIRY_CHECK_MS = 3600_000;
 
 /** A set of revoked certificate serials (normalized hex) that serve asks at every request: the CRLs' set, or etcd's (which throws `unavailable` when its view is not current). */
 export interface RevokedSerials {
@@ -21,12 +27,15 @@ export interface RevokedSerials {
 export interface CrlState {
   pems: string[];
   serials: Set<string>;
+  /** The earliest nextUpdate of the files (ms since the epoch), and its file; null when none has one. */
+  nextUpdate: { at: number; file: string } | null;
 }
 
 /** Reads and checks every CRL file; throws on the first bad one. */
 export async function loadCrls(files: string[], caPems: string[]): Promise<CrlState> {
   const pems: string[] = [];
   const serials = new Set<string>();
+  let nextUpdate: CrlState['nextUpdate'] = null;
   for (const file of files) {
     let pem: string;
     try {
@@ -34,10 +43,22 @@ export async function loadCrls(files: string[], caPems: string[]): Promise<CrlSt
     } catch (err) {
       throw new GlassdomeError('io', `cannot read the CRL ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    for (const s of await crlSerials(pem, caPems)) serials.add(s);
+    const crl = await readCrl(pem, caPems);
+    for (const s of crl.serials) serials.add(s);
+    if (crl.nextUpdate !== null && (nextUpdate === null || crl.nextUpdate < nextUpdate.at)) nextUpdate = { at: crl.nextUpdate, file };
     pems.push(pem);
   }
-  return { pems, serials };
+  return { pems, serials, nextUpdate };
+}
+
+/** The warning to log when a CRL's nextUpdate is past or within CRL_WARN_MS of `now`; null otherwise. */
+export function crlExpiryWarning(state: CrlState, now = Date.now()): string | null {
+  const next = state.nextUpdate;
+  if (next === null || next.at - now > CRL_WARN_MS) return null;
+  const when = new Date(next.at).toISOString();
+  const fix = `renew it: glassdome ca crl --out ${next.file}`;
+  if (next.at <= now) return `warning: the CRL ${next.file} expired at ${when}: TLS refuses every client certificate until it is renewed; ${fix}`;
+  return `warning: the CRL ${next.file} expires at ${when} (in ${Math.ceil((next.at - now) / 3600_000)} h): after that TLS refuses every client certificate; ${fix}`;
 }
 
 /** Watches the CRL files and calls `apply` with each new, valid state. */
