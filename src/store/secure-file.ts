@@ -155,6 +155,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
   removeStaleTemps(dir, path.basename(file));
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   let fd: number | undefined;
+  let renamed = false;
   try {
     fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o600);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -164,6 +165,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(temp, file);
+    renamed = true;
     fsyncDir(dir);
     // Stat after the rename, which changes the inode's ctime; writers hold the lock, so this is ours.
     return signatureOf(fs.statSync(file, { bigint: true }));
@@ -174,7 +176,8 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
     } catch {
       // already gone or never made
     }
-    throw ioError(err, `cannot write ${file}; the old file is unchanged`);
+    // Once renamed, the new file is in place: only its durability (the directory's fsync) failed.
+    throw ioError(err, renamed ? `wrote ${file}, but could not make it durable (fsync of ${dir}); a crash now may bring back the old file` : `cannot write ${file}; the old file is unchanged`);
   }
 }
 
