@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { AgentState } from '../agent/state.js';
 import { AgentVault } from '../agent/agent-vault.js';
-import { prepareAnchor } from '../audit/anchor.js';
+import { anchorOnWrite } from '../audit/anchor.js';
 import { AuditLog } from '../audit/log.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/password.js';
@@ -163,10 +163,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   };
   // A write through the API seals the audit log's head into the file vault, as the agent's writes
   // do, so lines written before it cannot be cut unnoticed (an etcd replica anchors its own head).
-  if (fileVault) fileVault.hooks.anchor = () => prepareAnchor(guard.audit, (why) => {
-    log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`);
-    void guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(() => undefined);
-  });
+  if (fileVault) fileVault.hooks.anchor = anchorOnWrite(guard.audit, null, (why) => log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`), (err) => log(err.message));
   if (fileVault && opened) {
     try {
       fileVault.adoptUnlock(opened.payload, opened.signature);

@@ -27,7 +27,7 @@ import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
 import { constantTimeEqual } from '../vault/crypto.js';
 import { VERSION } from '../version.js';
-import { prepareAnchor } from '../audit/anchor.js';
+import { anchorOnWrite } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
@@ -85,7 +85,7 @@ export class AgentServer {
     this.guard = options.guard;
     this.state = new AgentState((reason, session) => this.onLock(reason, session));
     this.vault = new AgentVault(options.paths, this.state);
-    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: () => prepareAnchor(this.guard.audit, (why) => this.anchorBroken(why)) };
+    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: anchorOnWrite(this.guard.audit, null, (why) => this.options.log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`), (err) => this.options.log(err.message)) };
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -413,11 +413,6 @@ export class AgentServer {
   }
 
   /** The log no longer holds the line the vault anchored: the anchor stays, and this is said and audited. */
-  private anchorBroken(why: string): void {
-    this.options.log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`);
-    this.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why });
-  }
-
   private onLock(reason: LockReason, session: Session): void {
     this.vault.clear();
     scrubYoungGeneration();

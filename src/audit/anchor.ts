@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import { lineHash } from './chain.js';
-import { KEEP_ROTATED, type AuditLog, type ChainHead } from './log.js';
+import { KEEP_ROTATED, type AuditLog, type ChainHead, type NewEvent } from './log.js';
 import { openPrivate, readPrivate } from '../store/secure-file.js';
 import type { AuditAnchor } from '../vault/payload.js';
 import { toHex } from '../vault/format.js';
@@ -25,6 +25,19 @@ export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => voi
     }
     return { lines: head.seq, hash: Buffer.from(head.hash, 'hex') };
   };
+}
+
+/**
+ * The anchor hook of a writer's vault writes (WriteHooks.anchor): each write seals the log's head;
+ * a break is told to `onBreak` and audited as `audit_tampered` on the log itself by `client`
+ * (a failure to write that line goes to `onError`).
+ */
+export function anchorOnWrite(log: AuditLog, client: NewEvent['client'], onBreak: (why: string) => void, onError: (err: Error) => void = () => undefined): () => ReturnType<typeof prepareAnchor> {
+  return () =>
+    prepareAnchor(log, (why) => {
+      onBreak(why);
+      log.append({ client, event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(onError);
+    });
 }
 
 /** Why the log at `path`, ending at `head`, no longer continues from `anchor`; null when it does. */

@@ -8,7 +8,7 @@ import { Guard } from '../policy/guard.js';
 import type { VaultPaths } from '../store/paths.js';
 import type { WriteHooks } from '../store/vault-files.js';
 import type { VaultKeys } from '../vault/vault.js';
-import { prepareAnchor } from './anchor.js';
+import { anchorOnWrite } from './anchor.js';
 import { AuditLog, ROTATE_BYTES, type NewEvent } from './log.js';
 
 let self: Client | undefined;
@@ -31,14 +31,7 @@ export function localGuard(paths: VaultPaths, keys?: VaultKeys): Guard {
 
 /** The hooks of a vault write by this process: the audit anchor is refreshed (a break is warned about and audited). */
 export function localWriteHooks(paths: VaultPaths, keys: VaultKeys): WriteHooks {
-  const log = localLog(paths, keys);
-  return {
-    anchor: () =>
-      prepareAnchor(log, (why) => {
-        process.stderr.write(`glassdome: warning: the audit log was tampered with: ${why}\n`);
-        log.append({ client: selfClient(), event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(() => undefined);
-      }),
-  };
+  return { anchor: anchorOnWrite(localLog(paths, keys), selfClient(), (why) => process.stderr.write(`glassdome: warning: the audit log was tampered with: ${why}\n`)) };
 }
 
 /** Records one CLI event (MACed when `keys` are given); a failure is printed as a warning and does not stop the command. */

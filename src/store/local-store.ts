@@ -2,7 +2,7 @@
 // agent runs (keyring session, or a password typed for one call). Every read decrypts the file
 // afresh; every write is the same locked read-modify-write the agent does.
 
-import { wipeMap } from '../vault/payload.js';
+import { wipeMap, type SecretMap } from '../vault/payload.js';
 import { checkBatch, notFound, putSecret, removeSecret, secretInfos, sortedNames, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 import { wipeKeys, type VaultKeys } from '../vault/vault.js';
 import type { VaultPaths } from './paths.js';
@@ -18,22 +18,11 @@ export class LocalStore implements SecretStore {
   ) {}
 
   async get(name: string): Promise<Uint8Array> {
-    const { map } = loadSecrets(this.paths, this.keys);
-    try {
-      const entry = map.get(name) ?? notFound(name);
-      return entry.value.slice();
-    } finally {
-      wipeMap(map);
-    }
+    return this.read((map) => (map.get(name) ?? notFound(name)).value.slice());
   }
 
   async list(): Promise<string[]> {
-    const { map } = loadSecrets(this.paths, this.keys);
-    try {
-      return sortedNames(map);
-    } finally {
-      wipeMap(map);
-    }
+    return this.read(sortedNames);
   }
 
   async set(name: string, value: Uint8Array): Promise<void> {
@@ -53,12 +42,7 @@ export class LocalStore implements SecretStore {
   }
 
   async infos(): Promise<SecretInfo[]> {
-    const { map } = loadSecrets(this.paths, this.keys);
-    try {
-      return secretInfos(map);
-    } finally {
-      wipeMap(map);
-    }
+    return this.read(secretInfos);
   }
 
   async setMany(entries: readonly NewSecret[]): Promise<void> {
@@ -67,6 +51,16 @@ export class LocalStore implements SecretStore {
     await updateSecrets(this.paths, this.keys, (map) => {
       for (const { name, value } of entries) putSecret(map, name, Uint8Array.from(value), now);
     }, this.hooks);
+  }
+
+  /** What `use` makes of the decrypted map, which is wiped after. */
+  private read<T>(use: (map: SecretMap) => T): T {
+    const { map } = loadSecrets(this.paths, this.keys);
+    try {
+      return use(map);
+    } finally {
+      wipeMap(map);
+    }
   }
 
   /** Wipes the keys; the store is unusable afterwards. */
