@@ -30,6 +30,13 @@ const PARTS = [
 /** Packages never bundled: native, WASM, or needed only off the hot path. */
 const EXTERNAL = ['koffi', '@napi-rs/keyring', 'libsodium-wrappers-sumo', '@inquirer/password', '@inquirer/confirm', 'chalk', 'yaml', 'picomatch'];
 
+/**
+ * [bundle, module, replacement]: a module that one part bundles in another form. The keyring
+ * fallback hashes its few audit lines in JavaScript (src/audit/digest-js.ts, the same bytes):
+ * node:crypto, which the agent's form uses, costs ~3.5 ms of every `get` to load.
+ */
+const SWAPS = [['dist/cli/lean-keyring.js', 'src/audit/digest.ts', 'src/audit/digest-js.ts']];
+
 const partOf = new Map(PARTS.map(([src, out]) => [path.join(ROOT, src), path.join(ROOT, out)]));
 
 /** Resolves an import of another part to a require of that part's bundle. */
@@ -39,6 +46,8 @@ function partsPlugin(ownOut) {
     setup(build) {
       build.onResolve({ filter: /^\.\.?\// }, (args) => {
         const source = path.resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
+        const swap = SWAPS.find(([bundle, module]) => path.join(ROOT, bundle) === ownOut && path.join(ROOT, module) === source);
+        if (swap) return { path: path.join(ROOT, swap[2]) };
         const out = partOf.get(source);
         if (!out || out === ownOut) return undefined;
         let rel = path.relative(path.dirname(ownOut), out);

@@ -7,7 +7,7 @@
 // the vault was last written) a cut tail, a deleted log or a dropped head. Building and checking
 // lines is pure; reading files is the caller's.
 
-import crypto from 'node:crypto';
+import { hmacSha256Hex, sha256Hex } from './digest.js';
 import { toHex } from '../vault/format.js';
 import type { AuditAnchor } from '../vault/payload.js';
 
@@ -33,14 +33,14 @@ export interface AuditEvent {
 /** A line as read back: the event and its chain fields (`seq` and `mac` are absent in lines of earlier releases). */
 export type ChainedEvent = AuditEvent & { seq?: number; prev: string; mac?: string | null; hash: string };
 
-/** SHA-256 of a line's text, in hex (one-shot `crypto.hash`: half the cost of a Hash object). */
+/** SHA-256 of a line's text, in hex (digest.ts). */
 export function lineHash(line: string): string {
-  return crypto.hash('sha256', line, 'hex');
+  return sha256Hex(line);
 }
 
-/** HMAC-SHA-256 through OpenSSL: about 2 µs a line, where a keyed BLAKE2b in JavaScript cost 130 µs on the agent's hot path. */
+/** HMAC-SHA-256 (digest.ts: through OpenSSL, about 2 µs a line, where a keyed BLAKE2b in JavaScript cost 130 µs on the agent's hot path). */
 function lineMac(key: Uint8Array, body: string): string {
-  return crypto.createHmac('sha256', key).update(MAC_DOMAIN).update(body, 'utf8').digest('hex');
+  return hmacSha256Hex(key, MAC_DOMAIN, body);
 }
 
 /** The text of a new line number `seq` after `prev` (no newline), MACed under `key` when there is one. */

@@ -9,13 +9,13 @@
 // runs the checks of a batch together, just before its lines are built and just after they are
 // written, so one batch shares what they read.
 
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
 import { ioError, openPrivate, readPrivate } from '../store/secure-file.js';
 import { buildLine, GENESIS, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
+import { randomHex } from './digest.js';
 
 /** The chain's last line: its number (0: empty) and its hash. */
 export interface ChainHead {
@@ -34,7 +34,7 @@ const APPEND_LOCK_MS = 2000;
 export type NewEvent = Omit<AuditEvent, 'timestamp' | 'event_id'>;
 
 /** Event ids: unique, not secret — a random prefix per process and a counter. */
-const ID_PREFIX = crypto.randomBytes(4).toString('hex');
+const ID_PREFIX = randomHex(4);
 let idCounter = 0;
 
 /** Why an event's line may not stand: the event to write instead (or after it), and the error its append rejects with. */

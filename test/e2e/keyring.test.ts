@@ -108,6 +108,26 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     expect(fs.existsSync(cachePath())).toBe(false);
   });
 
+  it('a get through the session loads no node:crypto, and its keyed audit line verifies', async () => {
+    expect((await unlock(t.env)).code).toBe(0);
+    expect((await cli(t.env, ['set', 'db_pass'], 'p@ss')).code).toBe(0);
+    const hook = path.join(t.dir, 'record-builtins.js');
+    fs.writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(process.env.RECORD_TO, JSON.stringify(process.moduleLoadList)));\n`);
+    const record = path.join(t.dir, 'builtins.json');
+    for (let i = 0; i < 2; i++) {
+      // The audit lines are hashed in JavaScript here (src/audit/digest-js.ts), by OpenSSL in the agent.
+      const got = await cli({ ...t.env, NODE_OPTIONS: `--require=${hook}`, RECORD_TO: record }, ['get', 'db_pass']);
+      expect(got).toMatchObject({ code: 0, stdout: 'p@ss\n' });
+      expect(JSON.parse(fs.readFileSync(record, 'utf8'))).not.toContain('NativeModule crypto');
+    }
+    const reads = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"action":"get","resource":"db_pass"'));
+    expect(reads).toHaveLength(2);
+    for (const line of reads) expect(JSON.parse(line).mac).toMatch(/^[0-9a-f]{64}$/);
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
+  });
+
   it('no D-Bus: unlock exits 1 with the agent hint; a command needing the key exits 4 naming the cause', async () => {
     const noBus = { ...t.env };
     delete noBus.DBUS_SESSION_BUS_ADDRESS;
