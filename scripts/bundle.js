@@ -37,6 +37,14 @@ const EXTERNAL = ['koffi', '@napi-rs/keyring', 'libsodium-wrappers-sumo', '@inqu
  */
 const SWAPS = [['dist/cli/lean-keyring.js', 'src/audit/digest.ts', 'src/audit/digest-js.ts']];
 
+/**
+ * [bundle, module]: the entry of another part that a bundle carries itself rather than requiring
+ * that part. The keyring fallback carries LocalStore: every `get` through it needs the store, and
+ * as a part of its own the store brought a second file to load and a second copy of the ~15
+ * modules both use (errors, secure-file, format, libc ...).
+ */
+const INLINE = [['dist/cli/lean-keyring.js', 'src/store/local-store.ts']];
+
 const partOf = new Map(PARTS.map(([src, out]) => [path.join(ROOT, src), path.join(ROOT, out)]));
 
 /** Resolves an import of another part to a require of that part's bundle. */
@@ -50,6 +58,7 @@ function partsPlugin(ownOut) {
         if (swap) return { path: path.join(ROOT, swap[2]) };
         const out = partOf.get(source);
         if (!out || out === ownOut) return undefined;
+        if (INLINE.some(([bundle, module]) => path.join(ROOT, bundle) === ownOut && path.join(ROOT, module) === source)) return undefined;
         let rel = path.relative(path.dirname(ownOut), out);
         if (!rel.startsWith('.')) rel = `./${rel}`;
         return { path: rel, external: true };

@@ -2,7 +2,7 @@
 // private D-Bus), session_cache.json beside the vault. On CI these tests must run: a missing part
 // fails them with its name. Elsewhere they are skipped, saying why.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, cli, makeEnv, makeVault, PASSWORD, unlock, type TestEnv } from '../helpers/cli.js';
@@ -108,17 +108,21 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     expect(fs.existsSync(cachePath())).toBe(false);
   });
 
-  it('a get through the session loads no node:crypto, and its keyed audit line verifies', async () => {
+  it('a get through the session loads no node:crypto and one bundle of the store, and its keyed audit line verifies', async () => {
     expect((await unlock(t.env)).code).toBe(0);
     expect((await cli(t.env, ['set', 'db_pass'], 'p@ss')).code).toBe(0);
-    const hook = path.join(t.dir, 'record-builtins.js');
-    fs.writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(process.env.RECORD_TO, JSON.stringify(process.moduleLoadList)));\n`);
-    const record = path.join(t.dir, 'builtins.json');
+    const hook = path.join(t.dir, 'record-loads.js');
+    fs.writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(process.env.RECORD_TO, JSON.stringify({ builtins: process.moduleLoadList, files: Object.keys(require.cache) })));\n`);
+    const record = path.join(t.dir, 'loads.json');
+    const dist = path.join(__dirname, '../../dist');
     for (let i = 0; i < 2; i++) {
       // The audit lines are hashed in JavaScript here (src/audit/digest-js.ts), by OpenSSL in the agent.
       const got = await cli({ ...t.env, NODE_OPTIONS: `--require=${hook}`, RECORD_TO: record }, ['get', 'db_pass']);
       expect(got).toMatchObject({ code: 0, stdout: 'p@ss\n' });
-      expect(JSON.parse(fs.readFileSync(record, 'utf8'))).not.toContain('NativeModule crypto');
+      const { builtins, files } = JSON.parse(fs.readFileSync(record, 'utf8')) as { builtins: string[]; files: string[] };
+      expect(builtins).not.toContain('NativeModule crypto');
+      // LocalStore travels inside lean-keyring.js (scripts/bundle.js INLINE): lean-store.js is not loaded as well.
+      expect(files.filter((f) => f.startsWith(dist) && !f.endsWith('code-cache.js')).map((f) => path.relative(dist, f)).sort()).toEqual(['cli/lean-keyring.js', 'cli/lean-os-keyring.js', 'cli/lean.js', 'vendor/noble.js']);
     }
     const reads = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"action":"get","resource":"db_pass"'));
     expect(reads).toHaveLength(2);
@@ -126,6 +130,27 @@ describe.skipIf(missing !== null)('the keyring fallback', () => {
     const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
+  });
+
+  it('the key crosses the bus encrypted: a monitor on the bus sees the GetSecret reply, never the key', async () => {
+    expect((await unlock(t.env)).code).toBe(0);
+    expect((await cli(t.env, ['set', 'db_pass'], 'p@ss')).code).toBe(0);
+    const key = spawnSync('secret-tool', ['lookup', 'service', 'glassdome', 'username', `master_key:${vaultId}`], { env: { ...process.env, ...keyring.env } }).stdout;
+    expect(key.length).toBe(32);
+    const monitor = spawn('dbus-monitor', ['--session'], { env: { ...process.env, ...keyring.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    monitor.stdout.on('data', (c: Buffer) => (seen += c.toString()));
+    try {
+      await new Promise<void>((resolve) => monitor.stdout.once('data', () => resolve())); // it is listening
+      expect(await cli(t.env, ['get', 'db_pass'])).toMatchObject({ code: 0, stdout: 'p@ss\n' });
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      monitor.kill();
+    }
+    expect(seen).toMatch(/member=GetSecret/);
+    expect(seen).toMatch(/string "dh-ietf1024-sha256-aes128-cbc-pkcs7"/);
+    const bytes = seen.replace(/\s+/g, ' ');
+    expect(bytes).not.toContain([...key].map((b) => b.toString(16).padStart(2, '0')).join(' '));
   });
 
   it('no D-Bus: unlock exits 1 with the agent hint; a command needing the key exits 4 naming the cause', async () => {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const TOOLS = ['/usr/bin/dbus-daemon', '/usr/bin/gnome-keyring-daemon', '/usr/bin/secret-tool', '/usr/bin/dbus-send'];
+const TOOLS = ['/usr/bin/dbus-daemon', '/usr/bin/gnome-keyring-daemon', '/usr/bin/secret-tool', '/usr/bin/dbus-send', '/usr/bin/dbus-monitor'];
 
 /** Why the Secret Service cannot be started here, or null when it can. */
 export function keyringMissing(): string | null {
