@@ -97,16 +97,14 @@ const NO_WIPE = (): void => undefined;
  */
 export function encodeReply(message: Record<string, unknown>): EncodedLine {
   let secrets: Array<[string, Base64Bytes | SecretBytes]> | undefined;
-  let plain = message;
   for (const k in message) {
     const v = message[k];
-    if (!(v instanceof Base64Bytes || v instanceof SecretBytes)) continue;
-    if (!secrets) {
-      secrets = [];
-      plain = { ...message };
-    }
-    secrets.push([k, v]);
-    delete plain[k];
+    if (v instanceof Base64Bytes || v instanceof SecretBytes) (secrets ??= []).push([k, v]);
+  }
+  let plain = message;
+  if (secrets) {
+    plain = {}; // built by adding, never by deleting: a deleted key would make JSON.stringify take its slow path
+    for (const k in message) if (!secrets.some(([name]) => name === k)) plain[k] = message[k];
   }
   const head = JSON.stringify(plain);
   if (!secrets) return { bytes: encoder.encode(`${head}\n`), wipe: NO_WIPE };
