@@ -2,12 +2,15 @@
 // payload by every vault write (and at lock), so `audit verify` with the key finds a
 // cut tail, a deleted log or a dropped head (docs/AUDIT.md). An anchor only moves forward along
 // the same chain: when the log no longer holds the line the vault anchored, the old anchor is kept
-// (verify keeps saying `tampered`) and the break is reported to the caller, who audits it.
+// (verify keeps saying `tampered`) and the break is reported to the caller, who audits it. The
+// log is fsynced up to the head before the head is handed out: the vault that seals it is fsynced
+// too, and an anchor naming lines a power loss took back would read as a cut log.
 
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { lineHash } from './chain.js';
 import { KEEP_ROTATED, type AuditLog, type ChainHead, type NewEvent } from './log.js';
-import { openPrivate, readPrivate } from '../store/secure-file.js';
+import { fsyncDir, ioError, openPrivate, readPrivate } from '../store/secure-file.js';
 import type { AuditAnchor } from '../vault/payload.js';
 import { toHex } from '../vault/format.js';
 
@@ -16,7 +19,7 @@ import { toHex } from '../vault/format.js';
  * log still holds the line `previous` anchored; else `previous`, after `onBreak` heard why.
  */
 export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => void): Promise<(previous: AuditAnchor | null) => AuditAnchor | null> {
-  const head = await log.head();
+  const head = await durableHead(log);
   return (previous) => {
     const why = previous ? breakSince(log.path, head, previous) : null;
     if (why) {
@@ -25,6 +28,38 @@ export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => voi
     }
     return { lines: head.seq, hash: Buffer.from(head.hash, 'hex') };
   };
+}
+
+/**
+ * The log's head, once every line up to it is on disk: the log, the file it last rotated into
+ * (a rotation may have moved the head's line there) and their directory are fsynced. Lines are
+ * not fsynced as they are appended (a disk flush per `get`); only here, where something durable
+ * is about to name them.
+ */
+export async function durableHead(log: AuditLog): Promise<ChainHead> {
+  const head = await log.head();
+  for (const file of [log.path, `${log.path}.1`]) {
+    let fd: number;
+    try {
+      fd = openPrivate(file, fs.constants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && file !== log.path) continue; // never rotated
+      throw ioError(err, `cannot open ${file} to make it durable`);
+    }
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      throw ioError(err, `cannot make ${file} durable (fsync)`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  try {
+    fsyncDir(nodePath.dirname(log.path));
+  } catch (err) {
+    throw ioError(err, `cannot make the directory of ${log.path} durable (fsync)`);
+  }
+  return head;
 }
 
 /**
