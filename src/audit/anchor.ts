@@ -31,13 +31,15 @@ export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => voi
 }
 
 /**
- * The log's head, once every line up to it is on disk: the log, the file it last rotated into
- * (a rotation may have moved the head's line there) and their directory are fsynced. Lines are
- * not fsynced as they are appended (a disk flush per `get`); only here, where something durable
- * is about to name them.
+ * The log's head, once every line up to it is on disk: the log and the file it last rotated into
+ * (a rotation may have moved the head's line there) are fsynced, and their directory too when
+ * either is a file this process has not yet made durable there (a creation or a rotation). Lines
+ * are not fsynced as they are appended (a disk flush per `get`); only here, where something
+ * durable is about to name them.
  */
 export async function durableHead(log: AuditLog): Promise<ChainHead> {
   const head = await log.head();
+  const files: string[] = [];
   for (const file of [log.path, `${log.path}.1`]) {
     let fd: number;
     try {
@@ -47,6 +49,8 @@ export async function durableHead(log: AuditLog): Promise<ChainHead> {
       throw ioError(err, `cannot open ${file} to make it durable`);
     }
     try {
+      const st = fs.fstatSync(fd);
+      files.push(`${st.dev}:${st.ino}`);
       fs.fsyncSync(fd);
     } catch (err) {
       throw ioError(err, `cannot make ${file} durable (fsync)`);
@@ -54,13 +58,20 @@ export async function durableHead(log: AuditLog): Promise<ChainHead> {
       fs.closeSync(fd);
     }
   }
-  try {
-    fsyncDir(nodePath.dirname(log.path));
-  } catch (err) {
-    throw ioError(err, `cannot make the directory of ${log.path} durable (fsync)`);
+  const names = files.join(' ');
+  if (durableNames.get(log.path) !== names) {
+    try {
+      fsyncDir(nodePath.dirname(log.path));
+    } catch (err) {
+      throw ioError(err, `cannot make the directory of ${log.path} durable (fsync)`);
+    }
+    durableNames.set(log.path, names);
   }
   return head;
 }
+
+/** Per log path: the files (device:inode) whose names in the directory this process last made durable. */
+const durableNames = new Map<string, string>();
 
 /**
  * The anchor hook of a writer's vault writes (WriteHooks.anchor): each write seals the log's head;
