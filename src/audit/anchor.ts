@@ -79,11 +79,30 @@ const durableNames = new Map<string, string>();
  * (a failure to write that line goes to `onError`).
  */
 export function anchorOnWrite(log: AuditLog, client: NewEvent['client'], onBreak: (why: string) => void, onError: (err: Error) => void = () => undefined): () => ReturnType<typeof prepareAnchor> {
-  return () =>
-    prepareAnchor(log, (why) => {
-      onBreak(why);
-      log.append({ client, event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(onError);
-    });
+  return () => prepareAnchor(log, auditBreak(log, client, onBreak, onError));
+}
+
+/** anchorOnWrite for a daemon (the agent, serve): the break and any failure to audit it go to its log, as tamperedMessage says. */
+export function daemonAnchorOnWrite(log: AuditLog, say: (message: string) => void): () => ReturnType<typeof prepareAnchor> {
+  return () => prepareAnchor(log, daemonBreak(log, say));
+}
+
+/** What a daemon does with a break of the chain it anchors (in the vault or in etcd): says it in its log and audits it. */
+export function daemonBreak(log: AuditLog, say: (message: string) => void): (why: string) => void {
+  return auditBreak(log, null, (why) => say(tamperedMessage(why)), (err) => say(err.message));
+}
+
+/** The line a daemon logs when the audit log no longer holds the line last anchored. */
+export function tamperedMessage(why: string): string {
+  return `audit log tampered with: ${why}; the anchor stays where it was, so audit verify reports it`;
+}
+
+/** Tells a break to `onBreak`, then audits it as `audit_tampered` on the log itself by `client`. */
+function auditBreak(log: AuditLog, client: NewEvent['client'], onBreak: (why: string) => void, onError: (err: Error) => void): (why: string) => void {
+  return (why) => {
+    onBreak(why);
+    log.append({ client, event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(onError);
+  };
 }
 
 /** Why the log at `path`, ending at `head`, no longer continues from `anchor`; null when it does. */
