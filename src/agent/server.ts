@@ -26,7 +26,7 @@ import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
 import { constantTimeEqual } from '../vault/crypto.js';
 import { VERSION } from '../version.js';
-import { anchorOnWrite } from '../audit/anchor.js';
+import { daemonAnchorOnWrite } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
@@ -84,7 +84,7 @@ export class AgentServer {
     this.guard = options.guard;
     this.state = new AgentState((reason, session) => this.onLock(reason, session));
     this.vault = new AgentVault(options.paths, this.state);
-    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: anchorOnWrite(this.guard.audit, null, (why) => this.options.log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`), (err) => this.options.log(err.message)) };
+    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: daemonAnchorOnWrite(this.guard.audit, this.options.log) };
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
