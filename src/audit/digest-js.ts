@@ -25,7 +25,7 @@ const H0 = new Int32Array(Uint32Array.of(0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa
 const BLOCK_BYTES = 64;
 
 /** SHA-256 of the concatenation of `parts`. */
-function sha256(parts: readonly Uint8Array[]): Uint8Array {
+function sha256Bytes(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
   const padded = new Uint8Array(Math.ceil((length + 9) / BLOCK_BYTES) * BLOCK_BYTES);
@@ -92,17 +92,26 @@ function hex(bytes: Uint8Array): string {
 
 /** SHA-256 of a text's UTF-8 bytes, in hex. */
 export function sha256Hex(text: string): string {
-  return hex(sha256([Buffer.from(text, 'utf8')]));
+  return hex(sha256Bytes([Buffer.from(text, 'utf8')]));
+}
+
+/** SHA-256 of bytes, as `crypto.hash` gives it: hex, a latin1 ('binary') string, or a Buffer. */
+export function sha256(data: Uint8Array, encoding: 'hex' | 'binary'): string;
+export function sha256(data: Uint8Array, encoding: 'buffer'): Buffer;
+export function sha256(data: Uint8Array, encoding: 'hex' | 'binary' | 'buffer'): string | Buffer {
+  const digest = sha256Bytes([data]);
+  const buffer = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+  return encoding === 'buffer' ? buffer : buffer.toString(encoding === 'hex' ? 'hex' : 'latin1');
 }
 
 /** HMAC-SHA-256 under `key` of `domain` then `body` (both as UTF-8), in hex. */
 export function hmacSha256Hex(key: Uint8Array, domain: string, body: string): string {
   const k = new Uint8Array(BLOCK_BYTES);
-  k.set(key.length > BLOCK_BYTES ? sha256([key]) : key);
+  k.set(key.length > BLOCK_BYTES ? sha256Bytes([key]) : key);
   const inner = k.map((x) => x ^ 0x36);
   const outer = k.map((x) => x ^ 0x5c);
-  const innerHash = sha256([inner, Buffer.from(domain, 'utf8'), Buffer.from(body, 'utf8')]);
-  const mac = hex(sha256([outer, innerHash]));
+  const innerHash = sha256Bytes([inner, Buffer.from(domain, 'utf8'), Buffer.from(body, 'utf8')]);
+  const mac = hex(sha256Bytes([outer, innerHash]));
   for (const secret of [k, inner, outer, innerHash]) secret.fill(0);
   return mac;
 }

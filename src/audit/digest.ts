@@ -10,6 +10,13 @@ export function sha256Hex(text: string): string {
   return crypto.hash('sha256', text, 'hex');
 }
 
+/** SHA-256 of bytes, as `crypto.hash` gives it: hex, a latin1 ('binary') string, or a Buffer. */
+export function sha256(data: Uint8Array, encoding: 'hex' | 'binary'): string;
+export function sha256(data: Uint8Array, encoding: 'buffer'): Buffer;
+export function sha256(data: Uint8Array, encoding: 'hex' | 'binary' | 'buffer'): string | Buffer {
+  return crypto.hash('sha256', data, encoding as 'hex');
+}
+
 /** HMAC-SHA-256 under `key` of `domain` then `body` (both as UTF-8), in hex: about 2 µs a line. */
 export function hmacSha256Hex(key: Uint8Array, domain: string, body: string): string {
   return crypto.createHmac('sha256', key).update(domain, 'utf8').update(body, 'utf8').digest('hex');

@@ -24,6 +24,12 @@ describe('audit digests: OpenSSL and JavaScript', () => {
         expect(js.hmacSha256Hex(k, 'd\u2028', text)).toBe(openssl.hmacSha256Hex(k, 'd\u2028', text));
       }),
     );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        for (const encoding of ['hex', 'binary'] as const) expect(js.sha256(bytes, encoding)).toBe(openssl.sha256(bytes, encoding));
+        expect(js.sha256(bytes, 'buffer')).toEqual(openssl.sha256(bytes, 'buffer'));
+      }),
+    );
   });
 
   it('random prefixes are hex of the asked length, and differ', () => {
