@@ -115,12 +115,10 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
   inheritBlockingStdio([0, 1, 2]);
   // Caught from before the child starts: a signal that comes while it starts is not glassdome's
   // death but the child's, once the event loop runs the handler (by then the pid is known).
-  // Until its status is taken the child is a zombie at worst, so its pid is never another's.
+  // Child.kill sends nothing once the child is reaped, so its pid is never another's.
   let child: Child | undefined;
   const forwarders = FORWARDED_SIGNALS.map((signal) => {
-    const forward = (): void => {
-      if (child) process.kill(child.pid, signal);
-    };
+    const forward = (): void => child?.kill(signal);
     process.on(signal, forward);
     return () => process.off(signal, forward);
   });

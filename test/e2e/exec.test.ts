@@ -96,6 +96,16 @@ describe('process', () => {
     expect(denied.stderr).toContain('permission denied');
   });
 
+  it('waits for the child on its event loop: no more threads than a bare Node process (no worker pool)', async () => {
+    const bare = spawnSync(process.execPath, ['-e', "setTimeout(() => console.log(require('fs').readdirSync('/proc/self/task').length), 200)"], { encoding: 'utf8' });
+    expect(bare.status, bare.stderr).toBe(0);
+    // The child looks once glassdome has long since settled into waiting for it.
+    const r = await exec(['--', 'sh', '-c', 'sleep 0.3; ls /proc/$PPID/task | wc -l']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(0);
+    expect(Number(r.stdout.trim())).toBeLessThanOrEqual(Number(bare.stdout.trim()));
+  });
+
   it('a file without a #! line runs under /bin/sh, as a shell runs it', async () => {
     const script = path.join(t.dir, 'no-shebang');
     fs.writeFileSync(script, 'echo "plain script $1"\n', { mode: 0o755 });
