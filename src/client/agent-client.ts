@@ -111,11 +111,18 @@ export class AgentClient implements SecretStore {
     return this.peer.pid;
   }
 
-  /** Sends one request and resolves with the reply's fields. */
+  /**
+   * Sends one request and resolves with the reply's fields. The request is written at once and its
+   * reply read on a later microtask, so requests made together (exec's gets, in a Promise.all)
+   * are all on the wire before the first reply is awaited: one round trip, not one each.
+   */
   async request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
     if (this.failure) throw this.failure;
     const id = this.send(op, fields);
+    await undefined;
     this.checkVaultOnce();
+    // A wrong vault, found while reading an earlier reply, is every later request's error too.
+    if (this.failure) throw this.failure;
     return this.receiveReply(id);
   }
 
