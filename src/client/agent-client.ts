@@ -40,6 +40,17 @@ export interface Peer {
   uid: number;
 }
 
+/** A request written at connect, before the caller asks for it (AgentClient.connect). */
+export interface EarlyRequest {
+  op: string;
+  fields?: Record<string, unknown>;
+}
+
+/** What identifies a request written early: its op and fields. */
+function requestKey(op: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify([op, fields]);
+}
+
 const NO_AGENT_HINT = 'start one with: eval "$(glassdome agent)", then: glassdome unlock';
 
 /** A connection to the agent. */
@@ -51,6 +62,8 @@ export class AgentClient implements SecretStore {
   private failure: GlassdomeError | undefined;
   /** The id of a `hello` sent ahead of the first request, and the vault it must name. */
   private pendingHello: { id: number; vault: string } | undefined;
+  /** Requests written at connect (`early`), by requestKey, whose replies no request() has taken yet. */
+  private readonly asked = new Map<string, number>();
   /** A request line not yet written (the hello), sent ahead of the next one. */
   private unsent: string | undefined;
   private closed = false;
@@ -66,15 +79,25 @@ export class AgentClient implements SecretStore {
    * Connects; `no_agent` when nothing answers at the path, `denied` when the socket is served by
    * another uid (nothing is sent then). With `vault`, a `hello` is pipelined ahead of the first
    * request, and no result is handed out until the agent is shown to serve that vault
-   * (`wrong_vault` otherwise): no extra round trip.
+   * (`wrong_vault` otherwise): no extra round trip. With `early`, the hello and those requests
+   * are written at once, for a caller with work to do before it asks: the agent answers meanwhile,
+   * and a later request() for one of them takes its reply instead of asking again.
    */
-  static async connect(socketPath: string, vault?: string): Promise<AgentClient> {
+  static async connect(socketPath: string, vault?: string, early?: readonly EarlyRequest[]): Promise<AgentClient> {
     const client = AgentClient.open(socketPath);
     if (vault !== undefined) {
       // Written together with the first request: one write, and one read for the agent.
       const id = client.nextId++;
       client.unsent = encodeLine({ v: PROTOCOL_VERSION, id, op: 'hello' });
       client.pendingHello = { id, vault };
+    }
+    if (early) {
+      try {
+        if (early.length === 0) client.write('');
+        for (const { op, fields } of early) client.asked.set(requestKey(op, fields), client.send(op, fields ?? {}));
+      } catch {
+        // recorded: the first request reports it
+      }
     }
     return client;
   }
@@ -118,7 +141,9 @@ export class AgentClient implements SecretStore {
    */
   async request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
     if (this.failure) throw this.failure;
-    const id = this.send(op, fields);
+    const key = requestKey(op, fields);
+    const id = this.asked.get(key) ?? this.send(op, fields);
+    this.asked.delete(key);
     await undefined;
     this.checkVaultOnce();
     // A wrong vault, found while reading an earlier reply, is every later request's error too.
@@ -196,7 +221,13 @@ export class AgentClient implements SecretStore {
   /** Writes one request line; returns its id. */
   private send(op: string, fields: Record<string, unknown>): number {
     const id = this.nextId++;
-    const line = Buffer.from((this.unsent ?? '') + encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    this.write(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    return id;
+  }
+
+  /** Writes `text`, after the hello if that is still unsent. */
+  private write(text: string): void {
+    const line = Buffer.from((this.unsent ?? '') + text);
     this.unsent = undefined;
     try {
       for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
@@ -205,7 +236,6 @@ export class AgentClient implements SecretStore {
     } finally {
       line.fill(0);
     }
-    return id;
   }
 
   /** Reads until the reply with `id` has come; an error reply throws. */

@@ -71,6 +71,20 @@ describe('descriptors', () => {
     expect(firstRead).toBeGreaterThan(Math.max(...gets));
   });
 
+  it('asks before its own code loads: the hello and the list are on the wire before lean-exec.js is opened', () => {
+    const trace = path.join(t.dir, 'exec-early.strace');
+    const r = spawnSync('/usr/bin/strace', ['-f', '-e', 'trace=connect,openat,write', '-e', 'signal=none', '-s', '256', '-o', trace, process.execPath, BIN, 'exec', '--', 'true'], { env: t.env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes(`sun_path="${t.env.GLASSDOME_AUTH_SOCK}"`));
+    const fd = /connect\((\d+),/.exec(lines[at] ?? '')?.[1];
+    expect(fd, 'no connect to the agent in the trace').toBeDefined();
+    const asked = lines.findIndex((l, i) => i > at && l.includes(` write(${fd},`) && l.includes('\\"op\\":\\"hello\\"') && l.includes('\\"op\\":\\"list\\"'));
+    const loaded = lines.findIndex((l) => l.includes('openat(') && l.includes('/dist/cli/lean-exec.js"'));
+    expect(asked).toBeGreaterThan(at);
+    expect(loaded).toBeGreaterThan(asked);
+  });
+
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
     const r = await exec(['-s', 'big', '--', PY, '-c', 'import json,os,sys; print(len(json.load(os.fdopen(3))["big"]), len(open(sys.argv[1]).read()))', '{{glassdome:big}}']);
     expect(r.stdout.trim()).toBe(`${1024 * 1024} ${1024 * 1024}`);
