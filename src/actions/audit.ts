@@ -146,6 +146,7 @@ async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<v
   const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
   const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
   const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
+  const { durableHead } = require('../audit/anchor.js') as typeof import('../audit/anchor.js');
   const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password' });
   try {
     const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
@@ -154,7 +155,7 @@ async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<v
     const log = new AuditLog(paths.audit);
     await updateVault(paths, keys, () => undefined, {
       anchor: async () => {
-        const head = await log.head();
+        const head = await durableHead(log);
         return () => ({ lines: head.seq, hash: Buffer.from(head.hash, 'hex') });
       },
     });

@@ -1,7 +1,8 @@
 // `glassdome restore FILE`: puts a backup back. The file is checked completely before anything is
 // replaced: its format and checksums, then, with the password, the AEAD of both vault files. An
 // existing vault is replaced only with --force, as one crash-safe step (vault.journal), and kept
-// aside in replaced.backup until the new vault, read back from disk, opens with the password.
+// aside in replaced.backup until the new vault, read back from disk, opens with the password; the
+// files of a vault that does not parse are kept, byte for byte, in a replaced-* directory.
 // Sessions of the replaced vault end: the agent is told to lock, the keyring session is removed.
 
 import fs from 'node:fs';
@@ -28,6 +29,7 @@ export async function restoreAction(options: { file: string; force: boolean; pas
   }
   let keys: VaultKeys | undefined;
   let count: number;
+  let kept: string | null;
   try {
     const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password of the backup' });
     try {
@@ -39,13 +41,14 @@ export async function restoreAction(options: { file: string; force: boolean; pas
       password.fill(0);
     }
     const opener = keys;
-    await replaceVault(paths, bundle, options.force, () => readBack(paths, bundle, opener));
+    kept = await replaceVault(paths, bundle, options.force, () => readBack(paths, bundle, opener));
   } finally {
     wipeKeys(keys);
   }
   const ended = await endSessions(paths);
-  await recordLocal(paths, { event_type: 'admin_action', action: 'restore', resource: null, result: 'success', reason: `vault ${bundle.vaultId} from a backup of ${bundle.createdAt}` });
+  await recordLocal(paths, { event_type: 'admin_action', action: 'restore', resource: null, result: 'success', reason: `vault ${bundle.vaultId} from a backup of ${bundle.createdAt}${kept ? `; the unreadable vault it replaced is kept in ${kept}` : ''}` });
   const lines = [`restored vault ${bundle.vaultId} (${count} secrets) from the backup of ${bundle.createdAt}`, ...ended];
+  if (kept) lines.push(`the files of the unreadable vault it replaced are kept in ${kept}: remove it once nothing there is needed`);
   process.stderr.write(lines.map((l) => `glassdome: ${l}\n`).join(''));
 }
 

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { AgentState } from '../agent/state.js';
 import { AgentVault } from '../agent/agent-vault.js';
-import { anchorOnWrite } from '../audit/anchor.js';
+import { daemonAnchorOnWrite, daemonBreak } from '../audit/anchor.js';
 import { AuditLog } from '../audit/log.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/password.js';
@@ -88,10 +88,7 @@ export function parseListen(text: string): { host: string; port: number } {
 /** A replica's tokens, revocations and audit head in etcd, loaded and running. */
 async function startReplica(etcd: EtcdStore, id: string, key: Uint8Array, state: AgentState, guard: Guard, log: (m: string) => void): Promise<EtcdReplica> {
   const replica = new EtcdReplica(etcd.client, etcd.prefix, id, key, () => state.auditKey, log);
-  await replica.start(guard.audit, (why) => {
-    log(`the audit log was tampered with: ${why}`);
-    guard.record(null, { event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch((err: Error) => log(err.message));
-  });
+  await replica.start(guard.audit, daemonBreak(guard.audit, log));
   log(`replica ${replica.anchor.replica} on etcd ${etcd.prefix}: tokens, revocations and the audit head in etcd`);
   return replica;
 }
@@ -163,7 +160,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   };
   // A write through the API seals the audit log's head into the file vault, as the agent's writes
   // do, so lines written before it cannot be cut unnoticed (an etcd replica anchors its own head).
-  if (fileVault) fileVault.hooks.anchor = anchorOnWrite(guard.audit, null, (why) => log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`), (err) => log(err.message));
+  if (fileVault) fileVault.hooks.anchor = daemonAnchorOnWrite(guard.audit, log);
   if (fileVault && opened) {
     try {
       fileVault.adoptUnlock(opened.payload, opened.signature);

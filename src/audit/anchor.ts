@@ -2,12 +2,15 @@
 // payload by every vault write (and at lock), so `audit verify` with the key finds a
 // cut tail, a deleted log or a dropped head (docs/AUDIT.md). An anchor only moves forward along
 // the same chain: when the log no longer holds the line the vault anchored, the old anchor is kept
-// (verify keeps saying `tampered`) and the break is reported to the caller, who audits it.
+// (verify keeps saying `tampered`) and the break is reported to the caller, who audits it. The
+// log is fsynced up to the head before the head is handed out: the vault that seals it is fsynced
+// too, and an anchor naming lines a power loss took back would read as a cut log.
 
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { lineHash } from './chain.js';
 import { KEEP_ROTATED, type AuditLog, type ChainHead, type NewEvent } from './log.js';
-import { openPrivate, readPrivate } from '../store/secure-file.js';
+import { fsyncDir, ioError, openPrivate, readPrivate } from '../store/secure-file.js';
 import type { AuditAnchor } from '../vault/payload.js';
 import { toHex } from '../vault/format.js';
 
@@ -16,7 +19,7 @@ import { toHex } from '../vault/format.js';
  * log still holds the line `previous` anchored; else `previous`, after `onBreak` heard why.
  */
 export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => void): Promise<(previous: AuditAnchor | null) => AuditAnchor | null> {
-  const head = await log.head();
+  const head = await durableHead(log);
   return (previous) => {
     const why = previous ? breakSince(log.path, head, previous) : null;
     if (why) {
@@ -28,16 +31,78 @@ export async function prepareAnchor(log: AuditLog, onBreak: (why: string) => voi
 }
 
 /**
+ * The log's head, once every line up to it is on disk: the log and the file it last rotated into
+ * (a rotation may have moved the head's line there) are fsynced, and their directory too when
+ * either is a file this process has not yet made durable there (a creation or a rotation). Lines
+ * are not fsynced as they are appended (a disk flush per `get`); only here, where something
+ * durable is about to name them.
+ */
+export async function durableHead(log: AuditLog): Promise<ChainHead> {
+  const head = await log.head();
+  const files: string[] = [];
+  for (const file of [log.path, `${log.path}.1`]) {
+    let fd: number;
+    try {
+      fd = openPrivate(file, fs.constants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && file !== log.path) continue; // never rotated
+      throw ioError(err, `cannot open ${file} to make it durable`);
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      files.push(`${st.dev}:${st.ino}`);
+      fs.fsyncSync(fd);
+    } catch (err) {
+      throw ioError(err, `cannot make ${file} durable (fsync)`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  const names = files.join(' ');
+  if (durableNames.get(log.path) !== names) {
+    try {
+      fsyncDir(nodePath.dirname(log.path));
+    } catch (err) {
+      throw ioError(err, `cannot make the directory of ${log.path} durable (fsync)`);
+    }
+    durableNames.set(log.path, names);
+  }
+  return head;
+}
+
+/** Per log path: the files (device:inode) whose names in the directory this process last made durable. */
+const durableNames = new Map<string, string>();
+
+/**
  * The anchor hook of a writer's vault writes (WriteHooks.anchor): each write seals the log's head;
  * a break is told to `onBreak` and audited as `audit_tampered` on the log itself by `client`
  * (a failure to write that line goes to `onError`).
  */
 export function anchorOnWrite(log: AuditLog, client: NewEvent['client'], onBreak: (why: string) => void, onError: (err: Error) => void = () => undefined): () => ReturnType<typeof prepareAnchor> {
-  return () =>
-    prepareAnchor(log, (why) => {
-      onBreak(why);
-      log.append({ client, event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(onError);
-    });
+  return () => prepareAnchor(log, auditBreak(log, client, onBreak, onError));
+}
+
+/** anchorOnWrite for a daemon (the agent, serve): the break and any failure to audit it go to its log, as tamperedMessage says. */
+export function daemonAnchorOnWrite(log: AuditLog, say: (message: string) => void): () => ReturnType<typeof prepareAnchor> {
+  return () => prepareAnchor(log, daemonBreak(log, say));
+}
+
+/** What a daemon does with a break of the chain it anchors (in the vault or in etcd): says it in its log and audits it. */
+export function daemonBreak(log: AuditLog, say: (message: string) => void): (why: string) => void {
+  return auditBreak(log, null, (why) => say(tamperedMessage(why)), (err) => say(err.message));
+}
+
+/** The line a daemon logs when the audit log no longer holds the line last anchored. */
+export function tamperedMessage(why: string): string {
+  return `audit log tampered with: ${why}; the anchor stays where it was, so audit verify reports it`;
+}
+
+/** Tells a break to `onBreak`, then audits it as `audit_tampered` on the log itself by `client`. */
+function auditBreak(log: AuditLog, client: NewEvent['client'], onBreak: (why: string) => void, onError: (err: Error) => void): (why: string) => void {
+  return (why) => {
+    onBreak(why);
+    log.append({ client, event_type: 'audit_tampered', action: 'anchor', resource: 'audit.log', result: 'tampered', reason: why }).catch(onError);
+  };
 }
 
 /** Why the log at `path`, ending at `head`, no longer continues from `anchor`; null when it does. */

@@ -129,31 +129,37 @@ export async function snapshotVault(paths: VaultPaths): Promise<Bundle> {
 /**
  * Replaces the vault with a checked bundle's pair (restore), as one crash-safe step. The old pair,
  * if any, is kept aside in replaced.backup until `check` (which reads the new vault back from
- * disk) passes; if it throws, the old pair is put back.
+ * disk) passes; if it throws, the old pair is put back. Files of a vault that does not parse (or
+ * whose vault.journal does not: only with `force`) are kept byte for byte in a `replaced-*`
+ * directory, put back if `check` throws and otherwise left there: the returned path, or null.
  */
-export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<void> {
+export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<string | null> {
   ensurePrivateDir(paths.home);
-  await withLock(paths.lock, () => {
+  return withLock(paths.lock, () => {
+    let journalUnreadable = false;
     try {
       settlePending(paths);
     } catch (err) {
       if (!force) throw err;
-      removeIfPresent(paths.journal); // a damaged journal: --force replaces the vault anyway
+      journalUnreadable = true; // a damaged journal: --force replaces the vault anyway, keeping it
     }
     refuseOverAside(paths);
-    const old = currentPair(paths);
+    const old = journalUnreadable ? null : currentPair(paths);
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
+    const kept = old ? null : commitCode().keepUnreadable(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
     commitCode().commitPair(paths, bundle.vaultId, bundle.files);
     try {
       check();
     } catch (err) {
       if (old) commitCode().commitPair(paths, old.vaultId, old.files);
+      if (kept) commitCode().putBack(paths, kept);
       throw err;
     }
     removeIfPresent(paths.replaced);
+    return kept?.dir ?? null;
   });
 }
 

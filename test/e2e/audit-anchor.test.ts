@@ -4,10 +4,11 @@
 // dropped head behind an empty audit.log.5, and an edited line with a recomputed chain all used to
 // pass `audit verify`; now each is `tampered`, exit 6.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 
 let t: TestEnv;
 let log: string;
@@ -122,5 +123,39 @@ describe('the keyed, anchored audit chain (issue 9, item 7)', () => {
     const dropped = await verifyWithPassword();
     expect(dropped.code).toBe(6); // the next keyed line's MAC covers its prev; the anchor covers the last line
     expect(dropped.stderr).toMatch(/^glassdome: audit log broken at audit.log line \d+: (its MAC does not match|it is not the line \d+ the vault anchored)/);
+  });
+});
+
+describe('durability of the anchored lines', () => {
+  it('the agent fsyncs audit.log (and its directory) before it renames the secrets.encrypted that anchors it into place', async () => {
+    // The agent runs under strace from its start (strace follows its fork), tracing the syscalls that make files durable.
+    const trace = path.join(t.dir, 'agent.strace');
+    const tracer = spawn('/usr/bin/strace', ['-f', '-qq', '-y', '-o', trace, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2', process.execPath, BIN, 'agent', '-s'], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    tracer.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    tracer.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await waitFor(() => /GLASSDOME_AGENT_PID=\d+;/.test(out) || tracer.exitCode !== null, 'the traced agent to start');
+      t.env.GLASSDOME_AUTH_SOCK = /GLASSDOME_AUTH_SOCK=([^;]+);/.exec(out)?.[1];
+      t.env.GLASSDOME_AGENT_PID = /GLASSDOME_AGENT_PID=(\d+);/.exec(out)?.[1];
+      expect(t.env.GLASSDOME_AGENT_PID, out).toBeDefined();
+      expect((await unlock(t.env)).code).toBe(0);
+      const from = fs.statSync(trace).size; // only what the write below does
+      expect((await cli(t.env, ['set', 'db_pass'], 'v1')).code).toBe(0);
+      const isVaultRename = (l: string): boolean => /rename(at2?)?\(.*\.secrets\.encrypted\.\d+\.\w+\.tmp".*\/secrets\.encrypted"/.test(l);
+      const traced = (): string[] => fs.readFileSync(trace).subarray(from).toString('utf8').split('\n');
+      await waitFor(() => traced().some(isVaultRename), 'strace to write out the rename of secrets.encrypted');
+      const calls = traced();
+      const vaultRename = calls.findIndex(isVaultRename);
+      const logSync = calls.findIndex((l) => /f(data)?sync\(\d+<[^>]*\/home\/audit\.log>\)/.test(l));
+      const dirSync = calls.findIndex((l, i) => i > logSync && /fsync\(\d+<[^>]*\/home>\)/.test(l));
+      expect(vaultRename, calls.join('\n')).toBeGreaterThan(0);
+      expect(logSync, calls.join('\n')).toBeGreaterThanOrEqual(0);
+      expect(logSync).toBeLessThan(vaultRename);
+      expect(dirSync).toBeLessThan(vaultRename);
+      expect(dirSync).toBeGreaterThan(logSync);
+    } finally {
+      tracer.kill('SIGKILL'); // the agent goes with t.cleanup()
+    }
   });
 });

@@ -129,6 +129,41 @@ describe('backup and restore', () => {
     expect((await cli(t.env, ['get', 'later'])).code).toBe(3); // the backup's state, exactly
   });
 
+  it('--force over a vault that does not parse keeps its files byte for byte (a damaged journal too) and says where', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    const damaged: Record<string, Buffer> = {
+      'master_key.enc': Buffer.from(read('master_key.enc').slice(0, 60)), // truncated
+      'secrets.encrypted': Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x80, 0x0a]), // not even UTF-8
+      'vault.journal': Buffer.from('{"format":"glassdome-rotation","version":1'), // a rotation cut short
+    };
+    for (const [name, bytes] of Object.entries(damaged)) fs.writeFileSync(path.join(t.home, name), bytes, { mode: 0o600 });
+    expect((await cli(t.env, ['backup', '-o', path.join(t.dir, 'again.backup')])).code).toBe(6); // glassdome cannot back it up itself
+
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code, r.stderr).toBe(0);
+    const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
+    expect(kept).toHaveLength(1);
+    const dir = path.join(t.home, kept[0]!);
+    expect(r.stderr).toContain(`the files of the unreadable vault it replaced are kept in ${dir}`);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    for (const [name, bytes] of Object.entries(damaged)) {
+      expect(fs.readFileSync(path.join(dir, name)), name).toEqual(bytes);
+      expect(fs.statSync(path.join(dir, name)).mode & 0o777, name).toBe(0o600);
+    }
+    expect(fs.existsSync(path.join(t.home, 'vault.journal'))).toBe(false);
+    expect(fs.existsSync(path.join(t.home, 'replaced.backup'))).toBe(false);
+    expect((await unlock(t.env)).code).toBe(0);
+    await expectAll(t.env);
+    const events = read('audit.log').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.action === 'restore')?.reason).toContain(`kept in ${dir}`);
+
+    // A healthy vault replaced the same way leaves no such directory (replaced.backup goes once the new one opens).
+    const again = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('unreadable');
+    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual(kept);
+  });
+
   it('a backup taken before a rotation restores the vault as it was, opened by the password', async () => {
     expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
     expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);

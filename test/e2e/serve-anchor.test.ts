@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeEnv, PASSWORD, type TestEnv } from '../helpers/cli.js';
+import { cli, makeEnv, PASSWORD, waitFor, type TestEnv } from '../helpers/cli.js';
 import { makeLab, request, startServe, type Daemon } from '../helpers/serve.js';
 
 const POLICY = `
@@ -50,5 +50,18 @@ describe('serve on a file vault anchors the audit log at its writes', () => {
     const cut = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
     expect(cut.code).toBe(6);
     expect(cut.stderr).toMatch(/^glassdome: audit log broken at audit\.log line \d+: the log ends at line \d+ but the vault anchored line \d+: lines at its end were cut\n/);
+  }, 120_000);
+
+  it('the next write through serve after that cut logs the break once in the daemons\' words, audits it, and keeps the anchor', async () => {
+    const log = path.join(t.home, 'audit.log');
+    daemon = await startServe(t);
+    const put = await request(daemon, t, '/v1/secrets/w%2Fthree', { method: 'PUT', cn: 'writer-1', body: 'v3' });
+    expect(put.status).toBe(200);
+    expect(daemon.log().match(/audit log tampered with: the log ends at line \d+, before line \d+ the vault anchored: lines were cut, or the log was deleted; the anchor stays where it was, so audit verify reports it\n/g)).toHaveLength(1);
+    const tampered = () => fs.readFileSync(log, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event_type === 'audit_tampered');
+    await waitFor(() => tampered().length > 0, 'the break to be audited');
+    expect(tampered()).toEqual([expect.objectContaining({ action: 'anchor', resource: 'audit.log', result: 'tampered', reason: expect.stringContaining('lines were cut') })]);
+    daemon.stop();
+    expect((await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD)).code).toBe(6);
   }, 120_000);
 });

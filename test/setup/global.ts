@@ -1,6 +1,6 @@
 // Checks, once per run, that the parts the end-to-end tests drive are really there: the built
-// CLI, Debian's python3, setpriv and prlimit, iproute2's ip, systemd-socket-activate, zsh, fish, gpg, etcd and etcdctl, strace,
-// and the programs of docs/RECIPES.md. A missing part fails the run with its name (never a silent skip).
+// CLI, Debian's python3, setpriv and prlimit, iproute2's ip, systemd-socket-activate, zsh, fish, gpg, etcd and etcdctl, strace, and the
+// programs of docs/RECIPES.md. A missing part fails the run with its name (never a silent skip).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,7 +40,7 @@ const REQUIRED: Array<[string, string]> = [
   ['/usr/bin/gpg', 'gpg, for the pass import test (apt-get install gnupg)'],
   ['/usr/bin/etcd', 'etcd, for the etcd store tests (apt-get install etcd-server)'],
   ['/usr/bin/etcdctl', 'etcdctl, for the etcd store tests (apt-get install etcd-client)'],
-  ['/usr/bin/strace', 'strace, for the exec round-trip test (apt-get install strace)'],
+  ['/usr/bin/strace', 'strace, for the audit durability and exec round-trip tests (apt-get install strace)'],
   ...RECIPE_PROGRAMS.map(([file, pkg]): [string, string] => [file, `${path.basename(file)} (apt-get install ${pkg})`]),
 ];
 
