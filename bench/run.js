@@ -7,7 +7,8 @@
 //              of any Node CLI) and, where installed, ssh-add -l, secret-tool lookup, pass show
 //   unlock     with the default KDF (Argon2id, opslimit 3, 64 MiB), whole process
 //   load       agent get throughput and p50/p99 at 1, 16, 64 connections, beside a bare Node
-//              NDJSON echo server loaded the same way
+//              NDJSON echo server loaded the same way, and each server's CPU time per request
+//              (user + system, from /proc/PID/stat: steadier than rates on a shared machine)
 //   mTLS       glassdome serve: a secret read over mutual TLS with keep-alive, throughput and
 //              p50/p99 at 1 and 16 connections, beside a bare Node HTTPS server with the same TLS
 //              settings (and the agent's figures above), and through a serve replica on a
@@ -102,10 +103,24 @@ function makeVault(home, secrets = {}) {
   return env;
 }
 
-async function load(socket, line, connections) {
+/** CPU time (user, system) a process has used so far, in µs (/proc/PID/stat fields 14 and 15). */
+function cpuUs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const tick = 1e6 / 100; // USER_HZ is 100 on Linux
+  return { user: Number(fields[11]) * tick, sys: Number(fields[12]) * tick };
+}
+
+/** Loads `socket`; with the server's pid, adds the server's CPU time per request (user and system, µs). */
+async function load(socket, line, connections, serverPid) {
+  const before = serverPid ? cpuUs(serverPid) : null;
   const r = spawnSync(NODE, [path.join(__dirname, 'load.js'), socket, line, String(connections), String(LOAD_MS)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`load failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  const result = JSON.parse(r.stdout);
+  if (before) {
+    const after = cpuUs(serverPid);
+    result.server_cpu_us_per_request = { user: round((after.user - before.user) / result.requests), sys: round((after.sys - before.sys) / result.requests) };
+  }
+  return result;
 }
 
 function startupTable(env) {
@@ -171,8 +186,8 @@ async function main() {
   const request = JSON.stringify({ v: 1, id: 1, op: 'get', name: 'bench_secret' });
   report.load = [];
   for (const c of [1, 16, 64]) {
-    const e = await load(echoSock, request, c);
-    const a = await load(env.GLASSDOME_AUTH_SOCK, request, c);
+    const e = await load(echoSock, request, c, echo.pid);
+    const a = await load(env.GLASSDOME_AUTH_SOCK, request, c, env.pid);
     report.load.push({ connections: c, echo: e, agent: a, agent_vs_echo: round(a.per_second / e.per_second, 2) });
   }
   echo.kill();
@@ -328,7 +343,8 @@ function print(r) {
   else lines.push('', `keyring fallback: ${r.keyring.unavailable}`);
   table('unlock, default KDF', r.unlock);
   lines.push('', `load (${LOAD_MS / 1000} s each; get, one request in flight per connection)`);
-  for (const l of r.load) lines.push(`  ${String(l.connections).padStart(3)} conn   agent ${String(l.agent.per_second).padStart(6)}/s p50 ${l.agent.p50_ms} ms p99 ${l.agent.p99_ms} ms errors ${l.agent.errors}   echo ${String(l.echo.per_second).padStart(6)}/s p50 ${l.echo.p50_ms} ms p99 ${l.echo.p99_ms} ms   agent/echo ${l.agent_vs_echo}`);
+  const cpu = (x) => (x.server_cpu_us_per_request ? ` cpu ${x.server_cpu_us_per_request.user}+${x.server_cpu_us_per_request.sys} us/req` : '');
+  for (const l of r.load) lines.push(`  ${String(l.connections).padStart(3)} conn   agent ${String(l.agent.per_second).padStart(6)}/s p50 ${l.agent.p50_ms} ms p99 ${l.agent.p99_ms} ms errors ${l.agent.errors}${cpu(l.agent)}   echo ${String(l.echo.per_second).padStart(6)}/s p50 ${l.echo.p50_ms} ms p99 ${l.echo.p99_ms} ms${cpu(l.echo)}   agent/echo ${l.agent_vs_echo}`);
   if (r.serve_load) {
     lines.push('', `mTLS keep-alive (${LOAD_MS / 1000} s each; GET /v1/secrets/NAME, one request in flight per connection; agent figures from the load above)`);
     for (const l of r.serve_load) {

@@ -107,6 +107,10 @@ export class AgentVault implements SecretStore {
   }
 
   async get(name: string): Promise<Uint8Array> {
+    return this.getNow(name);
+  }
+
+  getNow(name: string): Uint8Array {
     this.sync();
     const sealed = this.entries.get(name) ?? notFound(name);
     return this.open(name, sealed);

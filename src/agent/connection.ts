@@ -11,7 +11,7 @@
 // being built, however much it pipelines.
 
 import type net from 'node:net';
-import { LineSplitter, decodeRequestLine, encodeReply, type Frame } from '../protocol/codec.js';
+import { LineSplitter, decodeRequestLine, encodeReply, type EncodedLine, type Frame } from '../protocol/codec.js';
 import { IDLE_TIMEOUT_MS, MAX_BAD_FRAMES, MAX_PENDING_PER_CONNECTION, MAX_QUEUED_REPLY_BYTES } from '../protocol/limits.js';
 import { errorReply, isRejection, parseRequest, wipeSecretFields, type Request } from '../protocol/messages.js';
 import type { Client } from '../policy/client.js';
@@ -55,7 +55,7 @@ export class Connection {
     if (this.closed) return; // closing: input is drained and dropped
     this.unsplit.push(chunk);
     this.split();
-    void this.pump();
+    this.pump();
   }
 
   /**
@@ -77,29 +77,53 @@ export class Connection {
     this.flow();
   }
 
-  private async pump(): Promise<void> {
+  /**
+   * Answers queued frames in order. A reply ready at once is written at once; one that waits (an
+   * audit line, a vault write) resumes the loop when it comes. No async layer per request: under
+   * load the promise machinery cost more than the answer itself.
+   */
+  private pump(): void {
     if (this.busy) return;
     this.busy = true;
-    try {
-      while (!this.closed && this.queue.length > 0) {
-        if (this.socket.writableLength >= MAX_QUEUED_REPLY_BYTES) {
-          await new Promise<void>((resolve) => (this.drained = resolve));
-          continue;
-        }
-        const frame = this.queue.shift()!;
-        this.split();
-        const reply = await this.answer(frame);
-        if (this.closed) {
-          reply.wipe();
-          break;
-        }
-        this.socket.write(reply.bytes, () => reply.wipe());
-        if (this.badFrames >= MAX_BAD_FRAMES) this.close();
+    while (!this.closed && this.queue.length > 0) {
+      if (this.socket.writableLength >= MAX_QUEUED_REPLY_BYTES) {
+        this.drained = () => this.resume();
+        return;
       }
-    } finally {
-      this.busy = false;
-      this.flow();
+      const frame = this.queue.shift()!;
+      this.split();
+      const reply = this.answer(frame);
+      if (reply instanceof Promise) {
+        reply.then(
+          (r) => {
+            this.send(r);
+            this.resume();
+          },
+          () => {
+            this.close(); // answer never rejects; if it did, the connection would not stay stuck
+            this.resume();
+          },
+        );
+        return;
+      }
+      this.send(reply);
     }
+    this.busy = false;
+    this.flow();
+  }
+
+  private resume(): void {
+    this.busy = false;
+    this.pump();
+  }
+
+  private send(reply: EncodedLine): void {
+    if (this.closed) {
+      reply.wipe();
+      return;
+    }
+    this.socket.write(reply.bytes, () => reply.wipe());
+    if (this.badFrames >= MAX_BAD_FRAMES) this.close();
   }
 
   /**
@@ -131,7 +155,8 @@ export class Connection {
     this.flow();
   }
 
-  private async answer(frame: Frame): Promise<{ bytes: Uint8Array; wipe: () => void }> {
+  /** The encoded reply to one frame: at once, or once the dispatch settles (it never rejects). */
+  private answer(frame: Frame): EncodedLine | Promise<EncodedLine> {
     if (frame.kind === 'oversized') return encodeReply(this.bad(null, 'too_large', 'line is over the limit', 'oversized line'));
     const doc = decodeRequestLine(frame.bytes);
     frame.bytes.fill(0);
@@ -143,16 +168,22 @@ export class Connection {
       if (request.code === 'invalid_name') return encodeReply(errorReply(request.id, request.code, request.message));
       return encodeReply(this.bad(request.id, request.code, request.message, request.code));
     }
+    let pending: Promise<Record<string, unknown>>;
     try {
-      return encodeReply(await this.dispatch(request, this.peer));
-    } finally {
-      if (request.op === 'set') request.value.fill(0);
-      if (request.op === 'unlock') request.key?.fill(0);
-      if (request.op === 'rotate') {
-        request.oldKey.fill(0);
-        request.key.fill(0);
-      }
+      pending = this.dispatch(request, this.peer);
+    } catch (err) {
+      pending = Promise.reject(err);
     }
+    return pending.then(
+      (reply) => {
+        wipeRequest(request);
+        return encodeReply(reply);
+      },
+      (err: unknown) => {
+        wipeRequest(request);
+        throw err;
+      },
+    );
   }
 
   private bad(id: number | null, code: string, message: string, reason: string): Record<string, unknown> {
@@ -160,5 +191,15 @@ export class Connection {
     this.onBadFrame(this.peer, reason);
     if (this.badFrames >= MAX_BAD_FRAMES) message += '; closing this connection';
     return errorReply(id, code, message);
+  }
+}
+
+/** Wipes the secret bytes a request carried (values, keys) once it is answered. */
+function wipeRequest(request: Request): void {
+  if (request.op === 'set') request.value.fill(0);
+  if (request.op === 'unlock') request.key?.fill(0);
+  if (request.op === 'rotate') {
+    request.oldKey.fill(0);
+    request.key.fill(0);
   }
 }

@@ -11,7 +11,7 @@ import { coreLimit, isDumpable } from '../os/libc.js';
 import { scrubYoungGeneration } from '../os/secure-memory.js';
 import type { Client } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
-import { Base64Bytes, encodeLine } from '../protocol/codec.js';
+import { encodeLine, SecretBytes } from '../protocol/codec.js';
 import { LISTEN_BACKLOG, MAX_CONNECTIONS, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { errorReply, KEYED_OPS, okReply, type Request } from '../protocol/messages.js';
 import type { VaultPaths } from '../store/paths.js';
@@ -20,14 +20,13 @@ import { readPrivate } from '../store/secure-file.js';
 import { compareFile, describePolicy, policyDigest, policyInForce, UNKNOWN_POLICY, type FileState, type PolicyInForce } from '../policy/sealed.js';
 import type { Policy } from '../policy/policy.js';
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
-import { toBase64Bytes } from '../vault/base64.js';
 import { secretCopy } from '../vault/bytes.js';
 import { vaultIdOf } from '../vault/format.js';
 import { wipeMap } from '../vault/payload.js';
 import { keysFor, wipeKeys } from '../vault/vault.js';
 import { constantTimeEqual } from '../vault/crypto.js';
 import { VERSION } from '../version.js';
-import { anchorOnWrite } from '../audit/anchor.js';
+import { daemonAnchorOnWrite } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
 import { Connection } from './connection.js';
@@ -85,7 +84,7 @@ export class AgentServer {
     this.guard = options.guard;
     this.state = new AgentState((reason, session) => this.onLock(reason, session));
     this.vault = new AgentVault(options.paths, this.state);
-    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: anchorOnWrite(this.guard.audit, null, (why) => this.options.log(`audit log tampered with: ${why}; the vault keeps its anchor, so audit verify reports it`), (err) => this.options.log(err.message)) };
+    this.vault.hooks = { onPolicy: (text) => this.installPolicy(text), anchor: daemonAnchorOnWrite(this.guard.audit, this.options.log) };
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
@@ -192,23 +191,37 @@ export class AgentServer {
     new Connection(socket, client, (request, c) => this.answer(request, c), (c, reason) => this.options.log(`bad frame from pid ${c.pid}: ${reason}`));
   }
 
-  private async answer(request: Request, client: Client): Promise<Record<string, unknown>> {
+  /** The reply to a request (never rejects). A get takes no async step but its audit line. */
+  private answer(request: Request, client: Client): Promise<Record<string, unknown>> {
     try {
       if (KEYED_OPS.has(request.op)) {
         if (!this.state.current()) {
           checkVault(this.options.paths); // "no vault" (run init) says more than "locked" (run unlock)
           const [code, message] = LOCK_MESSAGES[this.state.lockReason];
-          return errorReply(request.id, code, message, UNLOCK_HINT);
+          return Promise.resolve(errorReply(request.id, code, message, UNLOCK_HINT));
         }
         this.vault.refresh(); // a policy sealed by another process is in force before this request is decided
+        this.state.touch();
       }
-      if (KEYED_OPS.has(request.op)) this.state.touch();
-      return okReply(request.id, await this.handle(request, client));
+      const done = request.op === 'get' ? this.get(request.name, client) : this.handle(request, client);
+      return done.then(
+        (fields) => okReply(request.id, fields),
+        (err: unknown) => this.failure(request, err),
+      );
     } catch (err) {
-      if (err instanceof GlassdomeError) return errorReply(request.id, err.code, err.message, err.hint);
-      this.options.log(`internal error in ${request.op}: ${(err as Error).stack ?? String(err)}`);
-      return errorReply(request.id, 'internal', 'internal error in the agent');
+      return Promise.resolve(this.failure(request, err));
     }
+  }
+
+  private failure(request: Request, err: unknown): Record<string, unknown> {
+    if (err instanceof GlassdomeError) return errorReply(request.id, err.code, err.message, err.hint);
+    this.options.log(`internal error in ${request.op}: ${(err as Error).stack ?? String(err)}`);
+    return errorReply(request.id, 'internal', 'internal error in the agent');
+  }
+
+  /** A value, handed to the reply's encoder, which writes its base64 into the line and wipes it. */
+  private get(name: string, client: Client): Promise<Record<string, unknown>> {
+    return this.guard.store(client, this.vault).get(name).then((value) => ({ value: new SecretBytes(value) }));
   }
 
   private async handle(request: Request, client: Client): Promise<Record<string, unknown>> {
@@ -226,14 +239,8 @@ export class AgentServer {
         await this.anchor('lock'); // the lines of this session, the lock line included, are anchored before the key goes
         this.state.lock('locked');
         return {};
-      case 'get': {
-        const value = await store.get(request.name);
-        try {
-          return { value: new Base64Bytes(toBase64Bytes(value)) };
-        } finally {
-          value.fill(0);
-        }
-      }
+      case 'get':
+        return this.get(request.name, client);
       case 'list': {
         if (!request.details) return { names: await store.list() };
         const infos = await store.infos();

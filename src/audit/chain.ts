@@ -38,17 +38,74 @@ export function lineHash(line: string): string {
   return crypto.hash('sha256', line, 'hex');
 }
 
-/** HMAC-SHA-256 through OpenSSL: about 2 µs a line, where a keyed BLAKE2b in JavaScript cost 130 µs on the agent's hot path. */
+/**
+ * HMAC-SHA-256 of a line through OpenSSL's HMAC, for verification. The writer computes the same
+ * MAC with LineMac; every MAC a test writes is checked here, so the two cannot drift apart.
+ */
 function lineMac(key: Uint8Array, body: string): string {
   return crypto.createHmac('sha256', key).update(MAC_DOMAIN).update(body, 'utf8').digest('hex');
 }
 
+const SHA256_BLOCK = 64;
+
+/**
+ * HMAC-SHA-256 of lines under one audit key (RFC 2104), the key's pads computed once for a batch
+ * of lines: two one-shot hashes a line, with no OpenSSL HMAC object to create and collect (~1 µs
+ * less a line on the agent's hot path). Holds key material: wipe it when the batch is written.
+ */
+export class LineMac {
+  /** The inner pad, the MAC domain, then room for a line's text. */
+  private inner: Buffer;
+  /** The outer pad, then room for the inner digest. */
+  private readonly outer = Buffer.alloc(SHA256_BLOCK + 32);
+  private readonly prefix: number;
+
+  constructor(key: Uint8Array) {
+    const k = key.length > SHA256_BLOCK ? crypto.hash('sha256', key, 'buffer') : key;
+    this.prefix = SHA256_BLOCK + Buffer.byteLength(MAC_DOMAIN);
+    this.inner = Buffer.alloc(this.prefix + 1024);
+    for (let i = 0; i < SHA256_BLOCK; i++) {
+      this.inner[i] = 0x36 ^ (k[i] ?? 0);
+      this.outer[i] = 0x5c ^ (k[i] ?? 0);
+    }
+    this.inner.write(MAC_DOMAIN, SHA256_BLOCK, 'latin1');
+  }
+
+  /** The MAC (hex) of a line's text. */
+  of(body: string): string {
+    if (this.prefix + body.length * 3 > this.inner.length) {
+      const grown = Buffer.alloc(this.prefix + body.length * 3);
+      this.inner.copy(grown, 0, 0, this.prefix);
+      this.inner.fill(0);
+      this.inner = grown;
+    }
+    const n = this.inner.write(body, this.prefix, 'utf8');
+    this.outer.write(crypto.hash('sha256', this.inner.subarray(0, this.prefix + n), 'binary'), SHA256_BLOCK, 'binary'); // 'binary' is latin1: one char a byte, no Buffer made
+    return crypto.hash('sha256', this.outer, 'hex');
+  }
+
+  wipe(): void {
+    this.inner.fill(0);
+    this.outer.fill(0);
+  }
+}
+
 /** The text of a new line number `seq` after `prev` (no newline), MACed under `key` when there is one. */
-export function buildLine(event: AuditEvent, seq: number, prev: string, key: Uint8Array | undefined): string {
-  // The text of JSON.stringify({ ...event, seq, prev }), without copying the event (a third of a line's cost).
-  const body = `${JSON.stringify(event).slice(0, -1)},"seq":${JSON.stringify(seq)},"prev":${JSON.stringify(prev)}}`;
-  const withMac = `${body.slice(0, -1)},"mac":${key ? `"${lineMac(key, body)}"` : 'null'}}`;
-  return `${withMac.slice(0, -1)},"hash":"${lineHash(withMac)}"}`;
+export function buildLine(event: AuditEvent, seq: number, prev: string, key: Uint8Array | LineMac | undefined): string {
+  if (key instanceof Uint8Array) {
+    const mac = new LineMac(key);
+    try {
+      return buildLine(event, seq, prev, mac);
+    } finally {
+      mac.wipe();
+    }
+  }
+  // The text of JSON.stringify({ ...event, seq, prev, mac, hash }), built from one open prefix
+  // (no copy of the event, no slicing of the longer strings: each slice flattened a rope).
+  const json = JSON.stringify(event);
+  const open = `${json.slice(0, -1)},"seq":${JSON.stringify(seq)},"prev":${JSON.stringify(prev)}`;
+  const withMac = `${open},"mac":${key ? `"${key.of(`${open}}`)}"` : 'null'}`;
+  return `${withMac},"hash":"${lineHash(`${withMac}}`)}"}`;
 }
 
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;

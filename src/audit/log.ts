@@ -15,7 +15,7 @@ import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
 import { ioError, openPrivate, readPrivate } from '../store/secure-file.js';
-import { buildLine, GENESIS, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
+import { buildLine, GENESIS, LineMac, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
 
 /** The chain's last line: its number (0: empty) and its hash. */
 export interface ChainHead {
@@ -209,11 +209,17 @@ export class AuditLog {
     let prev = this.lastHash;
     let seq = this.lastSeq;
     const key = this.key();
-    const lines = events.map((event) => {
-      const line = buildLine(event, ++seq, prev, key);
-      prev = lineHash(line);
-      return line;
-    });
+    const mac = key ? new LineMac(key) : undefined; // the key's pads, once for the batch
+    let lines: string[];
+    try {
+      lines = events.map((event) => {
+        const line = buildLine(event, ++seq, prev, mac);
+        prev = lineHash(line);
+        return line;
+      });
+    } finally {
+      mac?.wipe();
+    }
     const bytes = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
@@ -237,7 +243,7 @@ export class AuditLog {
 /** An event with the fields the log fills in: its time and a unique id. */
 function stamped(event: NewEvent): AuditEvent {
   return {
-    timestamp: new Date().toISOString(),
+    timestamp: isoNow(),
     event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
     event_type: event.event_type,
     client: event.client,
@@ -248,11 +254,24 @@ function stamped(event: NewEvent): AuditEvent {
   };
 }
 
+let isoAt = -1;
+let isoText = '';
+
+/** The time now as ISO 8601 text, formatted once per millisecond (lines of one batch share it). */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoAt) {
+    isoAt = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 /** The line that closes a file before it is rotated away; it says so when the oldest file is dropped. */
 function rotationEvent(path: string): AuditEvent {
   const start = fs.existsSync(`${path}.${KEEP_ROTATED}`) ? firstSeq(`${path}.${KEEP_ROTATED - 1}`) : null;
   return {
-    timestamp: new Date().toISOString(),
+    timestamp: isoNow(),
     event_id: `evt_${ID_PREFIX}${(idCounter++ % 0x100000000).toString(16).padStart(8, '0')}`,
     event_type: 'admin_action',
     client: null,

@@ -44,7 +44,7 @@ export function identityChange(identity: ProcessIdentity, memo?: Map<unknown, un
   if (identity.startTime === null) return 'the process could not be identified when it connected';
   const { start, exe } = procNow(identity, memo);
   const exited = `pid ${identity.pid} has exited (the connection outlived the process that opened it)`;
-  if (identity.pidfd !== null && !pidfdAlive(identity.pidfd)) return exited;
+  if (identity.pidfd !== null && !aliveNow(identity, memo)) return exited;
   if (exe === null && identity.exe !== null && !isRunning(identity.pid)) return exited; // a zombie not yet reaped
   if (start !== identity.startTime) return `pid ${identity.pid} is no longer the process that connected (it exited; the pid was reused or is gone)`;
   if (exe !== identity.exe) return `pid ${identity.pid} now runs another executable than when it connected (${identity.exe ?? 'unknown'} -> ${exe ?? 'unknown'}, as dev:inode)`;
@@ -64,6 +64,20 @@ function procNow(identity: ProcessIdentity, memo: Map<unknown, unknown> | undefi
   if (identity.pidfd !== null) return { start: identity.startTime, exe: seen.exe };
   if (seen.start === undefined) seen.start = startTime(identity.pid);
   return { start: seen.start, exe: seen.exe };
+}
+
+/**
+ * Whether the pinned process runs, through its pidfd. Within one memo, a pidfd found alive
+ * answers for every identity of the same pid and start time: they pinned the same process (a pid
+ * is not reused while its process runs), so a batch asks the kernel once per process, not once
+ * per connection. A dead pidfd is never shared: each identity asks on its own.
+ */
+function aliveNow(identity: ProcessIdentity, memo: Map<unknown, unknown> | undefined): boolean {
+  const key = `alive:${identity.pid}:${identity.startTime}`;
+  if (memo?.get(key) === true) return true;
+  const alive = pidfdAlive(identity.pidfd!);
+  if (alive) memo?.set(key, true);
+  return alive;
 }
 
 /** Closes the pidfd (when the connection ends). */

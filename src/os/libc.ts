@@ -49,6 +49,10 @@ const PROTOTYPES = {
   setsockopt: 'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
   send: 'intptr_t send(int fd, const void *buf, size_t len, int flags)',
   syscall: 'long syscall(long number, ...)',
+  // The same symbol with fixed arguments, for the agent's per-request liveness check: a variadic
+  // call through koffi parses its argument types on every call. glibc's syscall() is a register
+  // shuffle that reads no variadic state, so the fixed form is safe on x86_64 and arm64.
+  syscall4: 'long syscall(long number, int a, int b, void *c, unsigned int d)',
   posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
   posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
   posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
@@ -264,7 +268,7 @@ export function pidfdOpen(pid: number): number {
  * has exited; a zombie still counts). Any failure, a closed pidfd included, answers false.
  */
 export function pidfdAlive(pidfd: number): boolean {
-  return c('syscall')(SYS_PIDFD_SEND_SIGNAL, 'int', pidfd, 'int', 0, 'void *', null, 'unsigned int', 0) === 0;
+  return c('syscall4')(SYS_PIDFD_SEND_SIGNAL, pidfd, 0, null, 0) === 0;
 }
 
 const AF_UNIX = 1;

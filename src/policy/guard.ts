@@ -64,18 +64,28 @@ export class Guard {
 
   /** Decides, and audits a denial; throws `denied`. */
   async authorize(client: Client, action: Action, op: string, secret: string | null): Promise<Decision> {
+    return this.authorizeNow(client, action, op, secret);
+  }
+
+  /** The decision when it allows; else a promise that audits the denial and rejects with `denied`. */
+  authorizeNow(client: Client, action: Action, op: string, secret: string | null): Decision | Promise<never> {
     const decision = this.enforce ? decide(this.policy, client, action, secret) : { allow: true, by: 'not enforced here' };
     if (this.enforce && this.blocked !== null && op !== 'lock') {
-      await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: 'no policy sealed' });
-      fail('denied', this.blocked, APPLY_HINT);
+      return this.refuse(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: 'no policy sealed' }, new GlassdomeError('denied', this.blocked, APPLY_HINT));
     }
     if (!decision.allow) {
-      await this.record(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: decision.by });
       const who = describeClient(client);
       const hint = client.remote ? `allow its CN in the sealed policy (a rule with clients: ["${client.remote.cn}"], then: glassdome policy apply)` : `see why: glassdome policy check --exe ${client.exe ?? 'EXE'} ${secret ?? '-'} ${action}`;
-      fail('denied', `the policy denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, hint);
+      const error = new GlassdomeError('denied', `the policy denies ${who} ${action} on ${secret === null ? op : JSON.stringify(secret)} (${decision.by})`, hint);
+      return this.refuse(client, { event_type: 'secret_denied', action: op, resource: secret, result: 'denied', reason: decision.by }, error);
     }
     return decision;
+  }
+
+  /** Audits a refusal, then rejects with its error (or with the audit's failure). */
+  private async refuse(client: Client, event: Omit<NewEvent, 'client'>, error: GlassdomeError): Promise<never> {
+    await this.record(client, event);
+    throw error;
   }
 
   /**
@@ -98,10 +108,15 @@ export class Guard {
 
   /**
    * Takes a token from `limiter` for `client` (its bucket named by `key`: uid and executable unless
-   * given), or audits (sparingly) and throws `rate_limited` naming the client's command.
+   * given): null when it had one; else a promise that audits (sparingly) and rejects with
+   * `rate_limited` naming the client's command.
    */
-  async limit(limiter: RateLimiter, client: Client, op: string, resource: string | null, key = clientKey(client)): Promise<void> {
-    if (limiter.take(key)) return;
+  limit(limiter: RateLimiter, client: Client, op: string, resource: string | null, key = clientKey(client)): Promise<never> | null {
+    if (limiter.take(key)) return null;
+    return this.limited(limiter, client, op, resource, key);
+  }
+
+  private async limited(limiter: RateLimiter, client: Client, op: string, resource: string | null, key: string): Promise<never> {
     const now = Date.now();
     const seen = this.lastRateAudit.get(key);
     if (!seen || now - seen.at >= RATE_AUDIT_INTERVAL_MS) {
@@ -130,17 +145,34 @@ class GuardedStore implements SecretStore {
     private readonly inner: SecretStore,
   ) {}
 
-  async get(name: string): Promise<Uint8Array> {
-    await this.guard.limit(this.guard.reads, this.client, 'get', name);
-    const decision = await this.guard.authorize(this.client, 'read', 'get', name);
-    const value = await this.attempt('get', name, decision, () => this.inner.get(name));
+  /**
+   * Synchronous up to the audit line when the inner store can read at once (the agent's vault):
+   * one promise per read, not one per step. The value is withheld (and wiped) if the line fails.
+   */
+  get(name: string): Promise<Uint8Array> {
+    const limited = this.guard.limit(this.guard.reads, this.client, 'get', name);
+    if (limited) return limited;
+    const decision = this.guard.authorizeNow(this.client, 'read', 'get', name);
+    if (decision instanceof Promise) return decision;
+    if (!this.inner.getNow) return this.attempt('get', name, decision, () => this.inner.get(name)).then((value) => this.release(name, decision, value));
+    let value: Uint8Array;
     try {
-      await this.access('get', name, decision, 'success', 'so the value is withheld', this.guard.identityCheck(this.client, 'get', name));
+      value = this.inner.getNow(name);
     } catch (err) {
-      value.fill(0);
-      throw err;
+      return this.attempt('get', name, decision, () => Promise.reject(err));
     }
-    return value;
+    return this.release(name, decision, value);
+  }
+
+  /** Resolves with `value` once its access is audited; wipes it and rejects when it cannot be. */
+  private release(name: string, decision: Decision, value: Uint8Array): Promise<Uint8Array> {
+    return this.access('get', name, decision, 'success', 'so the value is withheld', this.guard.identityCheck(this.client, 'get', name)).then(
+      () => value,
+      (err: unknown) => {
+        value.fill(0);
+        throw err;
+      },
+    );
   }
 
   async list(): Promise<string[]> {
@@ -184,13 +216,11 @@ class GuardedStore implements SecretStore {
   }
 
   /** Audits an access (under `check`, when given); an audit failure becomes `audit_failed` saying what it cost. */
-  private async access(op: string, name: string | null, decision: Decision, result: string, consequence: string, check?: LineCheck): Promise<void> {
-    try {
-      await this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result, reason: decision.by }, check);
-    } catch (err) {
+  private access(op: string, name: string | null, decision: Decision, result: string, consequence: string, check?: LineCheck): Promise<void> {
+    return this.guard.record(this.client, { event_type: 'secret_access', action: op, resource: name, result, reason: decision.by }, check).catch((err: unknown) => {
       if (err instanceof GlassdomeError && err.code === 'audit_failed') throw new GlassdomeError('audit_failed', `${err.message}, ${consequence}`, err.hint);
       throw err;
-    }
+    });
   }
 
   /** The outcome of a write already recorded as an attempt: the change stands even if this line is lost. */

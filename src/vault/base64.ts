@@ -37,9 +37,20 @@ export function toBase64(bytes: Uint8Array): string {
 
 /** Encodes bytes as canonical base64 held in bytes (ASCII), so the text never becomes a JS string. */
 export function toBase64Bytes(bytes: Uint8Array): Uint8Array {
+  const out = secretBuffer(base64Length(bytes.length));
+  writeBase64(bytes, out, 0);
+  return out;
+}
+
+/** The length of the base64 text of `n` bytes. */
+export function base64Length(n: number): number {
+  return Math.ceil(n / 3) * 4;
+}
+
+/** Writes the canonical base64 of `bytes` as ASCII into `out` at `offset`; returns the offset after it. */
+export function writeBase64(bytes: Uint8Array, out: Uint8Array, offset: number): number {
   const n = bytes.length;
-  const out = secretBuffer(Math.ceil(n / 3) * 4);
-  let o = 0;
+  let o = offset;
   let i = 0;
   for (; i + 2 < n; i += 3) {
     const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
@@ -56,7 +67,7 @@ export function toBase64Bytes(bytes: Uint8Array): Uint8Array {
     out[o++] = rest === 2 ? CODES[(v >> 6) & 63]! : 61;
     out[o++] = 61;
   }
-  return out;
+  return o;
 }
 
 /**

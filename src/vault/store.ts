@@ -9,6 +9,8 @@ import type { SecretMap } from './payload.js';
 export interface SecretStore {
   /** The value of a secret; `not_found` when there is none. */
   get(name: string): Promise<Uint8Array>;
+  /** The value at once, where the store holds it in memory (the agent's vault); `get` otherwise. */
+  getNow?(name: string): Uint8Array;
   /** Every secret name, sorted. */
   list(): Promise<string[]>;
   /** Creates or replaces a secret. */

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AuditLog, readAuditFiles } from '../../src/audit/log.js';
-import { buildLine, verifyChain, GENESIS, lineHash } from '../../src/audit/chain.js';
+import crypto from 'node:crypto';
+import { buildLine, verifyChain, GENESIS, LineMac, lineHash } from '../../src/audit/chain.js';
 
 async function writeLog(count: number, rotateBytes?: number): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gd-audit-'));
@@ -198,5 +199,33 @@ describe('buildLine', () => {
       expect(parsed).toMatchObject({ ...event, seq: 12, prev: 'f'.repeat(64) });
       expect(verifyChain([{ name: 'audit.log', lines: [buildLine(event, 1, GENESIS, key)] }], false).broken).toBeNull();
     }
+  });
+});
+
+describe('LineMac', () => {
+  const event = (reason: string) => ({ timestamp: '2026-01-01T00:00:00.000Z', event_id: 'evt_1', event_type: 'secret_access', client: null, action: 'get', resource: 'db', result: 'success', reason });
+
+  it('is HMAC-SHA-256 over the MAC domain and the line, for short, long and multi-byte lines, one instance for a whole batch', () => {
+    for (const key of [new Uint8Array(32).fill(9), crypto.randomBytes(32), crypto.randomBytes(100)]) {
+      const mac = new LineMac(key);
+      for (const body of ['{}', 'x'.repeat(1023), 'é€😀'.repeat(2000), 'y'.repeat(5000), '{}']) {
+        expect(mac.of(body)).toBe(crypto.createHmac('sha256', key).update('glassdome/audit/v1\n').update(body, 'utf8').digest('hex'));
+      }
+      mac.wipe();
+    }
+  });
+
+  it('writes lines a keyed verify accepts, and one of another key fails', () => {
+    const key = crypto.randomBytes(32);
+    const mac = new LineMac(key);
+    const lines: string[] = [];
+    let prev = GENESIS;
+    for (const reason of ['short', 'ü'.repeat(3000), 'end']) {
+      lines.push(buildLine(event(reason), lines.length + 1, prev, mac));
+      prev = lineHash(lines[lines.length - 1]!);
+    }
+    mac.wipe();
+    expect(verifyChain([{ name: 'audit.log', lines }], false, { key, anchor: null })).toMatchObject({ broken: null, keyed: 3 });
+    expect(verifyChain([{ name: 'audit.log', lines }], false, { key: crypto.randomBytes(32), anchor: null }).broken?.problem).toMatch(/MAC does not match/);
   });
 });

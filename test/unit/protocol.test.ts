@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Base64Bytes, LineSplitter, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
+import { Base64Bytes, LineSplitter, SecretBytes, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
 import { isRejection, parseRequest } from '../../src/protocol/messages.js';
 import { MAX_BATCH_ENTRIES } from '../../src/protocol/limits.js';
 
@@ -114,5 +114,20 @@ describe('secret fields as bytes', () => {
     expect(line.bytes.every((b) => b === 0) && ascii.every((b) => b === 0)).toBe(true);
     expect(Buffer.from(encodeReply({ ok: true }).bytes).toString()).toBe('{"ok":true}\n');
     expect(Buffer.from(encodeReply({ value: new Base64Bytes(new Uint8Array(Buffer.from('AA=='))) }).bytes).toString()).toBe('{"value":"AA=="}\n');
+  });
+
+  it('writes SecretBytes as base64 straight into the line, the same bytes as Base64Bytes, and wipes them at once', () => {
+    for (const size of [0, 1, 2, 3, 7, 64, 1000]) {
+      const raw = new Uint8Array(size).map((_, i) => (i * 37 + 11) & 255);
+      const expected = Buffer.from(encodeReply({ v: 1, id: 9, ok: true, value: new Base64Bytes(new Uint8Array(Buffer.from(Buffer.from(raw).toString('base64')))) }).bytes).toString();
+      const line = encodeReply({ v: 1, id: 9, ok: true, value: new SecretBytes(raw) });
+      expect(Buffer.from(line.bytes).toString()).toBe(expected);
+      expect(JSON.parse(expected).value).toBe(Buffer.from(new Uint8Array(size).map((_, i) => (i * 37 + 11) & 255)).toString('base64'));
+      expect(raw.every((b) => b === 0)).toBe(true);
+      line.wipe();
+      expect(line.bytes.every((b) => b === 0)).toBe(true);
+    }
+    const two = encodeReply({ a: new SecretBytes(new Uint8Array([1])), b: 'x', c: new Base64Bytes(new Uint8Array(Buffer.from('Ag=='))) });
+    expect(JSON.parse(Buffer.from(two.bytes).toString())).toEqual({ b: 'x', a: 'AQ==', c: 'Ag==' });
   });
 });
