@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { GlassdomeError, isErrorCode } from '../errors.js';
 import { connectStream, peerCredentials } from '../os/libc.js';
 import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { MAX_PENDING_PER_CONNECTION, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { fromBase64 } from '../vault/base64.js';
 import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
 
@@ -58,6 +58,8 @@ export class AgentClient implements SecretStore {
   private nextId = 1;
   private readonly splitter = new LineSplitter();
   private readonly replies = new Map<number, Record<string, unknown>>();
+  /** Ids of requests written whose replies have not been read yet (at most MAX_PENDING_PER_CONNECTION). */
+  private readonly unanswered = new Set<number>();
   private readonly chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   private failure: GlassdomeError | undefined;
   /** The id of a `hello` sent ahead of the first request, and the vault it must name. */
@@ -218,10 +220,17 @@ export class AgentClient implements SecretStore {
     return reply as unknown as Hello;
   }
 
-  /** Writes one request line; returns its id. */
+  /**
+   * Writes one request line; returns its id. At most MAX_PENDING_PER_CONNECTION requests are on
+   * the wire unanswered: past that, replies are read (and kept) first. Unbounded, a client writing
+   * many requests before reading (exec's gets) and an agent that stops reading once 8 MiB of its
+   * replies wait would each wait for the other until the timeout.
+   */
   private send(op: string, fields: Record<string, unknown>): number {
+    while (this.unanswered.size >= MAX_PENDING_PER_CONNECTION) this.readMore();
     const id = this.nextId++;
     this.write(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    this.unanswered.add(id);
     return id;
   }
 
@@ -270,7 +279,10 @@ export class AgentClient implements SecretStore {
       if (frame.kind === 'line') frame.bytes.fill(0);
       if (typeof doc !== 'object' || doc === null) throw this.fail(new GlassdomeError('internal', `the agent at ${this.socketPath} sent a malformed reply`));
       const reply = doc as Record<string, unknown>;
-      if (typeof reply.id === 'number') this.replies.set(reply.id, reply);
+      if (typeof reply.id === 'number') {
+        this.replies.set(reply.id, reply);
+        this.unanswered.delete(reply.id);
+      }
       else if (reply.ok !== true) throw this.fail(replyError(reply)); // busy, denied at accept: for every request
     }
     if (this.splitter.buffered === 0) data.fill(0);
