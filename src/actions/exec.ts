@@ -9,13 +9,12 @@
 // /dev/fd/N cannot open). No value goes into the child's env or argv.
 
 import fs from 'node:fs';
-import { openStore } from '../cli/session.js';
+import type { OpenStore } from '../cli/session.js';
 import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
 import { secretsJson } from '../exec/secrets-json.js';
 import { readTemplate } from '../exec/template-file.js';
 import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import { spawnChild, SpawnError, type Child } from '../os/spawn.js';
-import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
 
 /** The descriptor that carries the JSON object. */
@@ -35,8 +34,22 @@ export interface ExecOptions {
   argv: string[];
 }
 
-/** Runs the child; resolves with its exit status (128+N when killed by signal N). */
-export async function execAction(options: ExecOptions, paths: VaultPaths): Promise<number> {
+/**
+ * Runs the child; resolves with its exit status (128+N when killed by signal N). `opening` is the
+ * vault's source as openStore gives it, opened by the caller: the lean entry opens it (and sends the
+ * agent its hello) before this module loads. Its error, if any, is reported after those of the
+ * arguments; it is closed once the values are fetched, or on any failure before.
+ */
+export async function execAction(options: ExecOptions, opening: Promise<OpenStore>): Promise<number> {
+  opening.catch(() => undefined); // reported where it is awaited, unless an argument's error comes first
+  try {
+    return await execWith(options, opening);
+  } finally {
+    opening.then((s) => s.close(), () => undefined);
+  }
+}
+
+async function execWith(options: ExecOptions, opening: Promise<OpenStore>): Promise<number> {
   const chosen = options.secrets.map((n) => checkName(n));
   const wanted = placeholders(options.argv);
   const templates = new Map(wanted.filter((p) => p.kind === 'template').map((p) => [p.ref, readTemplate(p.ref)]));
@@ -45,8 +58,8 @@ export async function execAction(options: ExecOptions, paths: VaultPaths): Promi
   const buffers: Uint8Array[] = [...templates.values()];
   let values = new Map<string, Uint8Array>();
   try {
-    disableCoreDumps();
-    const fetched = await fetchValues(paths, chosen, fileNames, wanted.length > 0);
+    disableCoreDumps(); // the callers did before opening the source; the action does not rely on it
+    const fetched = await fetchValues(opening, chosen, fileNames, wanted.length > 0);
     // Non-dumpable only now: while it asked, the agent had to see this process's executable.
     setNotDumpable();
     values = fetched.values;
@@ -84,8 +97,8 @@ function descriptorBytes(p: Placeholder, values: Map<string, Uint8Array>, templa
  * The JSON carries the names chosen with -s; without -s, none when placeholders say what the
  * child needs (least privilege), else every secret.
  */
-async function fetchValues(paths: VaultPaths, chosen: string[], fileNames: string[], hasPlaceholders: boolean): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
-  const session = await openStore(paths);
+async function fetchValues(opening: Promise<OpenStore>, chosen: string[], fileNames: string[], hasPlaceholders: boolean): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
+  const session = await opening;
   try {
     const jsonNames = chosen.length > 0 ? [...new Set(chosen)] : hasPlaceholders ? [] : await session.store.list();
     const names = [...new Set([...jsonNames, ...fileNames])];
@@ -115,12 +128,10 @@ async function run(argv: string[], fds: number[], options: ExecOptions, maskValu
   inheritBlockingStdio([0, 1, 2]);
   // Caught from before the child starts: a signal that comes while it starts is not glassdome's
   // death but the child's, once the event loop runs the handler (by then the pid is known).
-  // Until its status is taken the child is a zombie at worst, so its pid is never another's.
+  // Child.kill sends nothing once the child is reaped, so its pid is never another's.
   let child: Child | undefined;
   const forwarders = FORWARDED_SIGNALS.map((signal) => {
-    const forward = (): void => {
-      if (child) process.kill(child.pid, signal);
-    };
+    const forward = (): void => child?.kill(signal);
     process.on(signal, forward);
     return () => process.off(signal, forward);
   });

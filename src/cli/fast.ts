@@ -6,7 +6,12 @@
 // so behaviour stays identical. test/unit/fast.test.ts checks these specs against oclif's manifest.
 
 import { renderError } from './render.js';
+import { openStore } from './session.js';
+import { disableCoreDumps } from '../os/libc.js';
 import { vaultPaths } from '../store/paths.js';
+
+/** What every exec placeholder starts with (src/exec/placeholders.ts): with one, exec lists nothing. */
+const PLACEHOLDER_MARK = '{{glassdome';
 
 /** A flag the lean parser knows: its short form and whether it takes a value. */
 export interface FlagSpec {
@@ -120,7 +125,15 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
   if (command === 'exec') {
     const parsed = parseExecArgs(rest);
     if (!parsed) return null;
-    return guarded(false, async () => (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, vaultPaths()));
+    return guarded(false, async () => {
+      // Connected, and the agent sent its hello (and the list exec will ask for, when it hands over
+      // every secret), before exec's own code loads: the agent answers while that code loads,
+      // instead of after. No core dump from here on.
+      disableCoreDumps();
+      const listsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK));
+      const opening = openStore(vaultPaths(), process.env, listsAll ? [{ op: 'list' }] : []);
+      return (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, opening);
+    });
   }
   const spec = LEAN_SPECS[command];
   const parsed = spec ? parseSpec(spec, rest) : null;

@@ -4,7 +4,7 @@
 // vault, tampered file) stops the search.
 
 import fs from 'node:fs';
-import { AgentClient } from '../client/agent-client.js';
+import { AgentClient, type EarlyRequest } from '../client/agent-client.js';
 import { GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkVault, readMasterKeyText } from '../store/vault-text.js';
@@ -22,12 +22,15 @@ export interface OpenStore {
   close(): void;
 }
 
-/** The agent at GLASSDOME_AUTH_SOCK, or null when none is set or none answers there. */
-export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient | null> {
+/**
+ * The agent at GLASSDOME_AUTH_SOCK, or null when none is set or none answers there. With `early`,
+ * its hello and those requests are sent at once (AgentClient.connect).
+ */
+export async function connectAgent(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env, early?: readonly EarlyRequest[]): Promise<AgentClient | null> {
   const socketPath = env.GLASSDOME_AUTH_SOCK;
   if (!socketPath) return null;
   try {
-    return await AgentClient.connect(socketPath, paths.home);
+    return await AgentClient.connect(socketPath, paths.home, early);
   } catch (err) {
     if (err instanceof GlassdomeError && err.code === 'no_agent') return null;
     throw err;
@@ -49,15 +52,19 @@ function prefetchKeyringKey(paths: VaultPaths): Promise<PrefetchedKey | undefine
   return (require('../keyring/os-keyring.js') as typeof import('../keyring/os-keyring.js')).prefetchMasterKey(vaultId);
 }
 
-/** The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it. */
-export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env): Promise<OpenStore> {
+/**
+ * The unlocked vault, from the agent or the keyring session; `locked` (exit 4) when neither has it.
+ * Everything up to the agent's connect runs in the call itself; `ask` also sends the agent its
+ * hello and those requests then (AgentClient.connect's `early`).
+ */
+export async function openStore(paths: VaultPaths, env: NodeJS.ProcessEnv = process.env, ask?: readonly EarlyRequest[]): Promise<OpenStore> {
   if (env.GLASSDOME_SERVER) {
     const { RemoteClient } = require('../client/remote-client.js') as typeof import('../client/remote-client.js');
     const remote = RemoteClient.fromEnv(env);
     return { store: remote, mode: 'server', close: () => remote.close() };
   }
   checkVault(paths); // no vault, or an open directory: say so before asking any source
-  const client = await connectAgent(paths, env);
+  const client = await connectAgent(paths, env, ask);
   if (client) return { store: client, mode: 'agent', close: () => client.close() };
   const early = prefetchKeyringKey(paths);
   const { openKeyringStore } = require('../keyring/session.js') as typeof import('../keyring/session.js');

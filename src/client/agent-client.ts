@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { GlassdomeError, isErrorCode } from '../errors.js';
 import { connectStream, peerCredentials } from '../os/libc.js';
 import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/limits.js';
+import { MAX_PENDING_PER_CONNECTION, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { fromBase64 } from '../vault/base64.js';
 import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
 
@@ -40,6 +40,17 @@ export interface Peer {
   uid: number;
 }
 
+/** A request written at connect, before the caller asks for it (AgentClient.connect). */
+export interface EarlyRequest {
+  op: string;
+  fields?: Record<string, unknown>;
+}
+
+/** What identifies a request written early: its op and fields. */
+function requestKey(op: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify([op, fields]);
+}
+
 const NO_AGENT_HINT = 'start one with: eval "$(glassdome agent)", then: glassdome unlock';
 
 /** A connection to the agent. */
@@ -47,10 +58,14 @@ export class AgentClient implements SecretStore {
   private nextId = 1;
   private readonly splitter = new LineSplitter();
   private readonly replies = new Map<number, Record<string, unknown>>();
+  /** Ids of requests written whose replies have not been read yet (at most MAX_PENDING_PER_CONNECTION). */
+  private readonly unanswered = new Set<number>();
   private readonly chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   private failure: GlassdomeError | undefined;
   /** The id of a `hello` sent ahead of the first request, and the vault it must name. */
   private pendingHello: { id: number; vault: string } | undefined;
+  /** Requests written at connect (`early`), by requestKey, whose replies no request() has taken yet. */
+  private readonly asked = new Map<string, number>();
   /** A request line not yet written (the hello), sent ahead of the next one. */
   private unsent: string | undefined;
   private closed = false;
@@ -66,15 +81,25 @@ export class AgentClient implements SecretStore {
    * Connects; `no_agent` when nothing answers at the path, `denied` when the socket is served by
    * another uid (nothing is sent then). With `vault`, a `hello` is pipelined ahead of the first
    * request, and no result is handed out until the agent is shown to serve that vault
-   * (`wrong_vault` otherwise): no extra round trip.
+   * (`wrong_vault` otherwise): no extra round trip. With `early`, the hello and those requests
+   * are written at once, for a caller with work to do before it asks: the agent answers meanwhile,
+   * and a later request() for one of them takes its reply instead of asking again.
    */
-  static async connect(socketPath: string, vault?: string): Promise<AgentClient> {
+  static async connect(socketPath: string, vault?: string, early?: readonly EarlyRequest[]): Promise<AgentClient> {
     const client = AgentClient.open(socketPath);
     if (vault !== undefined) {
       // Written together with the first request: one write, and one read for the agent.
       const id = client.nextId++;
       client.unsent = encodeLine({ v: PROTOCOL_VERSION, id, op: 'hello' });
       client.pendingHello = { id, vault };
+    }
+    if (early) {
+      try {
+        if (early.length === 0) client.write('');
+        for (const { op, fields } of early) client.asked.set(requestKey(op, fields), client.send(op, fields ?? {}));
+      } catch {
+        // recorded: the first request reports it
+      }
     }
     return client;
   }
@@ -111,11 +136,20 @@ export class AgentClient implements SecretStore {
     return this.peer.pid;
   }
 
-  /** Sends one request and resolves with the reply's fields. */
+  /**
+   * Sends one request and resolves with the reply's fields. The request is written at once and its
+   * reply read on a later microtask, so requests made together (exec's gets, in a Promise.all)
+   * are all on the wire before the first reply is awaited: one round trip, not one each.
+   */
   async request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
     if (this.failure) throw this.failure;
-    const id = this.send(op, fields);
+    const key = requestKey(op, fields);
+    const id = this.asked.get(key) ?? this.send(op, fields);
+    this.asked.delete(key);
+    await undefined;
     this.checkVaultOnce();
+    // A wrong vault, found while reading an earlier reply, is every later request's error too.
+    if (this.failure) throw this.failure;
     return this.receiveReply(id);
   }
 
@@ -186,10 +220,23 @@ export class AgentClient implements SecretStore {
     return reply as unknown as Hello;
   }
 
-  /** Writes one request line; returns its id. */
+  /**
+   * Writes one request line; returns its id. At most MAX_PENDING_PER_CONNECTION requests are on
+   * the wire unanswered: past that, replies are read (and kept) first. Unbounded, a client writing
+   * many requests before reading (exec's gets) and an agent that stops reading once 8 MiB of its
+   * replies wait would each wait for the other until the timeout.
+   */
   private send(op: string, fields: Record<string, unknown>): number {
+    while (this.unanswered.size >= MAX_PENDING_PER_CONNECTION) this.readMore();
     const id = this.nextId++;
-    const line = Buffer.from((this.unsent ?? '') + encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    this.write(encodeLine({ v: PROTOCOL_VERSION, id, op, ...fields }));
+    this.unanswered.add(id);
+    return id;
+  }
+
+  /** Writes `text`, after the hello if that is still unsent. */
+  private write(text: string): void {
+    const line = Buffer.from((this.unsent ?? '') + text);
     this.unsent = undefined;
     try {
       for (let off = 0; off < line.length; ) off += fs.writeSync(this.fd, line, off, line.length - off);
@@ -198,7 +245,6 @@ export class AgentClient implements SecretStore {
     } finally {
       line.fill(0);
     }
-    return id;
   }
 
   /** Reads until the reply with `id` has come; an error reply throws. */
@@ -233,7 +279,10 @@ export class AgentClient implements SecretStore {
       if (frame.kind === 'line') frame.bytes.fill(0);
       if (typeof doc !== 'object' || doc === null) throw this.fail(new GlassdomeError('internal', `the agent at ${this.socketPath} sent a malformed reply`));
       const reply = doc as Record<string, unknown>;
-      if (typeof reply.id === 'number') this.replies.set(reply.id, reply);
+      if (typeof reply.id === 'number') {
+        this.replies.set(reply.id, reply);
+        this.unanswered.delete(reply.id);
+      }
       else if (reply.ok !== true) throw this.fail(replyError(reply)); // busy, denied at accept: for every request
     }
     if (this.splitter.buffered === 0) data.fill(0);

@@ -2,7 +2,9 @@ import { Flags } from '@oclif/core';
 import { execAction } from '../actions/exec.js';
 import { GlassdomeCommand } from '../cli/base.js';
 import { parseExecArgs } from '../cli/fast.js';
+import { openStore } from '../cli/session.js';
 import { fail } from '../errors.js';
+import { disableCoreDumps } from '../os/libc.js';
 
 /** Flags other tools use to put secrets in a child's environment; exec refuses them by name. */
 const ENV_FLAGS = /^(--env|--env-file|--environment|--export|-e)(=|$)/;
@@ -37,7 +39,8 @@ export default class Exec extends GlassdomeCommand {
       refuseEnv(this.argv);
       fail('usage', 'exec needs a command', 'glassdome exec [-s NAME]... [--keep-agent] [--mask] -- CMD [ARGS]');
     }
-    this.done(await execAction(parsed, this.paths));
+    disableCoreDumps(); // before any source is opened
+    this.done(await execAction(parsed, openStore(this.paths)));
   }
 }
 

@@ -62,8 +62,6 @@ const PROTOTYPES = {
   posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, const void *sigset)',
   posix_spawnattr_destroy: 'int posix_spawnattr_destroy(void *attr)',
   posix_spawnp: 'int posix_spawnp(_Out_ int *pid, const char *file, const void *actions, const void *attr, const char **argv, const char **envp)',
-  // Called on a worker thread (koffi's async): a plain pointer to a Buffer, never an _Out_ copy.
-  waitid: 'int waitid(int idtype, int id, void *info, int options)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
   mallopt: 'int mallopt(int param, int value)',
 } as const;

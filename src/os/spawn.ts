@@ -3,23 +3,25 @@
 // (together ~5 ms of every `glassdome exec`), where glibc's posix_spawn uses a vfork-like clone.
 // The child gets what libuv gives one: stdio 0-2 inherited, every signal at its default action
 // and none blocked, and nothing else but the descriptors named here (all of Node's own are
-// close-on-exec). Waiting happens on a worker thread, so the event loop stays free to forward
-// signals, and the child stays a zombie (its pid never reused) until the status is taken.
+// close-on-exec). Its exit is learnt from SIGCHLD on the event loop, which also forwards signals
+// to it: the reap and every forward run on the one JS thread, so a signal is never sent to a pid
+// that has been reaped (and could be another process's now).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { duplicateAbove, errnoName, lastErrno, libcFunction } from './libc.js';
 
-/** A child process: its pid, and a promise of its exit status (128+N when killed by signal N). */
+/** A child process: its pid, a promise of its exit status (128+N when killed by signal N), and a way to signal it. */
 export interface Child {
   pid: number;
   exited: Promise<number>;
+  /** Sends `signal` to the child while it is unreaped; does nothing once its status is taken. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 /** glibc's posix_spawn_file_actions_t and posix_spawnattr_t fit in this many bytes (80 and 336). */
 const OPAQUE_BYTES = 512;
 const SIGSET_BYTES = 128;
-const SIGINFO_BYTES = 128;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 /**
@@ -27,12 +29,10 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
  * would leave its own two (32, 33) ignored in the child unless they are named here.
  */
 const RESET_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => s !== 9 && s !== 19);
-const P_PID = 1;
-const WEXITED = 4;
-const WNOWAIT = 0x01000000;
+const WNOHANG = 1;
 const EINTR = 4;
-
-type AsyncFn = ((...args: unknown[]) => number) & { async(...args: unknown[]): void };
+/** A timer this long keeps the event loop alive while the child runs (signal handles do not). */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
 
 /** A failure to start the child, with the errno's name as `code` (ENOENT, EACCES, ...). */
 export class SpawnError extends Error {
@@ -47,15 +47,77 @@ export class SpawnError extends Error {
  * file without a `#!` line runs under /bin/sh, as execvp(3) and libuv do.
  */
 export function spawnChild(argv: readonly string[], env: readonly string[], descriptors: readonly number[]): Child {
+  // Listening from before the child starts: its SIGCHLD cannot come too early.
+  const waiter = childWaiter();
   let pid: number;
   try {
-    pid = posixSpawn(argv[0]!, argv, env, descriptors);
+    try {
+      pid = posixSpawn(argv[0]!, argv, env, descriptors);
+    } catch (err) {
+      const found = err instanceof SpawnError && err.code === 'ENOEXEC' ? onPath(argv[0]!) : undefined;
+      if (found === undefined) throw err;
+      pid = posixSpawn('/bin/sh', ['/bin/sh', found, ...argv.slice(1)], env, descriptors);
+    }
   } catch (err) {
-    const found = err instanceof SpawnError && err.code === 'ENOEXEC' ? onPath(argv[0]!) : undefined;
-    if (found === undefined) throw err;
-    pid = posixSpawn('/bin/sh', ['/bin/sh', found, ...argv.slice(1)], env, descriptors);
+    waiter.stop();
+    throw err;
   }
-  return { pid, exited: exitStatus(pid) };
+  return waiter.watch(pid);
+}
+
+/**
+ * Waits for a child on the event loop: on each SIGCHLD, a non-blocking waitpid(2) for it. No
+ * worker thread (koffi's async call started libuv's pool of four threads, ~0.6 ms of every exec).
+ */
+function childWaiter(): { watch(pid: number): Child; stop(): void } {
+  // A SIGCHLD reaches JS on a later turn of the event loop, so never before watch() has set onChild.
+  let onChild = (): void => {};
+  const sigchld = (): void => onChild();
+  process.on('SIGCHLD', sigchld);
+  let keepAlive: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    process.off('SIGCHLD', sigchld);
+    clearInterval(keepAlive);
+  };
+  return {
+    stop,
+    watch(pid) {
+      let reaped = false;
+      const exited = new Promise<number>((resolve) => {
+        onChild = () => {
+          const status = tryReap(pid);
+          if (status === undefined) return;
+          reaped = true;
+          stop();
+          resolve(status);
+        };
+      });
+      // Signal handles do not keep the event loop alive; a timer does. Made once the child runs
+      // (a first timer costs ~0.3 ms, spent while the child starts on the other core).
+      keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
+      return {
+        pid,
+        exited,
+        kill(signal) {
+          if (!reaped) process.kill(pid, signal);
+        },
+      };
+    },
+  };
+}
+
+/** The child's status as a shell reports it once it has exited (reaping it); undefined while it runs. */
+function tryReap(pid: number): number | undefined {
+  const status = [0];
+  for (;;) {
+    const r = libcFunction('waitpid')(pid, status, WNOHANG);
+    if (r === pid) break;
+    if (r === 0) return undefined;
+    if (lastErrno() !== EINTR) return 1; // not our child any more (ECHILD): nothing left to wait for
+  }
+  const s = status[0]!;
+  const signal = s & 0x7f;
+  return signal === 0 ? (s >> 8) & 0xff : 128 + signal;
 }
 
 function posixSpawn(file: string, argv: readonly string[], env: readonly string[], descriptors: readonly number[]): number {
@@ -104,31 +166,4 @@ function onPath(command: string): string | undefined {
       return false;
     }
   });
-}
-
-/**
- * Waits for the child on a worker thread without reaping it (WNOWAIT: its pid stays its own while
- * signals are forwarded), then reaps it here and decodes the status.
- */
-function exitStatus(pid: number): Promise<number> {
-  const waitid = libcFunction('waitid') as AsyncFn;
-  return new Promise<number>((resolve) => {
-    // The siginfo_t the kernel fills, alive until the call returns (the callback holds it).
-    const info = Buffer.alloc(SIGINFO_BYTES);
-    // A failed wait (its errno belongs to the worker thread) falls back to a blocking reap.
-    waitid.async(P_PID, pid, info, WEXITED | WNOWAIT, () => resolve(reap(pid, info)));
-  });
-}
-
-/** Reaps an exited child; its status as a shell reports it. */
-function reap(pid: number, info: Buffer): number {
-  info.fill(0);
-  const status = [0];
-  for (;;) {
-    if (libcFunction('waitpid')(pid, status, 0) === pid) break;
-    if (lastErrno() !== EINTR) return 1;
-  }
-  const s = status[0]!;
-  const signal = s & 0x7f;
-  return signal === 0 ? (s >> 8) & 0xff : 128 + signal;
 }

@@ -7,7 +7,7 @@
 
 import { fail } from '../errors.js';
 import type { Bundle } from '../vault/bundle.js';
-import { parseMasterKeyFile, vaultIdOf } from '../vault/format.js';
+import { parseMasterKeyFile, parseSecretsFile, vaultIdOf } from '../vault/format.js';
 import { openVault, readMasterKeyFile, resealSecrets, sealVault, type NewVault, type VaultKeys } from '../vault/vault.js';
 import { wipeMap, type AuditAnchor, type SecretMap, type VaultPayload } from '../vault/payload.js';
 import { withLock } from './lock.js';
@@ -170,12 +170,18 @@ export function refuseOverAside(paths: VaultPaths): void {
   }
 }
 
-/** The vault's pair as a bundle, or null when there is none or it does not parse (lock held). */
+/**
+ * The vault's pair as a bundle, or null when there is none or it is not a pair that parses (lock
+ * held): both files must parse as one vault's, so that a bundle holds them exactly (a file that is
+ * not even UTF-8 would be kept only as its lossy decoding).
+ */
 function currentPair(paths: VaultPaths): Bundle | null {
   try {
     const master = readMasterKeyText(paths);
     const secrets = readSecretsFile(paths).text;
-    return { kind: 'glassdome-backup', vaultId: vaultIdOf(master), createdAt: new Date().toISOString(), files: { 'master_key.enc': master, 'secrets.encrypted': secrets } };
+    const vaultId = vaultIdOf(master);
+    if (parseSecretsFile(secrets).vaultId !== vaultId) return null;
+    return { kind: 'glassdome-backup', vaultId, createdAt: new Date().toISOString(), files: { 'master_key.enc': master, 'secrets.encrypted': secrets } };
   } catch {
     return null;
   }

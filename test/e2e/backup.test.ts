@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
 import { parseBundle, serializeBundle } from '../../src/vault/bundle.js';
 import { openSecrets, unsealMasterKey } from '../../src/vault/vault.js';
@@ -162,6 +162,28 @@ describe('backup and restore', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toContain('unreadable');
     expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual(kept);
+  });
+
+  it('--force over a vault that does not parse, then a failed read-back: its files are put back byte for byte and nothing is left aside', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    const damaged = Buffer.from([0xff, 0x00, 0x7b]);
+    fs.writeFileSync(path.join(t.home, 'secrets.encrypted'), damaged, { mode: 0o600 });
+    const master = fs.readFileSync(path.join(t.home, 'master_key.enc'));
+    const before = fs.readdirSync(t.home).sort();
+    // The built store's replaceVault, as restore calls it, with a read-back check that fails as a bad disk would make it.
+    const script = `
+      const fs = require('node:fs');
+      const { replaceVault } = require('./dist/store/vault-files.js');
+      const { vaultPaths } = require('./dist/store/paths.js');
+      const { parseBundle } = require('./dist/vault/bundle.js');
+      const bundle = parseBundle(fs.readFileSync(process.argv[2], 'utf8'), 'glassdome-backup', 'backup');
+      replaceVault(vaultPaths(process.argv[1]), bundle, true, () => { throw new Error('read back differs'); })
+        .then(() => console.log('replaced'), (err) => console.log(err.message));`;
+    const r = spawnSync(process.execPath, ['-e', script, t.home, backup], { cwd: path.join(__dirname, '../..'), encoding: 'utf8' });
+    expect(r.stdout.trim(), r.stderr).toBe('read back differs');
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(damaged);
+    expect(fs.readFileSync(path.join(t.home, 'master_key.enc'))).toEqual(master);
+    expect(fs.readdirSync(t.home).sort()).toEqual(before); // no replaced-* directory, no journal, no replaced.backup
   });
 
   it('a backup taken before a rotation restores the vault as it was, opened by the password', async () => {

@@ -53,6 +53,38 @@ describe('descriptors', () => {
     expect(two.stdout).toBe('p@ss w0rd|--pw-file=/dev/fd/5\n');
   });
 
+  it('asks the agent for all its values in one round trip: every get is written before the first reply is read', () => {
+    const trace = path.join(t.dir, 'exec.strace');
+    const r = spawnSync('/usr/bin/strace', ['-f', '-e', 'trace=connect,read,write,close', '-e', 'signal=none', '-s', '256', '-o', trace, process.execPath, BIN, 'exec', '-s', 'db_pass', '-s', 'api_token', '-s', 'big', '--', 'true'], { env: t.env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes(`sun_path="${t.env.GLASSDOME_AUTH_SOCK}"`));
+    const fd = /connect\((\d+),/.exec(lines[at] ?? '')?.[1];
+    expect(fd, 'no connect to the agent in the trace').toBeDefined();
+    // The socket's life: from its connect to its close (the number is reused afterwards).
+    const life = lines.slice(at);
+    const end = life.findIndex((l) => l.includes(` close(${fd})`));
+    const io = life.slice(0, end === -1 ? undefined : end).filter((l) => l.includes(` read(${fd},`) || l.includes(` write(${fd},`));
+    const gets = io.flatMap((l, i) => (l.includes(' write(') ? [...l.matchAll(/\\"op\\":\\"get\\"/g)].map(() => i) : []));
+    expect(gets).toHaveLength(3);
+    const firstRead = io.findIndex((l) => l.includes(' read('));
+    expect(firstRead).toBeGreaterThan(Math.max(...gets));
+  });
+
+  it('asks before its own code loads: the hello and the list are on the wire before lean-exec.js is opened', () => {
+    const trace = path.join(t.dir, 'exec-early.strace');
+    const r = spawnSync('/usr/bin/strace', ['-f', '-e', 'trace=connect,openat,write', '-e', 'signal=none', '-s', '256', '-o', trace, process.execPath, BIN, 'exec', '--', 'true'], { env: t.env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.includes(`sun_path="${t.env.GLASSDOME_AUTH_SOCK}"`));
+    const fd = /connect\((\d+),/.exec(lines[at] ?? '')?.[1];
+    expect(fd, 'no connect to the agent in the trace').toBeDefined();
+    const asked = lines.findIndex((l, i) => i > at && l.includes(` write(${fd},`) && l.includes('\\"op\\":\\"hello\\"') && l.includes('\\"op\\":\\"list\\"'));
+    const loaded = lines.findIndex((l) => l.includes('openat(') && l.includes('/dist/cli/lean-exec.js"'));
+    expect(asked).toBeGreaterThan(at);
+    expect(loaded).toBeGreaterThan(asked);
+  });
+
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
     const r = await exec(['-s', 'big', '--', PY, '-c', 'import json,os,sys; print(len(json.load(os.fdopen(3))["big"]), len(open(sys.argv[1]).read()))', '{{glassdome:big}}']);
     expect(r.stdout.trim()).toBe(`${1024 * 1024} ${1024 * 1024}`);
@@ -94,6 +126,16 @@ describe('process', () => {
     const denied = await exec(['--', plain]);
     expect(denied.code).toBe(126);
     expect(denied.stderr).toContain('permission denied');
+  });
+
+  it('waits for the child on its event loop: no more threads than a bare Node process (no worker pool)', async () => {
+    const bare = spawnSync(process.execPath, ['-e', "setTimeout(() => console.log(require('fs').readdirSync('/proc/self/task').length), 200)"], { encoding: 'utf8' });
+    expect(bare.status, bare.stderr).toBe(0);
+    // The child looks once glassdome has long since settled into waiting for it.
+    const r = await exec(['--', 'sh', '-c', 'sleep 0.3; ls /proc/$PPID/task | wc -l']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(0);
+    expect(Number(r.stdout.trim())).toBeLessThanOrEqual(Number(bare.stdout.trim()));
   });
 
   it('a file without a #! line runs under /bin/sh, as a shell runs it', async () => {

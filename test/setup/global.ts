@@ -40,7 +40,7 @@ const REQUIRED: Array<[string, string]> = [
   ['/usr/bin/gpg', 'gpg, for the pass import test (apt-get install gnupg)'],
   ['/usr/bin/etcd', 'etcd, for the etcd store tests (apt-get install etcd-server)'],
   ['/usr/bin/etcdctl', 'etcdctl, for the etcd store tests (apt-get install etcd-client)'],
-  ['/usr/bin/strace', 'strace, for the audit durability test (apt-get install strace)'],
+  ['/usr/bin/strace', 'strace, for the audit durability and exec round-trip tests (apt-get install strace)'],
   ...RECIPE_PROGRAMS.map(([file, pkg]): [string, string] => [file, `${path.basename(file)} (apt-get install ${pkg})`]),
 ];
 
