@@ -143,9 +143,7 @@ export class AgentClient implements SecretStore {
    */
   async request(op: string, fields: Record<string, unknown> = {}): Promise<Reply> {
     if (this.failure) throw this.failure;
-    const key = requestKey(op, fields);
-    const id = this.asked.get(key) ?? this.send(op, fields);
-    this.asked.delete(key);
+    const id = this.takeAsked(op, fields) ?? this.send(op, fields);
     await undefined;
     this.checkVaultOnce();
     // A wrong vault, found while reading an earlier reply, is every later request's error too.
@@ -218,6 +216,18 @@ export class AgentClient implements SecretStore {
   private helloReply(reply: Reply): Hello {
     if (typeof reply.pid !== 'number' || typeof reply.vault !== 'string') throw protocolError('hello');
     return reply as unknown as Hello;
+  }
+
+  /**
+   * The id of a request written early with these op and fields, taken once. Its key is built only
+   * while early requests wait: a set's fields hold its value, which no other string should copy.
+   */
+  private takeAsked(op: string, fields: Record<string, unknown>): number | undefined {
+    if (this.asked.size === 0) return undefined;
+    const key = requestKey(op, fields);
+    const id = this.asked.get(key);
+    this.asked.delete(key);
+    return id;
   }
 
   /**
