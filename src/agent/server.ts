@@ -29,6 +29,7 @@ import { VERSION } from '../version.js';
 import { daemonAnchorOnWrite } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
+import { getMany } from './get-many.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
 import { releaseIdentity } from '../os/identity.js';
@@ -271,6 +272,8 @@ export class AgentServer {
       }
       case 'rotate':
         return this.rotate(request, client);
+      case 'get_many':
+        return getMany(this.guard, client, this.vault, request.names, request.after);
     }
   }
 

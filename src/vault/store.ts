@@ -11,6 +11,13 @@ export interface SecretStore {
   get(name: string): Promise<Uint8Array>;
   /** The value at once, where the store holds it in memory (the agent's vault); `get` otherwise. */
   getNow?(name: string): Uint8Array;
+  /**
+   * The values of several secrets, in as few requests as the store needs (the agent's get_many);
+   * without `names`, of every secret the caller may read, by name in sorted order. Optional:
+   * callers fall back to list and get. A failure is the first failing name's own `get` error.
+   * `onWait` is told when the store waits (ms) for a rate limit before it can read the rest.
+   */
+  getMany?(names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>>;
   /** Every secret name, sorted. */
   list(): Promise<string[]>;
   /** Creates or replaces a secret. */

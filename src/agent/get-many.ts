@@ -1,0 +1,57 @@
+// The agent's `get_many` (docs/PROTOCOL.md): several values in one reply, each read exactly as a
+// `get` of it reads (rate limit token, policy decision, identity check, its own audit line). A reply
+// serves a prefix of the names asked for and stops, `more: true`, before a value that would not
+// fit in one line, before a name whose own `get` would fail, and when the client's read bucket is
+// empty (then `retry_after_ms` says when it holds enough for the rest). So a failing name is always
+// the first of some request, and its error reply is the one a `get` of it gets, audited once.
+
+import { SecretBytes } from '../protocol/codec.js';
+import { GET_MANY_REPLY_BYTES } from '../protocol/limits.js';
+import { clientKey, type Client } from '../policy/client.js';
+import type { Guard } from '../policy/guard.js';
+import { base64Length } from '../vault/base64.js';
+import { secretBuffer } from '../vault/bytes.js';
+import type { AgentVault } from './agent-vault.js';
+
+/** The reply fields of a get_many of `names` (null: every secret `client` may read, after `after`). */
+export async function getMany(guard: Guard, client: Client, vault: AgentVault, names: readonly string[] | null, after: string | null): Promise<Record<string, unknown>> {
+  const wanted = names ?? (await vault.list()).filter((n) => (after === null || n > after) && guard.mayRead(client, n));
+  const store = guard.store(client, vault);
+  const key = clientKey(client);
+  const reads: Array<Promise<Uint8Array>> = [];
+  let bytes = 0;
+  let retryAfterMs: number | undefined;
+  for (const name of wanted) {
+    const size = vault.sizeOf(name);
+    const ready = size !== undefined && guard.mayRead(client, name) && guard.reads.msUntil(key, 1) === 0;
+    if (!ready && reads.length > 0) {
+      // The next request starts with it, and its own get answers it then (an error, or a read).
+      if (guard.reads.msUntil(key, 1) > 0) retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+      break;
+    }
+    const cost = ready ? lineBytes(name, size) : 0;
+    if (reads.length > 0 && bytes + cost > GET_MANY_REPLY_BYTES) break;
+    bytes += cost;
+    reads.push(store.get(name)); // a first name that is not ready fails here, exactly as its own get
+    if (!ready) break;
+  }
+  const settled = await Promise.allSettled(reads);
+  const values = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const lengths = values.map((v) => v.length);
+  const joined = failed ? undefined : secretBuffer(lengths.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  for (const value of values) {
+    joined?.set(value, offset);
+    offset += value.length;
+    value.fill(0);
+  }
+  if (failed) throw failed.reason;
+  const served = wanted.slice(0, reads.length);
+  return { names: served, lengths, values: new SecretBytes(joined!), more: served.length < wanted.length, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) };
+}
+
+/** What a value adds to the reply line at most: its quoted name, its length, its base64. */
+function lineBytes(name: string, size: number): number {
+  return JSON.stringify(name).length + String(size).length + 2 + base64Length(size);
+}
