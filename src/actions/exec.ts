@@ -16,6 +16,7 @@ import { readTemplate } from '../exec/template-file.js';
 import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import { spawnChild, SpawnError, type Child } from '../os/spawn.js';
 import { checkName } from '../vault/names.js';
+import { readValues } from '../vault/store.js';
 
 /** The descriptor that carries the JSON object. */
 export const SECRETS_FD = 3;
@@ -99,18 +100,14 @@ function descriptorBytes(p: Placeholder, values: Map<string, Uint8Array>, templa
  */
 async function fetchValues(opening: Promise<OpenStore>, chosen: string[], fileNames: string[], hasPlaceholders: boolean): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
   const session = await opening;
-  const { store } = session;
   try {
-    if (store.getMany && chosen.length === 0 && !hasPlaceholders) {
-      // Every secret this process may read, in one request (the lean entry sent it at connect).
-      const values = await store.getMany(undefined, rateWaitNotice());
+    if (chosen.length === 0 && !hasPlaceholders) {
+      // Every secret this process may read (from the agent: the get_many the lean entry sent at connect).
+      const values = await readValues(session.store, undefined, rateWaitNotice());
       return { values, jsonNames: [...values.keys()] };
     }
-    const jsonNames = chosen.length > 0 ? [...new Set(chosen)] : hasPlaceholders ? [] : await store.list();
-    const names = [...new Set([...jsonNames, ...fileNames])];
-    if (store.getMany) return { values: await store.getMany(names, rateWaitNotice()), jsonNames };
-    const fetched = await Promise.all(names.map((n) => store.get(n)));
-    return { values: new Map(names.map((n, i) => [n, fetched[i]!])), jsonNames };
+    const jsonNames = [...new Set(chosen)];
+    return { values: await readValues(session.store, [...new Set([...jsonNames, ...fileNames])], rateWaitNotice()), jsonNames };
   } finally {
     session.close();
   }

@@ -30,6 +30,23 @@ export interface SecretStore {
   setMany(entries: readonly NewSecret[]): Promise<void>;
 }
 
+/**
+ * The values of `names` (every secret the caller may read when omitted): the store's getMany where
+ * it has one, else one get each, all asked at once. The first failing name, in order, is the error,
+ * and no value is kept then. The caller wipes the values.
+ */
+export async function readValues(store: SecretStore, names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
+  if (store.getMany) return store.getMany(names, onWait);
+  const list = names ? [...new Set(names)] : await store.list();
+  const settled = await Promise.allSettled(list.map((name) => store.get(name)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const s of settled) if (s.status === 'fulfilled') s.value.fill(0);
+    throw failed.reason;
+  }
+  return new Map(list.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<Uint8Array>).value]));
+}
+
 /** A secret's name and when it was created and last changed (ms since the epoch). */
 export interface SecretInfo {
   name: string;

@@ -301,7 +301,7 @@ describe('the Python client', () => {
     const source = fs.readFileSync(path.join(CLIENT_DIR, 'glassdome.py'), 'utf8');
     const code = source.replace(/^"""[\s\S]*?"""/, ''); // past the docstring, whose example imports glassdome
     const imports = [...new Set([...code.matchAll(/^\s*import (\w+)|^\s*from (\w+)/gm)].map((m) => m[1] ?? m[2]))];
-    expect(imports.sort()).toEqual(['base64', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
+    expect(imports.sort()).toEqual(['base64', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'time', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
     // Those three cost ~25 ms to import: a script that never talks to glassdome serve never loads them.
     const loaded = spawnSync(PY, ['-c', 'import sys, glassdome; print(sorted(m for m in ("ssl", "http.client", "urllib.parse") if m in sys.modules))'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: CLIENT_DIR } });
     expect(loaded.stdout.trim()).toBe('[]');

@@ -5,6 +5,7 @@
 // waits for the agent's rate limit (saying so on stderr) instead of failing, and a limit it would
 // have to wait too long for is a clear `rate_limited` with a hint, before any child starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -101,7 +102,7 @@ describe('get_many', () => {
     expect(events(t, from, 'secret_access', 'app_two')).toEqual([]);
   });
 
-  it('splits a bundle past one line: each reply under 2 MiB, every value whole, each audited once', async () => {
+  it('splits a bundle past one line: each reply under 2 MiB, every value whole, each audited once (wire, exec, Python)', async () => {
     const big = ['big_a', 'big_b', 'big_c'];
     const values = big.map(() => crypto.randomBytes(900 * 1024));
     for (const [i, name] of big.entries()) {
@@ -125,6 +126,13 @@ describe('get_many', () => {
     const r = await cli(t.env, ['exec', '--', '/usr/bin/python3', '-c', placeholders, '{{glassdome:big_a}}', '{{glassdome:big_b}}', '{{glassdome:big_c}}']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(values.map((v) => crypto.createHash('sha256').update(v).digest('hex')).join(' '));
+
+    // The Python client's secrets() asks by get_many too, for the rest while there is more.
+    const script = 'import glassdome, hashlib; d = glassdome.secrets(); print(sorted(d), d["db_password"], " ".join(hashlib.sha256(d[n]).hexdigest() for n in ("big_a", "big_b", "big_c")))';
+    const py = spawnSync('/usr/bin/python3', ['-c', script], { env: { ...t.env, PYTHONPATH: path.join(__dirname, '../../clients/python') }, encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const digests = values.map((v) => crypto.createHash('sha256').update(v).digest('hex')).join(' ');
+    expect(py.stdout).toBe(`['app_one', 'app_two', 'big_a', 'big_b', 'big_c', 'db_password'] hunter2 ${digests}\n`);
   });
 });
 
