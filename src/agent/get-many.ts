@@ -3,8 +3,12 @@
 // serves a prefix of the names asked for and stops, `more: true`, before a value that would not
 // fit in one line, before a name whose own `get` would fail, and when the client's read bucket is
 // empty (then `retry_after_ms` says when it holds enough for the rest). So a failing name is always
-// the first of some request, and its error reply is the one a `get` of it gets, audited once.
+// the first of some request, and its error reply is the one a `get` of it gets, audited once. A
+// request may name the vault it means (the CLI sends it ahead of the hello's answer): another
+// vault's agent reads nothing for it.
 
+import fs from 'node:fs';
+import { GlassdomeError } from '../errors.js';
 import { SecretBytes } from '../protocol/codec.js';
 import { GET_MANY_REPLY_BYTES } from '../protocol/limits.js';
 import { clientKey, type Client } from '../policy/client.js';
@@ -13,8 +17,21 @@ import { base64Length } from '../vault/base64.js';
 import { secretBuffer } from '../vault/bytes.js';
 import type { AgentVault } from './agent-vault.js';
 
-/** The reply fields of a get_many of `names` (null: every secret `client` may read, after `after`). */
-export async function getMany(guard: Guard, client: Client, vault: AgentVault, names: readonly string[] | null, after: string | null): Promise<Record<string, unknown>> {
+/** What a get_many asks (src/protocol/messages.ts). */
+export interface GetMany {
+  names: readonly string[] | null;
+  after: string | null;
+  vault: string | null;
+}
+
+/**
+ * The reply fields of a get_many (names null: every secret `client` may read, after `after`), from
+ * the agent of the vault at `home`: one that names another vault is `wrong_vault`, and reads nothing.
+ */
+export async function getMany(guard: Guard, client: Client, vault: AgentVault, { names, after, vault: meant }: GetMany, home: string): Promise<Record<string, unknown>> {
+  if (meant !== null && !sameDirectory(meant, home)) {
+    throw new GlassdomeError('wrong_vault', `this agent serves ${home}, not ${meant}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
+  }
   const wanted = names ?? (await vault.list()).filter((n) => (after === null || n > after) && guard.mayRead(client, n));
   const store = guard.store(client, vault);
   const key = clientKey(client);
@@ -49,6 +66,16 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, n
   if (failed) throw failed.reason;
   const served = wanted.slice(0, reads.length);
   return { names: served, lengths, values: new SecretBytes(joined!), more: served.length < wanted.length, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) };
+}
+
+/** Whether two paths name one directory (the same text, or the same place once links are resolved). */
+function sameDirectory(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** What a value adds to the reply line at most: its quoted name, its length, its base64. */

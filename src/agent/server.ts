@@ -273,7 +273,7 @@ export class AgentServer {
       case 'rotate':
         return this.rotate(request, client);
       case 'get_many':
-        return getMany(this.guard, client, this.vault, request.names, request.after);
+        return getMany(this.guard, client, this.vault, request, this.options.paths.home);
     }
   }
 

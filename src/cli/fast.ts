@@ -131,7 +131,8 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
       // loads, instead of after. No core dump from here on.
       disableCoreDumps();
       const getsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK));
-      const opening = openStore(vaultPaths(), process.env, getsAll ? [{ op: 'get_many' }] : []);
+      const paths = vaultPaths();
+      const opening = openStore(paths, process.env, getsAll ? [{ op: 'get_many', fields: { vault: paths.home } }] : []);
       return (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, opening);
     });
   }

@@ -75,6 +75,8 @@ export class AgentClient implements SecretStore {
   /** A request line not yet written (the hello), sent ahead of the next one. */
   private unsent: string | undefined;
   private closed = false;
+  /** The vault this client means (connect's `vault`): get_many names it, so another vault's agent reads nothing. */
+  private meant: string | undefined;
 
   private constructor(
     private readonly fd: number,
@@ -98,6 +100,7 @@ export class AgentClient implements SecretStore {
       const id = client.nextId++;
       client.unsent = encodeLine({ v: PROTOCOL_VERSION, id, op: 'hello' });
       client.pendingHello = { id, vault };
+      client.meant = vault;
     }
     if (early) {
       try {
@@ -193,7 +196,7 @@ export class AgentClient implements SecretStore {
     let rest = names && [...new Set(names)];
     try {
       while (rest === undefined || rest.length > 0) {
-        const fields = rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : values.size > 0 ? { after: [...values.keys()].pop() } : {};
+        const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : values.size > 0 ? { after: [...values.keys()].pop() } : {}), ...(this.meant === undefined ? {} : { vault: this.meant }) };
         const reply = await this.request('get_many', fields);
         const served = valuesOf(reply);
         for (const [name, value] of served) values.set(name, value);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyPolicy, cli, unlockedEnv, type TestEnv } from '../helpers/cli.js';
+import { applyPolicy, cli, makeEnv, makeVault, unlockedEnv, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_LINE_BYTES } from '../../src/protocol/limits.js';
 
@@ -86,6 +86,21 @@ describe('get_many', () => {
     const some = await cli(t.env, ['exec', '-s', 'app_two', '-s', 'db_password', '--', ...PRINT_FD3]);
     expect(some.code, some.stderr).toBe(0);
     expect(JSON.parse(some.stdout)).toEqual({ app_two: 'second-value', db_password: 'hunter2' });
+  });
+
+  it('an agent serving another vault reads nothing for exec, though exec asks before the hello is answered', async () => {
+    const other = makeEnv();
+    try {
+      await makeVault(other);
+      const from = audit(t).length;
+      const r = await cli({ ...t.env, GLASSDOME_HOME: other.home }, ['exec', '--', '/usr/bin/touch', path.join(t.dir, 'ran')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^glassdome: the agent at .* serves .*, not .*\nglassdome: hint: give this vault its own agent/);
+      expect(fs.existsSync(path.join(t.dir, 'ran'))).toBe(false);
+      expect(audit(t).slice(from).filter((e) => e.event_type === 'secret_access')).toEqual([]);
+    } finally {
+      other.cleanup();
+    }
   });
 
   it('a missing name: exec fails exactly as `get` of it does (exit 3), and it is audited once', async () => {
