@@ -43,7 +43,10 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, {
     const ready = size !== undefined && guard.mayRead(client, name) && guard.reads.msUntil(key, 1) === 0;
     if (!ready && reads.length > 0) {
       // The next request starts with it, and its own get answers it then (an error, or a read).
-      if (guard.reads.msUntil(key, 1) > 0) retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+      if (guard.reads.msUntil(key, 1) > 0) {
+        retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+        await guard.limit(guard.reads, client, 'get', name)?.catch(() => undefined); // audited (sparingly) as a get held back would be
+      }
       break;
     }
     const cost = ready ? lineBytes(name, size) : 0;
