@@ -13,7 +13,7 @@ import { connectStream, peerCredentials } from '../os/libc.js';
 import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
 import { MAX_GET_MANY_NAMES, MAX_PENDING_PER_CONNECTION, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { fromBase64 } from '../vault/base64.js';
-import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
+import { getEach, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 
 /** How long the client waits for any one reply, or for room to send (ms). */
 export const REPLY_TIMEOUT_MS = 60_000;
@@ -197,7 +197,12 @@ export class AgentClient implements SecretStore {
     try {
       while (rest === undefined || rest.length > 0) {
         const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : values.size > 0 ? { after: [...values.keys()].pop() } : {}), ...(this.meant === undefined ? {} : { vault: this.meant }) };
-        const reply = await this.request('get_many', fields);
+        const reply = await this.request('get_many', fields).catch((err: unknown) => {
+          // An agent started before get_many existed (still running after an upgrade): one get a name.
+          if (values.size === 0 && err instanceof GlassdomeError && err.code === 'unknown_op') return null;
+          throw err;
+        });
+        if (reply === null) return await getEach(this, rest);
         const served = valuesOf(reply);
         for (const [name, value] of served) values.set(name, value);
         rest = rest?.slice(served.size);

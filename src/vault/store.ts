@@ -36,7 +36,11 @@ export interface SecretStore {
  * and no value is kept then. The caller wipes the values.
  */
 export async function readValues(store: SecretStore, names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
-  if (store.getMany) return store.getMany(names, onWait);
+  return store.getMany ? store.getMany(names, onWait) : getEach(store, names);
+}
+
+/** readValues by one get a name (all asked at once), whatever the store offers besides. */
+export async function getEach(store: SecretStore, names?: readonly string[]): Promise<Map<string, Uint8Array>> {
   const list = names ? [...new Set(names)] : await store.list();
   const settled = await Promise.allSettled(list.map((name) => store.get(name)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

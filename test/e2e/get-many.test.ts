@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { applyPolicy, cli, makeEnv, makeVault, unlockedEnv, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
@@ -232,5 +233,57 @@ describe('exec when the read rate limit would hold it back too long', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('an agent started before get_many (still running after an upgrade)', () => {
+  // A stand-in for an older agent, in this process: protocol 1 without get_many (hello, list and
+  // get answered; any other op `unknown_op`, as every agent answers an op it does not know). The
+  // real older agent is a build of an earlier commit, out of reach of this suite.
+  let t: TestEnv;
+  let server: net.Server;
+  const ops: string[] = [];
+  const VALUES: Record<string, string> = { one: 'first', two: 'second' };
+  beforeAll(async () => {
+    t = makeEnv();
+    await makeVault(t);
+    const socket = path.join(t.dir, 'old-agent.sock');
+    server = net.createServer((conn) => {
+      let buffered = '';
+      conn.on('data', (chunk) => {
+        buffered += chunk.toString('utf8');
+        for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+          const req = JSON.parse(buffered.slice(0, nl)) as { id: number; op: string; name?: string };
+          buffered = buffered.slice(nl + 1);
+          ops.push(req.op);
+          const ok = (fields: object): string => JSON.stringify({ v: 1, id: req.id, ok: true, ...fields });
+          const error = (code: string): string => JSON.stringify({ v: 1, id: req.id, ok: false, error: { code, message: `${code} (${req.op})` } });
+          const reply =
+            req.op === 'hello' ? ok({ agent: 'glassdome', version: '0.0.9', protocol: 1, pid: process.pid, uid: process.getuid!(), vault: t.home })
+            : req.op === 'list' ? ok({ names: Object.keys(VALUES).sort() })
+            : req.op === 'get' ? (req.name! in VALUES ? ok({ value: Buffer.from(VALUES[req.name!]!).toString('base64') }) : error('not_found'))
+            : error('unknown_op');
+          conn.write(`${reply}\n`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    t.env.GLASSDOME_AUTH_SOCK = socket;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    t.cleanup();
+  });
+
+  it('exec falls back to list and one get a name', async () => {
+    const r = await cli(t.env, ['exec', '--', ...PRINT_FD3]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(VALUES);
+    expect(ops).toEqual(['hello', 'get_many', 'list', 'get', 'get']);
+    ops.length = 0;
+    const named = await cli(t.env, ['exec', '-s', 'two', '--', ...PRINT_FD3]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(JSON.parse(named.stdout)).toEqual({ two: 'second' });
+    expect(ops).toEqual(['hello', 'get_many', 'get']);
   });
 });
