@@ -5,7 +5,7 @@
 // waits for the agent's rate limit (saying so on stderr) instead of failing, and a limit it would
 // have to wait too long for is a clear `rate_limited` with a hint, before any child starts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -275,7 +275,7 @@ describe('an agent started before get_many (still running after an upgrade)', ()
     t.cleanup();
   });
 
-  it('exec falls back to list and one get a name', async () => {
+  it('exec and the Python client fall back to list and one get a name', async () => {
     const r = await cli(t.env, ['exec', '--', ...PRINT_FD3]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(VALUES);
@@ -285,5 +285,14 @@ describe('an agent started before get_many (still running after an upgrade)', ()
     expect(named.code, named.stderr).toBe(0);
     expect(JSON.parse(named.stdout)).toEqual({ two: 'second' });
     expect(ops).toEqual(['hello', 'get_many', 'get']);
+    ops.length = 0;
+    const script = 'import glassdome; print(sorted(glassdome.secrets().items()))';
+    // Not spawnSync: the stand-in answers from this process's event loop.
+    const child = spawn('/usr/bin/python3', ['-c', script], { env: { ...t.env, PYTHONPATH: path.join(__dirname, '../../clients/python') } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    expect(out).toBe("[('one', 'first'), ('two', 'second')]\n");
+    expect(ops).toEqual(['get_many', 'list', 'get', 'get']);
   });
 });
