@@ -194,9 +194,10 @@ export class AgentClient implements SecretStore {
   async getMany(names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
     const values = new Map<string, Uint8Array>();
     let rest = names && [...new Set(names)];
+    let last: string | undefined;
     try {
       while (rest === undefined || rest.length > 0) {
-        const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : values.size > 0 ? { after: [...values.keys()].pop() } : {}), ...(this.meant === undefined ? {} : { vault: this.meant }) };
+        const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : last === undefined ? {} : { after: last }), ...(this.meant === undefined ? {} : { vault: this.meant }) };
         const reply = await this.request('get_many', fields).catch((err: unknown) => {
           // An agent started before get_many existed (still running after an upgrade): one get a name.
           if (values.size === 0 && err instanceof GlassdomeError && err.code === 'unknown_op') return null;
@@ -204,7 +205,8 @@ export class AgentClient implements SecretStore {
         });
         if (reply === null) return await getEach(this, rest);
         const served = valuesOf(reply);
-        for (const [name, value] of served) values.set(name, value);
+        for (const [name, value] of served) values.set((last = name), value);
+        if (rest && [...served.keys()].some((name, i) => name !== rest![i])) throw protocolError('names');
         rest = rest?.slice(served.size);
         if (!rest && reply.more !== true) break;
         if (served.size === 0) throw protocolError('names');
