@@ -68,6 +68,9 @@ describe('the agent after lock', () => {
     for (let i = 0; i < 3; i++) {
       expect((await cli(t.env, ['get', 'token'])).stdout).toBe(`${value}\n`);
       expect((await cli(t.env, ['get', 'long'])).stdout).toBe(`${other}\n`);
+      // get_many: the values one after another in one reply (exec of all, and of named ones).
+      expect((await cli(t.env, ['exec', '--', 'true'])).code).toBe(0);
+      expect((await cli(t.env, ['exec', '-s', 'long', '-s', 'token', '--', 'true'])).code).toBe(0);
     }
     expect((await cli(t.env, ['lock'])).code).toBe(0);
     const keys = await unsealMasterKey(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
