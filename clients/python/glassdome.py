@@ -102,10 +102,11 @@ def _get_many():
             at += size
         if not reply.get("more"):
             return out
-        if not reply["names"]:
-            raise GlassdomeError("internal", "the agent's get_many reply served nothing and said there is more")
-        fields = {"after": reply["names"][-1]}
         wait_ms = reply.get("retry_after_ms", 0)
+        if not reply["names"] and not wait_ms > 0:
+            raise GlassdomeError("internal", "the agent's get_many reply served nothing, named no wait and said there is more")
+        if reply["names"]:
+            fields = {"after": reply["names"][-1]}
         if wait_ms > _MAX_RATE_WAIT_MS:
             raise GlassdomeError(
                 "rate_limited",

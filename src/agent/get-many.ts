@@ -2,8 +2,9 @@
 // `get` of it reads (rate limit token, policy decision, identity check, its own audit line). A reply
 // serves a prefix of the names asked for and stops, `more: true`, before a value that would not
 // fit in one line, before a name whose own `get` would fail, and when the client's read bucket is
-// empty (then `retry_after_ms` says when it holds enough for the rest). So a failing name is always
-// the first of some request, and its error reply is the one a `get` of it gets, audited once. A
+// empty, even before the first value (then `retry_after_ms` says when it holds enough for the rest).
+// So a failing name is always the first of some request, and its error reply is the one a `get` of
+// it gets, audited once. A
 // request may name the vault it means (the CLI sends it ahead of the hello's answer): another
 // vault's agent reads nothing for it.
 
@@ -39,16 +40,15 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, {
   let bytes = 0;
   let retryAfterMs: number | undefined;
   for (const name of wanted) {
-    const size = vault.sizeOf(name);
-    const ready = size !== undefined && guard.mayRead(client, name) && guard.reads.msUntil(key, 1) === 0;
-    if (!ready && reads.length > 0) {
-      // The next request starts with it, and its own get answers it then (an error, or a read).
-      if (guard.reads.msUntil(key, 1) > 0) {
-        retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
-        await guard.limit(guard.reads, client, 'get', name)?.catch(() => undefined); // audited (sparingly) as a get held back would be
-      }
+    if (guard.reads.msUntil(key, 1) > 0) {
+      // The bucket is empty (even before the first value): the rest waits, and the client is told how long.
+      retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+      await guard.limit(guard.reads, client, 'get', name)?.catch(() => undefined); // audited (sparingly), as a get held back is
       break;
     }
+    const size = vault.sizeOf(name);
+    const ready = size !== undefined && guard.mayRead(client, name);
+    if (!ready && reads.length > 0) break; // the next request starts with it, and its own get's error answers it then
     const cost = ready ? lineBytes(name, size) : 0;
     if (reads.length > 0 && bytes + cost > GET_MANY_REPLY_BYTES) break;
     bytes += cost;

@@ -209,8 +209,8 @@ export class AgentClient implements SecretStore {
         if (rest && [...served.keys()].some((name, i) => name !== rest![i])) throw protocolError('names');
         rest = rest?.slice(served.size);
         if (!rest && reply.more !== true) break;
-        if (served.size === 0) throw protocolError('names');
         const wait = typeof reply.retry_after_ms === 'number' ? reply.retry_after_ms : 0;
+        if (served.size === 0 && !(wait > 0)) throw protocolError('names'); // no value and no wait: no progress
         if (wait > MAX_RATE_WAIT_MS) throw rateWaitError(wait, values.size);
         if (wait > 0) {
           onWait?.(wait);

@@ -233,6 +233,11 @@ describe('exec when the read rate limit would hold it back too long', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
     expect(fs.existsSync(marker)).toBe(false);
+    // Again, the bucket now empty before the first value: the same wait is named, no value read.
+    const again = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(0 read so far\)\n/);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 });
 
