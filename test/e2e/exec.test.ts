@@ -110,9 +110,10 @@ describe('descriptors', () => {
       });
       expect(lines.map((l) => l.action), args.join(' ')).toEqual(['list']); // only the closing list of ours
     }
-    // The control: a good exec's early request is audited like any read.
+    // The control: a good exec's reads (the early request among them) are audited before our closing list.
     const good = await linesOf(async () => expect((await exec(['--', 'true'])).code).toBe(0));
-    expect(good.filter((l) => l.action === 'list')).toHaveLength(2);
+    expect(good.length).toBeGreaterThan(1);
+    expect(good.slice(0, -1).map((l) => l.resource)).toContain('db_pass');
   });
 
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
