@@ -18,7 +18,8 @@ import { checkNotAFile, readPrivate } from '../store/secure-file.js';
 export async function initAction(options: { passwordStdin: boolean; force: boolean }, paths: VaultPaths): Promise<void> {
   checkNotAFile(paths.home);
   prepareKdf();
-  if (!options.force && readPrivateQuiet(paths.masterKey)) {
+  const replacing = readPrivateQuiet(paths.masterKey);
+  if (!options.force && replacing) {
     fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it (its files are kept aside): glassdome init --force');
   }
   const password = await readPassword({ stdin: options.passwordStdin, message: 'New master password', confirm: 'Repeat it' });
@@ -27,7 +28,7 @@ export async function initAction(options: { passwordStdin: boolean; force: boole
   try {
     const vault = await createVault(password);
     wipeKeys(vault.keys);
-    if (options.force) ended = await endSessions(paths, 'the new password'); // before: the old key must MAC nothing into the new log
+    if (replacing) ended = await endSessions(paths, 'the new password'); // before the swap: the old key must MAC nothing into the new log
     kept = await createVaultFiles(paths, vault, options.force);
   } finally {
     password.fill(0);
