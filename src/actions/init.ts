@@ -33,10 +33,10 @@ export async function initAction(options: { passwordStdin: boolean; force: boole
   } finally {
     password.fill(0);
   }
-  await recordLocal(paths, { event_type: 'admin_action', action: 'init', resource: null, result: 'success', reason: kept ? `new vault; the files it replaced and their audit log are kept in ${kept}` : 'new vault' });
+  await recordLocal(paths, { event_type: 'admin_action', action: 'init', resource: null, result: 'success', reason: kept ? `new vault; the old vault files and audit log (those that existed) are kept in ${kept}` : 'new vault' });
   const next = (await agentAnswers(paths)) ? 'glassdome unlock' : 'eval "$(glassdome agent)"; glassdome unlock';
   const lines = [`created a vault at ${paths.home}`];
-  if (kept) lines.push(`the files it replaced and their audit log are kept in ${kept}: remove it once nothing there is needed`);
+  if (kept) lines.push(`the old vault files and audit log (those that existed) are kept in ${kept}: remove it once nothing there is needed`);
   lines.push(...ended);
   process.stderr.write(`${lines.map((l) => `glassdome: ${l}\n`).join('')}glassdome: hint: next: ${next}\n`);
 }
