@@ -84,6 +84,37 @@ describe('descriptors', () => {
     expect(loaded).toBeGreaterThan(asked);
   });
 
+  it('an exec that fails its own argument check (exit 2) asked the agent for nothing that is audited (the early request goes out only when no argument can fail)', async () => {
+    const log = path.join(t.home, 'audit.log');
+    /** The audit lines `run` adds, closed by a `list` of ours (its line follows any the agent still had to write). */
+    const linesOf = async (run: () => Promise<unknown>): Promise<Array<{ action: string; resource: string | null }>> => {
+      const before = fs.readFileSync(log, 'utf8').length;
+      await run();
+      expect((await cli(t.env, ['list'])).code).toBe(0);
+      return fs.readFileSync(log, 'utf8').slice(before).trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const bad = [
+      ['-s', 'bad name', '--', 'true'],
+      ['-s', 'db_pass', '-s', '../etc', '--', 'true'],
+      ['--nope', '--', 'true'],
+      ['--mask'],
+      ['-e', 'X=1', '--', 'true'],
+      ['--', 'echo', '{{glassdome:bad name}}'],
+      ['--', 'echo', '{{glassdome-template:}}'],
+    ];
+    for (const args of bad) {
+      const lines = await linesOf(async () => {
+        const r = await exec(args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      });
+      expect(lines.map((l) => l.action), args.join(' ')).toEqual(['list']); // only the closing list of ours
+    }
+    // The control: a good exec's reads (the early request among them) are audited before our closing list.
+    const good = await linesOf(async () => expect((await exec(['--', 'true'])).code).toBe(0));
+    expect(good.length).toBeGreaterThan(1);
+    expect(good.slice(0, -1).map((l) => l.resource)).toContain('db_pass');
+  });
+
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
     const r = await exec(['-s', 'big', '--', PY, '-c', 'import json,os,sys; print(len(json.load(os.fdopen(3))["big"]), len(open(sys.argv[1]).read()))', '{{glassdome:big}}']);
     expect(r.stdout.trim()).toBe(`${1024 * 1024} ${1024 * 1024}`);
