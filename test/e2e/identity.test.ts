@@ -148,6 +148,79 @@ os.waitpid(receiver, 0)`);
   });
 });
 
+// Who a connection belongs to when the process that connected is gone before the agent accepts
+// it (security review h16r, issue 14). SO_PEERCRED names the pid that connected; pidfd_open(pid)
+// then opened whatever process held that pid at accept. A same-uid attacker stopped the agent
+// (SIGSTOP), connected from a throwaway child, took the descriptor over SCM_RIGHTS, let the child
+// die and an allowed program take its pid, and resumed the agent: the agent pinned the allowed
+// program and gave the attacker its value. The pidfd now comes from the socket (SO_PEERPIDFD),
+// bound to the process that connected, which is found gone: the peer is unidentified.
+/** The attacker: an unallowed program (a copy of python) that ends up holding a connection pinned to an allowed one. */
+const REUSE_ATTACK = `${ASK}
+import signal
+python = sys.argv[1]
+agent = int(os.environ["GLASSDOME_AGENT_PID"])
+os.kill(agent, signal.SIGSTOP)
+impostor = None
+try:
+    a, b = socket.socketpair()
+    opener = os.fork()
+    if opener == 0:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.environ["GLASSDOME_AUTH_SOCK"])  # queued: the agent accepts it only once resumed
+        socket.send_fds(a, [b"x"], [s.fileno()])
+        os._exit(0)
+    msg, fds, flags, addr = socket.recv_fds(b, 16, 1)
+    conn = socket.socket(fileno=fds[0])
+    os.waitpid(opener, 0)  # reaped: its pid is free
+    # An allowed program takes that pid (root's shortcut through ns_last_pid; any user can cycle pids).
+    for attempt in range(2000):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(opener - 1))
+        pid = os.fork()
+        if pid == 0:
+            if os.getpid() == opener:
+                os.execv(python, [python, "-c", "import time; time.sleep(60)"])
+            os._exit(0)
+        if pid == opener:
+            impostor = pid
+            break
+        os.waitpid(pid, 0)
+    if impostor is None:
+        print(json.dumps({"setup": "the pid was never reused"})); sys.exit(0)
+    while True:
+        try:
+            if os.readlink("/proc/%d/exe" % impostor) == python: break
+        except OSError: pass
+        time.sleep(0.01)
+finally:
+    os.kill(agent, signal.SIGCONT)
+reply = ask(conn, {"v": 1, "id": 1, "op": "get", "name": "token"})
+os.kill(impostor, signal.SIGKILL)
+print(json.dumps({"reply": reply, "pid": impostor}))
+`;
+
+describe('a connection whose opener died before the agent accepted it', () => {
+  it('is not pinned to the allowed program that took its pid: denied, no value', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test takes a pid through /proc/sys/kernel/ns_last_pid and needs root (CI runs as root)');
+    await agentWith(PYTHON_RULE);
+    // The attacker's program is not allowed on a connection of its own.
+    const attacker = pythonCopy('attacker');
+    expect(spawnPython(attacker, `${ASK}\ns = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get","name":"token"})))`).error?.code).toBe('denied');
+    const r = spawnSync(attacker, ['-c', REUSE_ATTACK, PYTHON_EXE], { env: t.env, encoding: 'utf8', timeout: 60_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() || `{"stderr": ${JSON.stringify(r.stderr)}}`) as Record<string, any>;
+    expect(out.setup).toBeUndefined();
+    expect(out.reply, r.stderr).toBeDefined();
+    expect(out.reply.value).toBeUndefined();
+    expect(out.reply.ok).toBe(false);
+    expect(out.reply.error.code).toBe('denied');
+    expect(out.reply.error.message).not.toContain(PYTHON_EXE); // not judged as the program that took the pid
+    expect(auditText()).not.toMatch(new RegExp(`"secret_access","client":\\{"pid":${out.pid},[^\\n]*"result":"success"`));
+    // The agent still serves the CLI.
+    expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n');
+  });
+});
+
 /** Runs a python script with a given interpreter binary; returns its last line as JSON. */
 function spawnPython(interpreter: string, script: string): Record<string, any> {
   const r = spawnSync(interpreter, ['-c', script], { env: t.env, encoding: 'utf8', timeout: 30_000 });
