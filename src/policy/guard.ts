@@ -201,7 +201,7 @@ class GuardedStore implements SecretStore {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
     const all = await this.inner.infos();
     const visible = all.filter((e) => this.guard.mayRead(this.client, e.name));
-    await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld');
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld', this.guard.identityCheck(this.client, 'list', null));
     return visible;
   }
 

@@ -116,7 +116,7 @@ sys.stdout.flush()`);
     expect(auditText()).toContain('"identity_changed"');
   });
 
-  it('a descriptor passed over SCM_RIGHTS to another process, after its opener exits, is denied (also for list)', async () => {
+  it('a descriptor passed over SCM_RIGHTS to another process, after its opener exits, is denied (also for list and list --details)', async () => {
     await agentWith(PYTHON_RULE);
     const r = run(`a, b = socket.socketpair()
 receiver = os.fork()
@@ -128,7 +128,7 @@ if receiver == 0:
     while True:
         try: os.kill(int(msg.decode()), 0); time.sleep(0.01)
         except ProcessLookupError: break
-    print(json.dumps({"get": ask(s, {"v":1,"id":2,"op":"get","name":"token"}), "list": ask(s, {"v":1,"id":3,"op":"list"})}))
+    print(json.dumps({"get": ask(s, {"v":1,"id":2,"op":"get","name":"token"}), "list": ask(s, {"v":1,"id":3,"op":"list"}), "details": ask(s, {"v":1,"id":4,"op":"list","details":True})}))
     sys.stdout.flush()
     os._exit(0)
 b.close()
@@ -145,6 +145,8 @@ os.waitpid(receiver, 0)`);
     expect(r.list.error?.code).toBe('denied');
     expect(r.get.value).toBeUndefined();
     expect(r.list.names).toBeUndefined();
+    expect(r.details.error?.code).toBe('denied'); // list --details too (it released the names before)
+    expect(r.details.names).toBeUndefined();
   });
 });
 
