@@ -223,6 +223,72 @@ describe('a connection whose opener died before the agent accepted it', () => {
   });
 });
 
+// One audit batch holds the checks of many connections, which share what they read of /proc and
+// each pid's liveness (src/os/identity.ts): a refusal must stay with its own connection. The
+// agent is stopped while every request is queued, so that it reads them all in one turn.
+const ONE_BATCH = `${ASK}
+import signal
+agent = int(os.environ["GLASSDOME_AGENT_PID"])
+a, b = socket.socketpair()
+opener = os.fork()
+if opener == 0:
+    s = connect()
+    assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+    socket.send_fds(a, [b"x"], [s.fileno()])
+    os._exit(0)
+msg, fds, flags, addr = socket.recv_fds(b, 16, 1)
+os.waitpid(opener, 0)
+stale = socket.socket(fileno=fds[0])
+child_reads, parent_writes = os.pipe()
+parent_reads, child_writes = os.pipe()
+child = os.fork()
+if child == 0:
+    mine = [connect() for _ in range(3)]
+    for s in mine: assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+    os.write(child_writes, b"r"); os.read(child_reads, 1)  # the agent is stopped now
+    for s in mine: s.sendall(b'{"v":1,"id":2,"op":"get","name":"token"}\\n')
+    os.write(child_writes, b"s")
+    print(json.dumps([json.loads(s.makefile("rb").readline()) for s in mine])); sys.stdout.flush()
+    os._exit(0)
+assert os.read(parent_reads, 1) == b"r"
+own = [connect() for _ in range(3)]
+for s in own: assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+os.kill(agent, signal.SIGSTOP)
+try:
+    conns = [own[0], stale, own[1], own[2]]
+    for s in conns: s.sendall(b'{"v":1,"id":2,"op":"get","name":"token"}\\n')
+    os.write(parent_writes, b"g")
+    assert os.read(parent_reads, 1) == b"s"
+finally:
+    os.kill(agent, signal.SIGCONT)
+replies = [json.loads(s.makefile("rb").readline()) for s in conns]
+os.waitpid(child, 0)
+print(json.dumps({"own": [replies[0], replies[2], replies[3]], "stale": replies[1], "pids": [os.getpid(), opener, child]}))
+`;
+
+describe('refusals in one audit batch', () => {
+  it('a stale connection among live ones of two processes is refused alone; each release is audited once, under its own pid', async () => {
+    await agentWith(PYTHON_RULE);
+    const r = python(ONE_BATCH, [], t.env);
+    const lines = r.stdout.trim().split('\n');
+    const childReplies = JSON.parse(lines[0]!) as Array<Record<string, any>>;
+    const out = JSON.parse(lines[lines.length - 1]!) as Record<string, any>;
+    const [self, opener, child] = out.pids as number[];
+    const value = Buffer.from('s3cret').toString('base64');
+    for (const reply of [...out.own, ...childReplies]) expect(reply).toMatchObject({ ok: true, value });
+    expect(out.stale.ok).toBe(false);
+    expect(out.stale.error.code).toBe('denied');
+    expect(out.stale.value).toBeUndefined();
+    const events = auditText().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>).filter((e) => e.resource === 'token' && e.action === 'get');
+    const by = (pid: number, type: string) => events.filter((e) => e.client?.pid === pid && e.event_type === type).length;
+    expect(by(self, 'secret_access')).toBe(3);
+    expect(by(child, 'secret_access')).toBe(3);
+    expect(by(opener, 'secret_access')).toBe(0);
+    expect(by(opener, 'identity_changed')).toBe(1);
+    expect(by(self, 'identity_changed') + by(child, 'identity_changed')).toBe(0);
+  });
+});
+
 /** Runs a python script with a given interpreter binary; returns its last line as JSON. */
 function spawnPython(interpreter: string, script: string): Record<string, any> {
   const r = spawnSync(interpreter, ['-c', script], { env: t.env, encoding: 'utf8', timeout: 30_000 });
