@@ -101,6 +101,32 @@ os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
     expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n');
   });
 
+  it('the program it execs cannot write or delete through that connection either', async () => {
+    await agentWith(`    - name: python
+      clients: [{ exe: "/usr/bin/python3*" }]
+      secrets: ["token"]
+      actions: [read, write, delete]
+`);
+    const other = pythonCopy('other-program');
+    const child = path.join(t.dir, 'child.py');
+    const value = Buffer.from('planted').toString('base64');
+    fs.writeFileSync(child, `import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\nf = s.makefile("rb")\nout = {}\nfor op, req in [("set", {"v":1,"id":2,"op":"set","name":"token","value":"${value}"}), ("rm", {"v":1,"id":3,"op":"rm","name":"token"})]:\n    s.sendall((json.dumps(req) + "\\n").encode())\n    out[op] = json.loads(f.readline())\nprint(json.dumps(out))\n`);
+    const attack = run(
+      `s = connect()
+assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+os.set_inheritable(s.fileno(), True)
+os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
+      [other, child],
+    );
+    for (const op of ['set', 'rm']) {
+      expect(attack[op].ok, op).toBe(false);
+      expect(attack[op].error.code, op).toBe('denied');
+      expect(attack[op].error.message, op).toMatch(/another executable/);
+    }
+    expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n'); // neither replaced nor deleted
+    expect(auditText()).toMatch(/"identity_changed","client":\{"pid":\d+[^\n]*"action":"set"/);
+  });
+
   it('a connection left to a forked child after its opener exits is denied', async () => {
     await agentWith(PYTHON_RULE);
     const r = run(`s = connect()
