@@ -73,6 +73,20 @@ function pythonCopy(name: string, extra = ''): string {
   return file;
 }
 
+/**
+ * Python (allowed) connects and says hello, then execs `program` (another executable) with
+ * `script` and the inherited connection's descriptor; returns the script's last line as JSON.
+ */
+function execOnConnection(program: string, script: string): Record<string, any> {
+  return run(
+    `s = connect()
+assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
+os.set_inheritable(s.fileno(), True)
+os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
+    [program, script],
+  );
+}
+
 describe('connect, then become someone else', () => {
   it('an allowed process that connects and then execs another program is denied, and audited', async () => {
     await agentWith(PYTHON_RULE);
@@ -85,13 +99,7 @@ describe('connect, then become someone else', () => {
     // ...so it inherits one: python connects, says hello, then execs the other program on it.
     const child = path.join(t.dir, 'child.py');
     fs.writeFileSync(child, 'import socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\ns.sendall(b\'{"v":1,"id":2,"op":"get","name":"token"}\\n\')\nprint(s.makefile("rb").readline().decode().strip())\n');
-    const attack = run(
-      `s = connect()
-assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
-os.set_inheritable(s.fileno(), True)
-os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
-      [other, child],
-    );
+    const attack = execOnConnection(other, child);
     expect(attack.ok).toBe(false);
     expect(attack.error.code).toBe('denied');
     expect(attack.error.message).toMatch(/another executable/);
@@ -111,13 +119,7 @@ os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
     const child = path.join(t.dir, 'child.py');
     const value = Buffer.from('planted').toString('base64');
     fs.writeFileSync(child, `import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\nf = s.makefile("rb")\nout = {}\nfor op, req in [("set", {"v":1,"id":2,"op":"set","name":"token","value":"${value}"}), ("rm", {"v":1,"id":3,"op":"rm","name":"token"})]:\n    s.sendall((json.dumps(req) + "\\n").encode())\n    out[op] = json.loads(f.readline())\nprint(json.dumps(out))\n`);
-    const attack = run(
-      `s = connect()
-assert ask(s, {"v":1,"id":1,"op":"hello"})["ok"]
-os.set_inheritable(s.fileno(), True)
-os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], str(s.fileno())])`,
-      [other, child],
-    );
+    const attack = execOnConnection(other, child);
     for (const op of ['set', 'rm']) {
       expect(attack[op].ok, op).toBe(false);
       expect(attack[op].error.code, op).toBe('denied');
