@@ -109,23 +109,27 @@ describe('connect, then become someone else', () => {
     expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n');
   });
 
-  it('the program it execs cannot write or delete through that connection either', async () => {
+  it('the program it execs cannot write, delete or apply a policy through that connection either', async () => {
     await agentWith(`    - name: python
       clients: [{ exe: "/usr/bin/python3*" }]
       secrets: ["token"]
-      actions: [read, write, delete]
+      actions: [read, write, delete, admin]
 `);
+    const opened = 'version: 1\ndefault_policy: allow\n';
+    t.env.OPENED_POLICY = opened;
     const other = pythonCopy('other-program');
     const child = path.join(t.dir, 'child.py');
     const value = Buffer.from('planted').toString('base64');
-    fs.writeFileSync(child, `import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\nf = s.makefile("rb")\nout = {}\nfor op, req in [("set", {"v":1,"id":2,"op":"set","name":"token","value":"${value}"}), ("rm", {"v":1,"id":3,"op":"rm","name":"token"})]:\n    s.sendall((json.dumps(req) + "\\n").encode())\n    out[op] = json.loads(f.readline())\nprint(json.dumps(out))\n`);
+    fs.writeFileSync(child, `import json, os, socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\nf = s.makefile("rb")\nout = {}\nfor op, req in [("set", {"v":1,"id":2,"op":"set","name":"token","value":"${value}"}), ("rm", {"v":1,"id":3,"op":"rm","name":"token"}), ("policy_apply", {"v":1,"id":4,"op":"policy_apply","text":os.environ["OPENED_POLICY"]})]:\n    s.sendall((json.dumps(req) + "\\n").encode())\n    out[op] = json.loads(f.readline())\nprint(json.dumps(out))\n`);
     const attack = execOnConnection(other, child);
-    for (const op of ['set', 'rm']) {
+    for (const op of ['set', 'rm', 'policy_apply']) {
       expect(attack[op].ok, op).toBe(false);
       expect(attack[op].error.code, op).toBe('denied');
       expect(attack[op].error.message, op).toMatch(/another executable/);
     }
     expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n'); // neither replaced nor deleted
+    // The sealed policy stands: the other program is still refused on a connection of its own.
+    expect(spawnPython(other, `${ASK}\ns = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get","name":"token"})))`).error?.code).toBe('denied');
     expect(auditText()).toMatch(/"identity_changed","client":\{"pid":\d+[^\n]*"action":"set"/);
   });
 
