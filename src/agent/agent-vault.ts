@@ -247,7 +247,12 @@ export class AgentVault implements SecretStore {
     decipher.setAAD(Buffer.from(name), { plaintextLength: box.length - NONCE - TAG });
     decipher.setAuthTag(box.subarray(box.length - TAG));
     const out = decipher.update(box.subarray(NONCE, box.length - TAG));
-    decipher.final();
+    try {
+      decipher.final();
+    } catch (err) {
+      out.fill(0); // decrypted, but not authentic: wiped all the same
+      throw err;
+    }
     return out;
   }
 

@@ -286,7 +286,7 @@ export class AgentServer {
     const { parsePolicy } = require('../policy/policy.js') as typeof import('../policy/policy.js');
     parsePolicy(text); // policy_invalid, naming the line
     const sha256 = policyDigest(text);
-    await this.guard.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'attempt', reason: `sha256 ${sha256}` });
+    await this.guard.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'attempt', reason: `sha256 ${sha256}` }, this.guard.identityCheck(client, 'policy_apply', 'policy'));
     await this.vault.applyPolicy(text);
     this.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'success', reason: `sha256 ${sha256}` });
     return { sha256 };
