@@ -91,6 +91,22 @@ export async function keepAuditLog(paths: VaultPaths, dir: string | null): Promi
   throw new GlassdomeError('busy', `${paths.audit} kept being rotated; the new vault is in place, its old audit log is not moved`);
 }
 
+/**
+ * Fails, before anything is replaced, when audit.log is there but keepAuditLog could not move it
+ * (a symbolic link, a fifo, a directory, a file others may read): else the vault would be replaced
+ * and init would fail after it, naming neither the new vault nor where the old one went.
+ */
+export function checkAuditLogMovable(paths: VaultPaths): void {
+  if (!exists(paths.audit)) return;
+  let fd: number;
+  try {
+    fd = openPrivate(paths.audit, fs.constants.O_RDWR);
+  } catch (err) {
+    throw ioError(err, `cannot open ${paths.audit} to keep it with the replaced vault; nothing was replaced`);
+  }
+  fs.closeSync(fd);
+}
+
 function makeKeptDir(paths: VaultPaths): string {
   const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
   try {

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { cli, makeEnv, makeVault, onTerminal, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
 
 let t: TestEnv;
@@ -186,6 +187,37 @@ describe('errors', () => {
     } finally {
       back.cleanup();
     }
+  });
+
+  it('init --force over an audit log it cannot move (a symbolic link out of the home, readable by others, a fifo, a directory) refuses before it replaces anything', async () => {
+    await makeVault(t);
+    const log = path.join(t.home, 'audit.log');
+    const outside = path.join(path.dirname(t.home), 'outside.txt');
+    const plant: Record<string, () => void> = {
+      'a symbolic link': () => fs.symlinkSync(outside, log),
+      'readable by others': () => fs.writeFileSync(log, 'a line\n', { mode: 0o644 }),
+      'a fifo': () => execFileSync('mkfifo', [log]),
+      'a directory': () => fs.mkdirSync(log),
+    };
+    for (const [what, make] of Object.entries(plant)) {
+      fs.writeFileSync(outside, 'outside\n');
+      const before = Object.fromEntries(['master_key.enc', 'secrets.encrypted'].map((f) => [f, fs.readFileSync(path.join(t.home, f))]));
+      fs.rmSync(log, { recursive: true, force: true });
+      make();
+      const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+      expect(r.code, what).toBeGreaterThan(0);
+      expectCleanError(r.stderr, /audit\.log/);
+      // Nothing replaced, nothing kept aside, nothing written outside the home: init said it failed, and it did.
+      for (const [f, bytes] of Object.entries(before)) expect(fs.readFileSync(path.join(t.home, f)), `${what}: ${f}`).toEqual(bytes);
+      expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-')), what).toEqual([]);
+      expect(fs.readFileSync(outside, 'utf8')).toBe('outside\n');
+    }
+    // Once the log is a private file again, init --force replaces the vault (and keeps the old one).
+    fs.rmSync(log, { recursive: true, force: true });
+    fs.writeFileSync(log, 'a line\n', { mode: 0o600 });
+    const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'))).toHaveLength(1);
   });
 });
 
