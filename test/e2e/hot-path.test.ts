@@ -48,6 +48,11 @@ describe('the hot path through the agent', () => {
       // process.stdout on a pipe is a net.Socket: the CLI writes with write(2) instead.
       expect(r.builtins).not.toContain('NativeModule net');
       expect(r.builtins).not.toContain('NativeModule stream');
+      // node:os only answers os.homedir() when $HOME is unset; node:module (and the ES module
+      // loader it brings) only where it may have enableCompileCache (Node >= 22).
+      expect(process.env.HOME).toBeTruthy();
+      expect(r.builtins).not.toContain('NativeModule os');
+      if (Number(process.versions.node.split('.')[0]) < 22) expect(r.builtins).not.toContain('NativeModule module');
     });
   }
 
