@@ -18,7 +18,15 @@ if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
 
 const { runFast } = require('../dist/cli/lean.js');
 
+/**
+ * The lean commands with nothing left to run once their action settles: every write of theirs is
+ * synchronous and awaited (output, audit lines), so they exit at once, which skips Node's teardown
+ * of a finished process (~0.7 ms, measured); 'exit' listeners (the code cache) still run.
+ */
+const EXIT_AT_ONCE = ['get', 'list', 'status'];
+
 runFast(process.argv.slice(2)).then(async (status) => {
   if (status === null) await require('@oclif/core').execute({ dir: __dirname });
+  else if (EXIT_AT_ONCE.includes(process.argv[2])) process.exit(status);
   else process.exitCode = status;
 });

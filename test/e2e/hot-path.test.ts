@@ -54,6 +54,19 @@ describe('the hot path through the agent', () => {
       expect(r.builtins).not.toContain('NativeModule os');
       if (Number(process.versions.node.split('.')[0]) < 22) expect(r.builtins).not.toContain('NativeModule module');
     });
+
+    it(`${args[0]} exits at once, and its code cache is still written on the way out`, async () => {
+      const cache = path.join(t.dir, `cache-${args[0]}`);
+      const r = await cli({ ...t.env, XDG_CACHE_HOME: cache }, args);
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(0);
+      // Node >= 22.1 keeps its own compile cache, flushed at exit; before it, dist/cli/code-cache.js
+      // writes its file from an 'exit' listener. Either is written only by a process that ran its
+      // exit path, which process.exit must not skip.
+      const dir = path.join(cache, 'glassdome', 'enableCompileCache' in Module ? 'compile-cache' : 'code-cache');
+      const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+      expect(files.length).toBeGreaterThan(0);
+    });
   }
 
   it('get writes its output whole to a pipe, a 1 MiB value included', async () => {
