@@ -19,14 +19,21 @@ if (!process.env.NODE_DISABLE_COMPILE_CACHE) {
 const { runFast } = require('../dist/cli/lean.js');
 
 /**
- * The lean commands with nothing left to run once their action settles: every write of theirs is
+ * The lean commands with nothing left to run once their action settles: their own writes are
  * synchronous and awaited (output, audit lines), so they exit at once, which skips Node's teardown
- * of a finished process (~0.7 ms, measured); 'exit' listeners (the code cache) still run.
+ * of a finished process (~0.7 ms, measured); 'exit' listeners (the code cache) still run. Not when
+ * process.stdout or process.stderr was ever created: on a non-blocking pipe their writes may still
+ * be queued, and only the natural exit flushes them (writeOut falls back to process.stdout on EAGAIN).
  */
 const EXIT_AT_ONCE = ['get', 'list', 'status'];
+let streamsCreated = false;
+for (const name of ['stdout', 'stderr']) {
+  const { get, ...rest } = Object.getOwnPropertyDescriptor(process, name);
+  Object.defineProperty(process, name, { ...rest, get() { streamsCreated = true; return get.call(this); } });
+}
 
 runFast(process.argv.slice(2)).then(async (status) => {
   if (status === null) await require('@oclif/core').execute({ dir: __dirname });
-  else if (EXIT_AT_ONCE.includes(process.argv[2])) process.exit(status);
+  else if (EXIT_AT_ONCE.includes(process.argv[2]) && !streamsCreated) process.exit(status);
   else process.exitCode = status;
 });
