@@ -89,6 +89,11 @@ export function installCodeCache(dir: string, command: string | undefined): void
   const extensions = (Loader as unknown as { _extensions: Record<string, (m: Module, filename: string) => void> })._extensions;
   const compileJs = extensions['.js']!;
   const pending: Array<() => void> = [];
+  // The 'exit' listener is added with the first cache to write: a run that had every cache it
+  // needed (nearly all of them) neither adds nor runs one.
+  const writeAtExit = (write: () => void): void => {
+    if (pending.push(write) === 1) process.once('exit', () => pending.forEach((w) => w()));
+  };
   extensions['.js'] = function loadWithCache(module: Module, filename: string): void {
     if (!CACHED.test(filename)) return compileJs.call(this, module, filename);
     const source = fs.readFileSync(filename, 'utf8');
@@ -98,11 +103,8 @@ export function installCodeCache(dir: string, command: string | undefined): void
     const file = cacheFile(dir, filename, fs.statSync(filename), command);
     const cachedData = readOwnFile(file);
     const script = new vm.Script(Loader.wrap(source), { filename, cachedData });
-    if (cachedData === undefined || script.cachedDataRejected === true) pending.push(() => writeCache(dir, file, script.createCachedData()));
+    if (cachedData === undefined || script.cachedDataRejected === true) writeAtExit(() => writeCache(dir, file, script.createCachedData()));
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
     wrapper.call(module.exports, module.exports, Loader.createRequire(filename), module, filename, path.dirname(filename));
   };
-  process.once('exit', () => {
-    for (const write of pending) write();
-  });
 }
