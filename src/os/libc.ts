@@ -281,15 +281,17 @@ const MSG_DONTWAIT = 0x40;
 
 /** A socket of `type` connected to a Unix socket path; the error carries the errno's name. */
 function connectUnix(socketPath: string, type: number): number {
-  if (Buffer.byteLength(socketPath) > 107) throw Object.assign(new Error(`socket path too long: ${socketPath}`), { code: 'ENAMETOOLONG' });
+  const pathBytes = Buffer.from(socketPath, 'utf8');
+  if (pathBytes.length > 107) throw Object.assign(new Error(`socket path too long: ${socketPath}`), { code: 'ENAMETOOLONG' });
   const fd = c('socket')(AF_UNIX, type | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError('socket');
-  // struct sockaddr_un: sa_family (little-endian, as before), then the path and a NUL. Indexing and
-  // set(), not Buffer's writeUInt16LE and write: each compiles on its first call (~0.15 ms of a get).
-  const addr = Buffer.alloc(110);
+  // struct sockaddr_un: sa_family (little-endian, as before), then the path and a NUL. A plain
+  // Uint8Array, indexing and set(), not Buffer.alloc, writeUInt16LE and write: on the CLI's path
+  // each of those compiles on its first call (~0.2 ms of a get together, measured).
+  const addr = new Uint8Array(110);
   addr[0] = AF_UNIX & 0xff;
   addr[1] = AF_UNIX >> 8;
-  addr.set(Buffer.from(socketPath, 'utf8'), 2);
+  addr.set(pathBytes, 2);
   if (c('connect')(fd, addr, 110) !== 0) {
     const err = errnoError(`connect(${socketPath})`);
     closeFd(fd);
