@@ -26,6 +26,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 # http.client, ssl and urllib.parse (~25 ms to import) are imported only when GLASSDOME_SERVER is used.
 
@@ -33,6 +34,8 @@ __all__ = ["GlassdomeError", "get", "get_bytes", "secrets"]
 
 _TIMEOUT_S = 60.0
 _MAX_LINE = 2 * 1024 * 1024 + 1
+# The longest one wait for the agent's read rate limit (ms), as the CLI's MAX_RATE_WAIT_MS.
+_MAX_RATE_WAIT_MS = 60000
 
 _lock = threading.Lock()
 _from_fd = None  # the decoded JSON object once the descriptor has been read
@@ -74,9 +77,43 @@ def secrets():
     handed = _read_descriptor()
     if handed is not None:
         return dict(handed)
+    if not os.environ.get("GLASSDOME_SERVER"):
+        try:
+            return _get_many()
+        except GlassdomeError as err:
+            if err.code != "unknown_op":  # else an agent from before get_many: one get a name
+                raise
     names = _ask([("list", {})])[0]["names"]
     replies = _ask([("get", {"name": n}) for n in names]) if names else []
     return {n: _text_or_bytes(base64.b64decode(r["value"])) for n, r in zip(names, replies)}
+
+
+def _get_many():
+    """Every secret the agent lets this process read, by get_many (docs/PROTOCOL.md): asked again
+    for the rest while a reply says there is more, waiting as the agent's read rate limit says."""
+    out = {}
+    fields = {}
+    while True:
+        reply = _ask([("get_many", fields)])[0]
+        raw = base64.b64decode(reply["values"])
+        at = 0
+        for name, size in zip(reply["names"], reply["lengths"]):
+            out[name] = _text_or_bytes(raw[at:at + size])
+            at += size
+        if not reply.get("more"):
+            return out
+        wait_ms = reply.get("retry_after_ms", 0)
+        if not reply["names"] and not wait_ms > 0:
+            raise GlassdomeError("internal", "the agent's get_many reply served nothing, named no wait and said there is more")
+        if reply["names"]:
+            fields = {"after": reply["names"][-1]}
+        if wait_ms > _MAX_RATE_WAIT_MS:
+            raise GlassdomeError(
+                "rate_limited",
+                "the agent's read rate limit holds the rest of these secrets back %d s, longer than the %d s this client waits" % (-(-wait_ms // 1000), _MAX_RATE_WAIT_MS // 1000),
+                "ask for the secrets the script needs with glassdome.get(NAME), or raise rate_limits.read in the sealed policy",
+            )
+        time.sleep(wait_ms / 1000.0)
 
 
 def _text_or_bytes(raw):

@@ -16,6 +16,7 @@ import { readTemplate } from '../exec/template-file.js';
 import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import { spawnChild, SpawnError, type Child } from '../os/spawn.js';
 import { checkName } from '../vault/names.js';
+import { readValues } from '../vault/store.js';
 
 /** The descriptor that carries the JSON object. */
 export const SECRETS_FD = 3;
@@ -100,13 +101,29 @@ function descriptorBytes(p: Placeholder, values: Map<string, Uint8Array>, templa
 async function fetchValues(opening: Promise<OpenStore>, chosen: string[], fileNames: string[], hasPlaceholders: boolean): Promise<{ values: Map<string, Uint8Array>; jsonNames: string[] }> {
   const session = await opening;
   try {
-    const jsonNames = chosen.length > 0 ? [...new Set(chosen)] : hasPlaceholders ? [] : await session.store.list();
-    const names = [...new Set([...jsonNames, ...fileNames])];
-    const fetched = await Promise.all(names.map((n) => session.store.get(n)));
-    return { values: new Map(names.map((n, i) => [n, fetched[i]!])), jsonNames };
+    if (chosen.length === 0 && !hasPlaceholders) {
+      // Every secret this process may read (from the agent: the get_many the lean entry sent at connect).
+      const values = await readValues(session.store, undefined, rateWaitNotice());
+      return { values, jsonNames: [...values.keys()] };
+    }
+    const jsonNames = [...new Set(chosen)];
+    return { values: await readValues(session.store, [...new Set([...jsonNames, ...fileNames])], rateWaitNotice()), jsonNames };
   } finally {
     session.close();
   }
+}
+
+/**
+ * Says once, on stderr, why exec waits: it asked for more secrets than the agent's read burst, and
+ * the agent's rate limit hands out the rest at its pace (the limit slows a drain of the vault).
+ */
+function rateWaitNotice(): (ms: number) => void {
+  let told = false;
+  return (ms) => {
+    if (told) return;
+    told = true;
+    process.stderr.write(`glassdome: waiting ${(ms / 1000).toFixed(1)} s for the agent's read rate limit: more secrets than its burst (name the ones the command needs with -s NAME)\n`);
+  };
 }
 
 function writeAll(fd: number, data: Uint8Array): void {

@@ -7,6 +7,7 @@ import { openStore } from '../cli/session.js';
 import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { checkName } from '../vault/names.js';
+import { readValues } from '../vault/store.js';
 
 /** The formats export writes. */
 export const EXPORT_FORMATS = ['json', 'env'] as const;
@@ -23,9 +24,9 @@ export async function exportAction(options: ExportOptions, paths: VaultPaths): P
   if (!options.stdout) fail('usage', 'export prints every secret in the clear, so it needs --stdout', 'glassdome export --stdout > file (and mind where file goes)');
   const names = options.names.map(checkName);
   const session = await openStore(paths);
-  const values = new Map<string, Uint8Array>();
+  let values: Map<string, Uint8Array>;
   try {
-    for (const name of names.length > 0 ? names : await session.store.list()) values.set(name, await session.store.get(name));
+    values = await readValues(session.store, names.length > 0 ? names : undefined);
   } finally {
     session.close();
   }

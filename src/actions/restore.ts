@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import { recordLocal } from '../audit/local.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { readPassword } from '../cli/password.js';
-import { connectAgent } from '../cli/session.js';
-import { fail, GlassdomeError } from '../errors.js';
+import { endSessions } from '../cli/end-sessions.js';
+import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { ioError, readPrivate } from '../store/secure-file.js';
 import { loadSecrets, refuseOverAside, replaceVault } from '../store/vault-files.js';
@@ -45,7 +45,7 @@ export async function restoreAction(options: { file: string; force: boolean; pas
   } finally {
     wipeKeys(keys);
   }
-  const ended = await endSessions(paths);
+  const ended = await endSessions(paths, "the backup's password");
   await recordLocal(paths, { event_type: 'admin_action', action: 'restore', resource: null, result: 'success', reason: `vault ${bundle.vaultId} from a backup of ${bundle.createdAt}${kept ? `; the unreadable vault it replaced is kept in ${kept}` : ''}` });
   const lines = [`restored vault ${bundle.vaultId} (${count} secrets) from the backup of ${bundle.createdAt}`, ...ended];
   if (kept) lines.push(`the files of the unreadable vault it replaced are kept in ${kept}: remove it once nothing there is needed`);
@@ -75,30 +75,4 @@ function vaultPresent(paths: VaultPaths): boolean {
 function readBack(paths: VaultPaths, bundle: Bundle, keys: VaultKeys): void {
   if (readMasterKeyText(paths) !== bundle.files['master_key.enc']) fail('io', 'master_key.enc does not read back as restored; the previous vault was put back');
   wipeMap(loadSecrets(paths, keys).map);
-}
-
-/** Ends the agent's and the keyring's sessions, which held the key of the replaced vault. */
-async function endSessions(paths: VaultPaths): Promise<string[]> {
-  const said: string[] = [];
-  const agent = await connectAgent(paths).catch((err: unknown) => {
-    if (err instanceof GlassdomeError && (err.code === 'wrong_vault' || err.code === 'no_agent')) return null;
-    throw err;
-  });
-  if (agent) {
-    try {
-      const { pid } = await agent.hello();
-      await agent.request('lock'); // whatever it held was the replaced vault's key
-      said.push(`agent pid ${pid} was locked: unlock it with the backup's password`);
-    } finally {
-      agent.close();
-    }
-  }
-  const { endSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
-  const { readCache } = require('../keyring/session-cache.js') as typeof import('../keyring/session-cache.js');
-  const cache = readCache(paths);
-  if (cache !== null) {
-    endSession(paths, cache === 'malformed' ? [] : [cache.vaultId]);
-    said.push('the keyring session ended: run glassdome unlock');
-  }
-  return said;
 }

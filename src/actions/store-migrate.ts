@@ -76,7 +76,7 @@ async function intoEtcd(options: MigrateOptions, paths: VaultPaths, client: Etcd
 }
 
 async function outOfEtcd(options: MigrateOptions, paths: VaultPaths, client: EtcdClient, prefix: string, label: string): Promise<MigrateReport> {
-  if (!options.force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets))) fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: add --force');
+  if (!options.force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets))) fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it (its files are kept aside): add --force');
   const head = await readVaultHead(client, prefix, label);
   const keys = await unsealWithPassword(paths, { stdin: options.passwordStdin, message: 'Master password', masterKeyText: head.masterKeyText });
   let payload: VaultPayload | undefined;

@@ -116,6 +116,13 @@ export class AgentVault implements SecretStore {
     return this.open(name, sealed);
   }
 
+  /** A value's length in bytes, from its sealed box (nothing is opened); undefined when there is no such secret. */
+  sizeOf(name: string): number | undefined {
+    this.sync();
+    const sealed = this.entries.get(name);
+    return sealed && sealed.box.length - NONCE - TAG;
+  }
+
   async list(): Promise<string[]> {
     this.sync();
     return [...this.entries.keys()].sort();
@@ -240,7 +247,12 @@ export class AgentVault implements SecretStore {
     decipher.setAAD(Buffer.from(name), { plaintextLength: box.length - NONCE - TAG });
     decipher.setAuthTag(box.subarray(box.length - TAG));
     const out = decipher.update(box.subarray(NONCE, box.length - TAG));
-    decipher.final();
+    try {
+      decipher.final();
+    } catch (err) {
+      out.fill(0); // decrypted, but not authentic: wiped all the same
+      throw err;
+    }
     return out;
   }
 

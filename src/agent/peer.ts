@@ -4,9 +4,9 @@
 // working directory and ancestors from /proc, read once at accept.
 
 import type net from 'node:net';
-import { peerCredentials } from '../os/libc.js';
+import { peerCredentials, pidfdAlive } from '../os/libc.js';
 import { exeDigest, pinIdentity } from '../os/identity.js';
-import { describeProcess, type Client } from '../policy/client.js';
+import { describeProcess, userName, type Client } from '../policy/client.js';
 
 /** The file descriptor behind a net.Socket (libuv keeps it on the handle). */
 export function socketFd(socket: net.Socket): number {
@@ -15,12 +15,24 @@ export function socketFd(socket: net.Socket): number {
   return fd;
 }
 
-/** The peer of an accepted Unix socket, described at once (pid reuse cannot change it later). */
+/**
+ * The peer of an accepted Unix socket, described at once (pid reuse cannot change it later). What
+ * /proc says of its pid is of the process that connected only if that process was still alive
+ * after it was read: otherwise (it died before the accept, and its pid may be another's now) the
+ * peer is described as unknown, and its identity as unidentified, so no rule for another
+ * program's executable applies to it and no value is released to it.
+ */
 export function identifyPeer(socket: net.Socket): Client {
-  const cred = peerCredentials(socketFd(socket));
-  const identity = pinIdentity(cred.pid);
-  const client = describeProcess(cred.pid, cred.uid);
+  const fd = socketFd(socket);
+  const cred = peerCredentials(fd);
+  const identity = pinIdentity(cred.pid, fd);
+  let client = describeProcess(cred.pid, cred.uid);
+  if (identity.startTime === null || (identity.pidfd !== null && !pidfdAlive(identity.pidfd))) {
+    identity.startTime = null;
+    identity.exe = null;
+    client = { pid: cred.pid, uid: cred.uid, user: userName(cred.uid), exe: null, cwd: null, parents: [] };
+  }
   client.identity = identity;
-  client.exeSha256 = () => exeDigest(cred.pid, identity.exe);
+  client.exeSha256 = () => (identity.startTime === null ? null : exeDigest(cred.pid, identity.exe));
   return client;
 }

@@ -29,6 +29,7 @@ import { VERSION } from '../version.js';
 import { daemonAnchorOnWrite } from '../audit/anchor.js';
 import { verifyAuditLog } from '../audit/log.js';
 import { AgentVault } from './agent-vault.js';
+import { getMany } from './get-many.js';
 import { Connection } from './connection.js';
 import { identifyPeer } from './peer.js';
 import { releaseIdentity } from '../os/identity.js';
@@ -271,6 +272,8 @@ export class AgentServer {
       }
       case 'rotate':
         return this.rotate(request, client);
+      case 'get_many':
+        return getMany(this.guard, client, this.vault, request, this.options.paths.home);
     }
   }
 
@@ -283,7 +286,7 @@ export class AgentServer {
     const { parsePolicy } = require('../policy/policy.js') as typeof import('../policy/policy.js');
     parsePolicy(text); // policy_invalid, naming the line
     const sha256 = policyDigest(text);
-    await this.guard.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'attempt', reason: `sha256 ${sha256}` });
+    await this.guard.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'attempt', reason: `sha256 ${sha256}` }, this.guard.identityCheck(client, 'policy_apply', 'policy'));
     await this.vault.applyPolicy(text);
     this.record(client, { event_type: 'admin_action', action: 'policy_apply', resource: 'policy', result: 'success', reason: `sha256 ${sha256}` });
     return { sha256 };

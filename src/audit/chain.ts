@@ -62,13 +62,15 @@ export class LineMac {
   private readonly prefix: number;
 
   constructor(key: Uint8Array) {
-    const k = key.length > SHA256_BLOCK ? sha256(key, 'buffer') : key;
+    const hashed = key.length > SHA256_BLOCK ? sha256(key, 'buffer') : undefined; // a key as good as `key`: wiped below
+    const k = hashed ?? key;
     this.prefix = SHA256_BLOCK + Buffer.byteLength(MAC_DOMAIN);
     this.inner = Buffer.alloc(this.prefix + 1024);
     for (let i = 0; i < SHA256_BLOCK; i++) {
       this.inner[i] = 0x36 ^ (k[i] ?? 0);
       this.outer[i] = 0x5c ^ (k[i] ?? 0);
     }
+    hashed?.fill(0);
     this.inner.write(MAC_DOMAIN, SHA256_BLOCK, 'latin1');
   }
 

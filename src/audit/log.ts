@@ -177,10 +177,10 @@ export class AuditLog {
       if (!(await flockWithin(fd, APPEND_LOCK_MS))) throw new GlassdomeError('busy', 'another writer held it too long');
       try {
         const st = fs.fstatSync(fd);
-        // Fast path: the file is still linked and no one wrote since our last line. (A writer that
-        // rotates the log first appends a closing line to it, so a rotation changes its size too.)
-        if (st.nlink === 0 || (st.size !== this.knownSize && !sameFile(fd, this.path))) {
-          this.close(); // removed or rotated while we held it: start again on the current file
+        // Still the file at this.path (one stat a batch): a log removed, rotated or renamed away
+        // while we held it is left as it is, and the lines go to the current file.
+        if (st.nlink === 0 || !isAt(st, this.path)) {
+          this.close();
           continue;
         }
         let size = st.size;
@@ -297,6 +297,16 @@ function firstSeq(file: string): number | null {
     }
   } catch {
     return null;
+  }
+}
+
+/** Whether `st` (an fstat) is of the file at `path` now. */
+function isAt(st: fs.Stats, path: string): boolean {
+  try {
+    const now = fs.statSync(path);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch {
+    return false;
   }
 }
 

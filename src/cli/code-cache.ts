@@ -4,8 +4,12 @@
 // (~2 ms of every `glassdome get`, measured). One cache file per bundle and command (each command
 // runs other functions), named after the bundle's size, mtime and inode and the Node version and
 // architecture, so that a rebuilt bundle or another Node never meets a stale cache (V8 itself
-// checks only the source's length). The files live in the user's own cache directory, mode 0600
-// in a 0700 directory; a file that is not ours, or is writable by others, is never loaded.
+// checks only the source's length), and after a hash of the bundle's path, so that two checkouts
+// or installs on one machine keep a cache each instead of evicting each other's at every start. A
+// new cache replaces the older ones of its own bundle path and command, and the directory keeps at
+// most MAX_CACHE_FILES (the least recently written go first). The files live in the user's own
+// cache directory, mode 0600 in a 0700 directory; a file that is not ours, or is writable by
+// others, is never loaded.
 // Everything here is best effort: any failure means compiling as usual, never an error.
 
 import fs from 'node:fs';
@@ -26,15 +30,25 @@ const CACHED = /[\\/]dist[\\/](cli[\\/]lean(-[a-z-]+)?|vendor[\\/]noble)\.js$/;
 /** Bytes of a cache file that is certainly not one (V8's smallest is far larger). */
 const MAX_CACHE_BYTES = 4 * 1024 * 1024;
 
+/** Cache files kept in the directory at most: a few builds' worth of bundles and commands. */
+export const MAX_CACHE_FILES = 64;
+
 /** What a command is called in a cache file's name (argv[0] when it is a plain word). */
 function commandTag(command: string | undefined): string {
   return command !== undefined && /^[a-z][a-z-]{0,31}$/.test(command) ? command : 'other';
 }
 
+/** 8 hex digits of a path (FNV-1a): which checkout a cache file belongs to, without loading node:crypto. */
+function pathTag(filename: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < filename.length; i++) h = Math.imul(h ^ filename.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 /** The cache file of a bundle for a command. */
 export function cacheFile(dir: string, filename: string, stat: fs.Stats, command: string | undefined): string {
   const key = [process.version, process.arch, stat.size, Math.trunc(stat.mtimeMs), stat.ino].join('-');
-  return path.join(dir, `${path.basename(filename, '.js')}-${commandTag(command)}-${key}.cache`);
+  return path.join(dir, `${path.basename(filename, '.js')}-${commandTag(command)}-${pathTag(filename)}-${key}.cache`);
 }
 
 /** The cache's bytes when the file is ours and writable by us alone; undefined otherwise. */
@@ -70,14 +84,21 @@ function writeCache(dir: string, file: string, data: Buffer): void {
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
-    // The caches of earlier builds of this bundle, for this command, are dead weight now.
+    // The caches of earlier builds of this bundle (at this path), for this command, are dead weight now.
     const prefix = path.basename(file).replace(/-v\d[^]*$/, '-v');
-    for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(prefix) && name !== path.basename(file) && name.endsWith('.cache')) fs.rmSync(path.join(dir, name), { force: true });
-    }
+    const others = fs.readdirSync(dir).filter((name) => name.endsWith('.cache') && name !== path.basename(file));
+    for (const name of others.filter((n) => n.startsWith(prefix))) fs.rmSync(path.join(dir, name), { force: true });
+    pruneOldest(dir, others.filter((n) => !n.startsWith(prefix)), MAX_CACHE_FILES - 1);
   } catch {
     // a read-only or full cache directory: compile next time too
   }
+}
+
+/** Removes the least recently written of `names` (cache files in `dir`) beyond the first `keep`. */
+function pruneOldest(dir: string, names: string[], keep: number): void {
+  if (names.length <= keep) return;
+  const byAge = names.map((name) => ({ name, at: fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => b.at - a.at);
+  for (const { name } of byAge.slice(keep)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 /**

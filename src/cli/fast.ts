@@ -10,7 +10,7 @@ import { openStore } from './session.js';
 import { disableCoreDumps } from '../os/libc.js';
 import { vaultPaths } from '../store/paths.js';
 
-/** What every exec placeholder starts with (src/exec/placeholders.ts): with one, exec lists nothing. */
+/** What every exec placeholder starts with (src/exec/placeholders.ts): with one, exec asks for no other secret. */
 const PLACEHOLDER_MARK = '{{glassdome';
 
 /** A flag the lean parser knows: its short form and whether it takes a value. */
@@ -126,12 +126,13 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
     const parsed = parseExecArgs(rest);
     if (!parsed) return null;
     return guarded(false, async () => {
-      // Connected, and the agent sent its hello (and the list exec will ask for, when it hands over
-      // every secret), before exec's own code loads: the agent answers while that code loads,
-      // instead of after. No core dump from here on.
+      // Connected, and the agent sent its hello (and, when exec hands over every secret, the
+      // get_many of them all) before exec's own code loads: the agent answers while that code
+      // loads, instead of after. No core dump from here on.
       disableCoreDumps();
-      const listsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK));
-      const opening = openStore(vaultPaths(), process.env, listsAll ? [{ op: 'list' }] : []);
+      const getsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK));
+      const paths = vaultPaths();
+      const opening = openStore(paths, process.env, getsAll ? [{ op: 'get_many', fields: { vault: paths.home } }] : []);
       return (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, opening);
     });
   }

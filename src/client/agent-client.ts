@@ -11,12 +11,18 @@ import fs from 'node:fs';
 import { GlassdomeError, isErrorCode } from '../errors.js';
 import { connectStream, peerCredentials } from '../os/libc.js';
 import { Base64Bytes, LineSplitter, decodeRequestLine, encodeLine } from '../protocol/codec.js';
-import { MAX_PENDING_PER_CONNECTION, PROTOCOL_VERSION } from '../protocol/limits.js';
+import { MAX_GET_MANY_NAMES, MAX_PENDING_PER_CONNECTION, PROTOCOL_VERSION } from '../protocol/limits.js';
 import { fromBase64 } from '../vault/base64.js';
-import type { NewSecret, SecretInfo, SecretStore } from '../vault/store.js';
+import { getEach, type NewSecret, type SecretInfo, type SecretStore } from '../vault/store.js';
 
 /** How long the client waits for any one reply, or for room to send (ms). */
 export const REPLY_TIMEOUT_MS = 60_000;
+
+/**
+ * The longest one wait of getMany for the agent's read rate limit may be (ms): a longer one is
+ * `rate_limited` at once. At the default limit (500 reads a second, bursts of 1000) a wait is 2 s at most.
+ */
+export const MAX_RATE_WAIT_MS = 60_000;
 
 /** Bytes read from the socket at a time. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -69,6 +75,8 @@ export class AgentClient implements SecretStore {
   /** A request line not yet written (the hello), sent ahead of the next one. */
   private unsent: string | undefined;
   private closed = false;
+  /** The vault this client means (connect's `vault`): get_many names it, so another vault's agent reads nothing. */
+  private meant: string | undefined;
 
   private constructor(
     private readonly fd: number,
@@ -92,6 +100,7 @@ export class AgentClient implements SecretStore {
       const id = client.nextId++;
       client.unsent = encodeLine({ v: PROTOCOL_VERSION, id, op: 'hello' });
       client.pendingHello = { id, vault };
+      client.meant = vault;
     }
     if (early) {
       try {
@@ -176,6 +185,45 @@ export class AgentClient implements SecretStore {
     return base64Field(reply, 'value');
   }
 
+  /**
+   * get_many, asked again for the rest while a reply says there is more: the values are views into
+   * one buffer per reply, which the caller wipes through them. When the agent's read bucket ran dry,
+   * waits as long as its `retry_after_ms` says (told through `onWait`), so the limit is kept, never
+   * lifted; a wait longer than MAX_RATE_WAIT_MS is `rate_limited` instead.
+   */
+  async getMany(names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
+    const values = new Map<string, Uint8Array>();
+    let rest = names && [...new Set(names)];
+    let last: string | undefined;
+    try {
+      while (rest === undefined || rest.length > 0) {
+        const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : last === undefined ? {} : { after: last }), ...(this.meant === undefined ? {} : { vault: this.meant }) };
+        const reply = await this.request('get_many', fields).catch((err: unknown) => {
+          // An agent started before get_many existed (still running after an upgrade): one get a name.
+          if (values.size === 0 && err instanceof GlassdomeError && err.code === 'unknown_op') return null;
+          throw err;
+        });
+        if (reply === null) return await getEach(this, rest);
+        const served = valuesOf(reply);
+        for (const [name, value] of served) values.set((last = name), value);
+        if (rest && [...served.keys()].some((name, i) => name !== rest![i])) throw protocolError('names');
+        rest = rest?.slice(served.size);
+        if (!rest && reply.more !== true) break;
+        const wait = typeof reply.retry_after_ms === 'number' ? reply.retry_after_ms : 0;
+        if (served.size === 0 && !(wait > 0)) throw protocolError('names'); // no value and no wait: no progress
+        if (wait > MAX_RATE_WAIT_MS) throw rateWaitError(wait, values.size);
+        if (wait > 0) {
+          onWait?.(wait);
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
+      return values;
+    } catch (err) {
+      for (const value of values.values()) value.fill(0);
+      throw err;
+    }
+  }
+
   async list(): Promise<string[]> {
     const reply = await this.request('list');
     if (!Array.isArray(reply.names)) throw protocolError('names');
@@ -206,6 +254,9 @@ export class AgentClient implements SecretStore {
     if (this.closed) return;
     this.closed = true;
     this.chunk.fill(0);
+    // Replies read but never taken (an early request, after a wrong vault): their values, wiped.
+    for (const reply of this.replies.values()) for (const field of REPLY_SECRET_FIELDS) if (reply[field] instanceof Base64Bytes) reply[field].ascii.fill(0);
+    this.replies.clear();
     try {
       fs.closeSync(this.fd);
     } catch {
@@ -325,7 +376,35 @@ function checkVault(hello: Hello, vault: string, socketPath: string): void {
 }
 
 /** The reply fields that carry secret bytes. */
-const REPLY_SECRET_FIELDS = ['value'];
+const REPLY_SECRET_FIELDS = ['value', 'values'];
+
+/** A get_many reply's values by name: views into the one buffer its `values` decodes to. */
+function valuesOf(reply: Reply): Map<string, Uint8Array> {
+  const { names, lengths } = reply;
+  const bytes = base64Field(reply, 'values');
+  const sizes = Array.isArray(lengths) ? (lengths as unknown[]) : [];
+  const total = sizes.reduce<number>((sum, n) => sum + (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : NaN), 0);
+  if (!Array.isArray(names) || names.length !== sizes.length || total !== bytes.length || !names.every((n) => typeof n === 'string')) {
+    bytes.fill(0);
+    throw protocolError('names, lengths and values');
+  }
+  const out = new Map<string, Uint8Array>();
+  let offset = 0;
+  names.forEach((name: string, i) => {
+    out.set(name, bytes.subarray(offset, offset + (sizes[i] as number)));
+    offset += sizes[i] as number;
+  });
+  return out;
+}
+
+/** A wait for the read rate limit longer than MAX_RATE_WAIT_MS. */
+function rateWaitError(waitMs: number, read: number): GlassdomeError {
+  return new GlassdomeError(
+    'rate_limited',
+    `the agent's read rate limit holds the rest of these secrets back ${Math.ceil(waitMs / 1000)} s, longer than the ${MAX_RATE_WAIT_MS / 1000} s glassdome waits (${read} read so far)`,
+    'name the secrets the command needs (exec -s NAME), or raise rate_limits.read in the sealed policy (docs/POLICY.md)',
+  );
+}
 
 /** A byte field of a reply, decoded from base64. */
 export function base64Field(reply: Reply, field: string): Uint8Array {

@@ -8,7 +8,7 @@ export default class Init extends GlassdomeCommand {
   static override examples = ['<%= config.bin %> init', 'printf %s "$PW" | <%= config.bin %> init --password-stdin'];
   static override flags = {
     'password-stdin': Flags.boolean({ description: 'read the password from stdin (one trailing newline stripped)' }),
-    force: Flags.boolean({ description: 'replace an existing vault (its secrets are lost)' }),
+    force: Flags.boolean({ description: 'replace an existing vault (its files and audit log are kept in a replaced-* directory of the home)' }),
   };
 
   async run(): Promise<void> {

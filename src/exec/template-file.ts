@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import type { SecretStore } from '../vault/store.js';
+import { readValues, type SecretStore } from '../vault/store.js';
 import { MAX_VALUE_BYTES } from '../vault/names.js';
 import { renderTemplate, templateNames } from './placeholders.js';
 
@@ -25,9 +25,8 @@ export function readTemplate(file: string): Buffer {
 /** The template rendered with values from `store` (a missing name: `not_found`); the caller wipes it. */
 export async function renderFromStore(template: Uint8Array, store: SecretStore): Promise<Buffer> {
   const names = templateNames(template);
-  const values = new Map<string, Uint8Array>();
+  const values = names.length > 0 ? await readValues(store, names) : new Map<string, Uint8Array>();
   try {
-    for (const name of names) values.set(name, await store.get(name));
     return renderTemplate(template, values);
   } finally {
     for (const v of values.values()) v.fill(0);

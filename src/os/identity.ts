@@ -6,7 +6,7 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { pidfdAlive, pidfdOpen } from './libc.js';
+import { ENOPROTOOPT, peerPidfd, pidfdAlive, pidfdOpen } from './libc.js';
 import { isRunning, startTime } from './proc.js';
 
 /** What was true of a process when it connected. */
@@ -20,15 +20,31 @@ export interface ProcessIdentity {
   pidfd: number | null;
 }
 
-/** Takes a process's identity now (call it at accept, before anything is answered). */
-export function pinIdentity(pid: number): ProcessIdentity {
+/**
+ * Takes a process's identity now (call it at accept, before anything is answered). With the
+ * accepted socket, its pidfd comes from the socket (SO_PEERPIDFD), bound to the process that
+ * connected: if that process died before the accept and another took its pid, the identity is
+ * not that other process's but unidentified (refused). Only a kernel without SO_PEERPIDFD opens
+ * the pidfd by pid.
+ */
+export function pinIdentity(pid: number, socketFd?: number): ProcessIdentity {
   let pidfd: number | null = null;
-  try {
-    pidfd = pid > 0 ? pidfdOpen(pid) : null;
-  } catch {
-    pidfd = null; // ENOSYS on old kernels; ESRCH if it is already gone (then startTime fails too)
+  let gone = false;
+  if (socketFd !== undefined) {
+    try {
+      pidfd = peerPidfd(socketFd);
+    } catch (err) {
+      gone = (err as { errno?: number }).errno !== ENOPROTOOPT; // the connecting process is no more
+    }
   }
-  const identity = { pid, startTime: startTime(pid), exe: exeFile(pid), pidfd };
+  if (pidfd === null && !gone) {
+    try {
+      pidfd = pid > 0 ? pidfdOpen(pid) : null;
+    } catch {
+      pidfd = null; // ENOSYS on old kernels; ESRCH if it is already gone (then startTime fails too)
+    }
+  }
+  const identity = { pid, startTime: gone ? null : startTime(pid), exe: exeFile(pid), pidfd };
   // The pidfd was opened before the reads: if it is still alive now, they were of this process.
   if (pidfd !== null && !pidfdAlive(pidfd)) identity.startTime = null;
   return identity;

@@ -11,6 +11,10 @@ type Koffi = typeof import('koffi');
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
+/** getsockopt: a pidfd for the peer that connected (Linux 6.5+). */
+const SO_PEERPIDFD = 77;
+/** errno when a socket option does not exist (a kernel before SO_PEERPIDFD). */
+export const ENOPROTOOPT = 92;
 const PR_SET_DUMPABLE = 4;
 const PR_GET_DUMPABLE = 3;
 const RLIMIT_CORE = 4;
@@ -151,6 +155,17 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
   const out = new Uint32Array(3);
   if (c('getsockopt')(fd, SOL_SOCKET, SO_PEERCRED, out, [12]) !== 0) throw errnoError('getsockopt(SO_PEERCRED)');
   return { pid: out[0]! | 0, uid: out[1]!, gid: out[2]! };
+}
+
+/**
+ * A pidfd for the very process that connected a Unix socket (SO_PEERPIDFD), taken from the
+ * socket, not from its pid: a pid reused since the connect cannot stand in for it. Throws with
+ * `errno` ENOPROTOOPT on kernels before 6.5; another failure means that process is gone.
+ */
+export function peerPidfd(fd: number): number {
+  const out = Buffer.alloc(4);
+  if (c('getsockopt')(fd, SOL_SOCKET, SO_PEERPIDFD, out, [4]) !== 0) throw errnoError('getsockopt(SO_PEERPIDFD)');
+  return out.readInt32LE(0);
 }
 
 /** PR_SET_DUMPABLE 0: no core dumps, and same-uid processes can no longer ptrace this one or read its memory. */

@@ -90,7 +90,8 @@ export class Guard {
 
   /**
    * The check that the client is still the process that connected, running the executable it ran
-   * then (src/os/identity.ts), for the audit line that releases a value or a list of names: the
+   * then (src/os/identity.ts), for the audit line that releases a value or a list of names, or
+   * that records the attempt of a write (set, rm: nothing is changed when it fails): the
    * log runs it just before that line is written (a failure writes `identity_changed` instead)
    * and just after (a failure adds `identity_changed`); either way the append throws `denied`.
    * Undefined for clients without a pinned identity.
@@ -185,14 +186,14 @@ class GuardedStore implements SecretStore {
 
   async set(name: string, value: Uint8Array): Promise<void> {
     const decision = await this.guard.authorize(this.client, 'write', 'set', name);
-    await this.access('set', name, decision, 'attempt', 'so nothing was changed');
+    await this.access('set', name, decision, 'attempt', 'so nothing was changed', this.guard.identityCheck(this.client, 'set', name));
     await this.attempt('set', name, decision, () => this.inner.set(name, value));
     await this.outcome('set', name, decision);
   }
 
   async rm(name: string): Promise<void> {
     const decision = await this.guard.authorize(this.client, 'delete', 'rm', name);
-    await this.access('rm', name, decision, 'attempt', 'so nothing was changed');
+    await this.access('rm', name, decision, 'attempt', 'so nothing was changed', this.guard.identityCheck(this.client, 'rm', name));
     await this.attempt('rm', name, decision, () => this.inner.rm(name));
     await this.outcome('rm', name, decision);
   }
@@ -201,7 +202,7 @@ class GuardedStore implements SecretStore {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
     const all = await this.inner.infos();
     const visible = all.filter((e) => this.guard.mayRead(this.client, e.name));
-    await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld');
+    await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld', this.guard.identityCheck(this.client, 'list', null));
     return visible;
   }
 
@@ -209,7 +210,7 @@ class GuardedStore implements SecretStore {
   async setMany(entries: readonly NewSecret[]): Promise<void> {
     const decisions = [];
     for (const { name } of entries) decisions.push(await this.guard.authorize(this.client, 'write', 'set', name));
-    for (const [i, { name }] of entries.entries()) await this.access('set', name, decisions[i]!, 'attempt', 'so nothing was changed');
+    for (const [i, { name }] of entries.entries()) await this.access('set', name, decisions[i]!, 'attempt', 'so nothing was changed', this.guard.identityCheck(this.client, 'set', name));
     const first = decisions[0] ?? { allow: true, by: 'empty batch' };
     await this.attempt('set', entries[0]?.name ?? '-', first, () => this.inner.setMany(entries));
     for (const [i, { name }] of entries.entries()) await this.outcome('set', name, decisions[i]!);

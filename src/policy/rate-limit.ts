@@ -61,6 +61,17 @@ export class RateLimiter {
     return true;
   }
 
+  /**
+   * Milliseconds until `client`'s bucket holds `tokens` tokens (at most the burst), without taking
+   * any: 0 when it holds them now.
+   */
+  msUntil(client: string, tokens: number, now = Date.now()): number {
+    const b = this.buckets.get(client);
+    const want = Math.min(tokens, this.spec.burst);
+    const held = b ? Math.min(this.spec.burst, b.tokens + ((now - b.at) / 1000) * this.spec.perSecond) : this.spec.burst;
+    return held >= want ? 0 : Math.ceil(((want - held) / this.spec.perSecond) * 1000);
+  }
+
   /** Seconds until `client` has a token again (0 when it has one now). */
   retryAfter(client: string, now = Date.now()): number {
     const b = this.buckets.get(client);

@@ -36,3 +36,13 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 /** The most entries one set_many request may carry (an import of a larger store is split by the caller). */
 export const MAX_BATCH_ENTRIES = 10_000;
+
+/** The most names one get_many request may carry (a longer list is asked for in parts by the caller). */
+export const MAX_GET_MANY_NAMES = 10_000;
+
+/**
+ * Bytes of a get_many reply line left for its names, lengths and values: the line limit less room
+ * for the rest of the reply (v, id, ok, more, retry_after_ms). A reply stops before the value that
+ * would pass it, so a vault of any size comes in lines the client can read.
+ */
+export const GET_MANY_REPLY_BYTES = MAX_LINE_BYTES - 1024;

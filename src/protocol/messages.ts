@@ -8,19 +8,22 @@ import { KEY_BYTES } from '../vault/constants.js';
 import { isValidName, MAX_VALUE_BYTES } from '../vault/names.js';
 import { MAX_POLICY_BYTES } from '../vault/payload.js';
 import { Base64Bytes } from './codec.js';
-import { MAX_BATCH_ENTRIES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
+import { MAX_BATCH_ENTRIES, MAX_GET_MANY_NAMES, MAX_ID, PROTOCOL_VERSION } from './limits.js';
 
 /** Every op the agent answers. */
-export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate'] as const;
+export const OPS = ['hello', 'status', 'unlock', 'lock', 'get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate', 'get_many'] as const;
 
 /** One of OPS. */
 export type Op = (typeof OPS)[number];
 
 /** Ops that need an unlocked agent. */
-export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate']);
+export const KEYED_OPS: ReadonlySet<Op> = new Set(['get', 'list', 'set', 'rm', 'set_many', 'policy_show', 'policy_apply', 'audit_verify', 'rotate', 'get_many']);
 
 /** The longest lifetime an unlock may ask for, in seconds (30 days). */
 export const MAX_LIFETIME_S = 30 * 24 * 3600;
+
+/** The longest vault path a get_many may name (PATH_MAX). */
+export const MAX_VAULT_PATH_LENGTH = 4096;
 
 /** The longest master_key.enc text a rotate may carry, in bytes (the file is about 400). */
 export const MAX_MASTER_KEY_TEXT_BYTES = 4096;
@@ -35,7 +38,9 @@ export type Request =
   | { id: number; op: 'set'; name: string; value: Uint8Array }
   | { id: number; op: 'unlock'; key: Uint8Array; lifetime: number | undefined; idle?: number | undefined }
   | { id: number; op: 'unlock'; key: null; failed: 'bad_password' }
-  | { id: number; op: 'rotate'; oldKey: Uint8Array; key: Uint8Array; masterKey: string; replaces: string };
+  | { id: number; op: 'rotate'; oldKey: Uint8Array; key: Uint8Array; masterKey: string; replaces: string }
+  /** `names` null: every secret the client may read, sorted, those after `after` (when given); `vault`: the vault the client means. */
+  | { id: number; op: 'get_many'; names: string[] | null; after: string | null; vault: string | null };
 
 /** A request that failed a gate: the error to send back, with the id when it had a usable one. */
 export interface Rejection {
@@ -76,6 +81,7 @@ const FIELDS: Record<Op, readonly string[]> = {
   policy_apply: ['text'],
   audit_verify: [],
   rotate: ['old_key', 'key', 'master_key', 'replaces'],
+  get_many: ['names', 'after', 'vault'],
 };
 
 /** Validates a decoded JSON value as a request, in gate order: shape, id, version, op, fields. */
@@ -109,6 +115,8 @@ export function parseRequest(doc: unknown): Request | Rejection {
       return { id, op: 'list', details: msg.details === true };
     case 'set_many':
       return parseSetMany(id, msg.entries);
+    case 'get_many':
+      return parseGetMany(id, msg.names, msg.after, msg.vault);
     case 'policy_show':
     case 'audit_verify':
       return { id, op: op as 'policy_show' | 'audit_verify' };
@@ -211,6 +219,25 @@ function parseSetMany(id: number, raw: unknown): Request | Rejection {
     entries.push(entry);
   }
   return { id, op: 'set_many', entries };
+}
+
+/** get_many: 1 to MAX_GET_MANY_NAMES names, no name twice; or no names, and optionally `after` (a name); optionally `vault` (a path). */
+function parseGetMany(id: number, names: unknown, after: unknown, vault: unknown): Request | Rejection {
+  if (vault !== undefined && (typeof vault !== 'string' || !vault.startsWith('/') || vault.length > MAX_VAULT_PATH_LENGTH)) {
+    return { id, code: 'bad_request', message: `vault must be an absolute path of at most ${MAX_VAULT_PATH_LENGTH} characters` };
+  }
+  const home = (vault as string | undefined) ?? null;
+  if (names !== undefined) {
+    if (after !== undefined) return { id, code: 'bad_request', message: 'after goes only with a get_many without names' };
+    if (!Array.isArray(names) || names.length === 0 || names.length > MAX_GET_MANY_NAMES) {
+      return { id, code: 'bad_request', message: `names must be an array of 1 to ${MAX_GET_MANY_NAMES} secret names` };
+    }
+    if (!names.every(isValidName)) return { id, code: 'invalid_name', message: 'names holds a name that is not an allowed secret name' };
+    if (new Set(names).size !== names.length) return { id, code: 'bad_request', message: 'names holds a name twice' };
+    return { id, op: 'get_many', names: names as string[], after: null, vault: home };
+  }
+  if (after !== undefined && !isValidName(after)) return { id, code: 'invalid_name', message: 'after is not an allowed secret name' };
+  return { id, op: 'get_many', names: null, after: (after as string | undefined) ?? null, vault: home };
 }
 
 /** A key or value field as base64: bytes cut out of the line (see decodeRequestLine), or a string. */

@@ -128,8 +128,9 @@ export class ServeServer {
     } catch (err) {
       const e = err instanceof GlassdomeError ? err : new GlassdomeError('internal', 'internal error in glassdome serve');
       if (!(err instanceof GlassdomeError)) this.options.log(`internal error: ${(err as Error).stack ?? String(err)}`);
-      const retryAfter = e.code === 'rate_limited' && client ? this.options.guard.reads.retryAfter(clientKey(client)) : undefined;
-      const refusal = isRefusal(e) ? { status: e.status, close: e.close } : {};
+      const refused = isRefusal(e) ? e : undefined;
+      const retryAfter = refused?.retryAfter ?? (e.code === 'rate_limited' && client ? this.options.guard.reads.retryAfter(clientKey(client)) : undefined);
+      const refusal = refused ? { status: refused.status, close: refused.close } : {};
       sendError(res, e, { ...refusal, ...(retryAfter !== undefined ? { retryAfter } : {}) });
     }
   }
@@ -245,7 +246,8 @@ export class ServeServer {
       this.options.guard.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: message }).catch((err: Error) => this.options.log(err.message));
       throw new Refusal(code, message, hint, status, close);
     }
-    throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${this.refusals.retryAfter(host)} s`, undefined, 429, true);
+    const wait = this.refusals.retryAfter(host);
+    throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${wait} s`, undefined, 429, true, wait);
   }
 
   /** Reads a body of at most `limit` bytes (only PUT takes one: a value); a larger one is refused. */
@@ -291,7 +293,7 @@ function isRefusal(e: GlassdomeError): e is Refusal {
   return typeof (e as Partial<Refusal>).status === 'number';
 }
 
-/** A refusal with its HTTP status, and whether the connection is closed after it. */
+/** A refusal with its HTTP status, whether the connection is closed after it, and (a 429) the seconds its Retry-After says. */
 class Refusal extends GlassdomeError {
   constructor(
     code: 'denied' | 'expired' | 'rate_limited' | 'too_large',
@@ -299,6 +301,7 @@ class Refusal extends GlassdomeError {
     hint: string | undefined,
     readonly status: number,
     readonly close: boolean,
+    readonly retryAfter?: number,
   ) {
     super(code, message, hint);
   }

@@ -3,26 +3,11 @@
 // bundle, docs/VAULT-FORMAT.md §journal): its rename is the commit point. Then each file is
 // replaced and the journal removed. A crash before the rename leaves the old pair untouched; after
 // it, readers take the pair from the journal, and the next writer (holding the lock) finishes
-// the copy. A forced restore over a vault that does not parse keeps its files, byte for byte, in
-// a directory beside them (no code can tell they are worthless). Every function here expects the
-// caller to hold the vault lock, except readPending.
+// the copy. Every function here expects the caller to hold the vault lock, except readPending.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { serializeBundle, parseBundle, type Bundle, type BundleFile } from '../vault/bundle.js';
 import type { VaultPaths } from './paths.js';
-import { fsyncDir, ioError, readPrivate, removeIfPresent, writePrivateAtomic, type FileSignature, type SecureRead } from './secure-file.js';
-
-/** What the directory of an unreadable vault's kept files is named after: `replaced-<UTC time>-<random>`. */
-export const KEPT_PREFIX = 'replaced-';
-
-/** The files of a vault that did not parse, kept aside before a forced restore replaced them. */
-export interface KeptFiles {
-  /** The directory (0700, in the vault home) that holds them under their own names. */
-  dir: string;
-  /** The vault files (absolute paths) that existed and are kept; the others did not exist. */
-  files: string[];
-}
+import { fsyncDir, readPrivate, removeIfPresent, writePrivateAtomic, type FileSignature, type SecureRead } from './secure-file.js';
 
 /** The committed pair a crashed rotate or restore left in vault.journal, or null when none. */
 export function readPending(paths: VaultPaths, file: SecureRead | null = readPrivate(paths.journal)): (Bundle & { signature: FileSignature }) | null {
@@ -51,52 +36,4 @@ function apply(paths: VaultPaths, files: Record<BundleFile, string>): FileSignat
   removeIfPresent(paths.journal);
   fsyncDir(paths.home);
   return signature;
-}
-
-/**
- * Keeps whichever of master_key.enc, secrets.encrypted and vault.journal exist, byte for byte, as
- * hard links in a new private directory of the home (lock held), so that replacing them loses
- * nothing; null when none exists.
- */
-export function keepUnreadable(paths: VaultPaths): KeptFiles | null {
-  const files = vaultFiles(paths).filter(exists);
-  if (files.length === 0) return null;
-  const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
-  try {
-    const dir = fs.mkdtempSync(path.join(paths.home, `${KEPT_PREFIX}${stamp}-`));
-    for (const file of files) fs.linkSync(file, path.join(dir, path.basename(file)));
-    fsyncDir(dir);
-    fsyncDir(paths.home);
-    return { dir, files };
-  } catch (err) {
-    throw ioError(err, `cannot keep the unreadable vault files aside in ${paths.home}; nothing was replaced`);
-  }
-}
-
-/** Puts kept files back where they were and removes the vault files that were not there (lock held). */
-export function putBack(paths: VaultPaths, kept: KeptFiles): void {
-  try {
-    for (const file of vaultFiles(paths)) {
-      if (kept.files.includes(file)) fs.renameSync(path.join(kept.dir, path.basename(file)), file);
-      else removeIfPresent(file);
-    }
-    fs.rmdirSync(kept.dir);
-    fsyncDir(paths.home);
-  } catch (err) {
-    throw ioError(err, `cannot put the unreadable vault files back from ${kept.dir}`);
-  }
-}
-
-function vaultFiles(paths: VaultPaths): string[] {
-  return [paths.masterKey, paths.secrets, paths.journal];
-}
-
-function exists(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw ioError(err, `cannot read ${file}`);
-  }
 }

@@ -5,6 +5,7 @@
 // (backup) and replacement (restore) of the whole pair also happen here, under the same lock; each
 // writer first finishes a pair a crashed one left committed in vault.journal.
 
+import fs from 'node:fs';
 import { fail } from '../errors.js';
 import type { Bundle } from '../vault/bundle.js';
 import { parseMasterKeyFile, parseSecretsFile, vaultIdOf } from '../vault/format.js';
@@ -27,17 +28,29 @@ export function loadVault(paths: VaultPaths, keys: VaultKeys): { payload: VaultP
   return { payload: openVault(keys, text), signature };
 }
 
-/** Writes a new vault's two files; refuses to replace an existing vault unless `force`. */
-export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force: boolean): Promise<void> {
+/**
+ * Writes a new vault's two files; refuses to replace an existing vault unless `force`. A replaced
+ * vault's files are kept in a `replaced-*` directory first, and the audit log moves there too
+ * unless the old vault is the new one (the same vault id: its log goes on); returns that
+ * directory, or null when nothing was there.
+ */
+export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force: boolean): Promise<string | null> {
   ensurePrivateDir(paths.home);
-  await withLock(paths.lock, () => {
+  return withLock(paths.lock, async () => {
     if (!force && (readPrivate(paths.masterKey) || readPrivate(paths.secrets) || readPrivate(paths.journal))) {
-      fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it and lose its secrets: glassdome init --force');
+      fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it (its files are kept aside): glassdome init --force');
     }
-    removeIfPresent(paths.journal);
-    writePrivateAtomic(paths.secrets, vault.secretsText);
-    writePrivateAtomic(paths.masterKey, vault.masterKeyText);
+    const sameVault = vaultIdQuiet(paths) === vault.vaultId;
+    const kept = force ? keptCode().keepVaultFiles(paths) : null;
+    if (kept) {
+      commitCode().commitPair(paths, vault.vaultId, { 'master_key.enc': vault.masterKeyText, 'secrets.encrypted': vault.secretsText });
+    } else {
+      writePrivateAtomic(paths.secrets, vault.secretsText);
+      writePrivateAtomic(paths.masterKey, vault.masterKeyText);
+    }
     removeIfPresent(paths.cache);
+    if (sameVault || ![paths.audit, `${paths.audit}.1`].some((file) => fs.existsSync(file))) return kept?.dir ?? null;
+    return keptCode().keepAuditLog(paths, kept?.dir ?? null);
   });
 }
 
@@ -148,14 +161,14 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
-    const kept = old ? null : commitCode().keepUnreadable(paths);
+    const kept = old ? null : keptCode().keepVaultFiles(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
     commitCode().commitPair(paths, bundle.vaultId, bundle.files);
     try {
       check();
     } catch (err) {
       if (old) commitCode().commitPair(paths, old.vaultId, old.files);
-      if (kept) commitCode().putBack(paths, kept);
+      if (kept) keptCode().putBack(paths, kept);
       throw err;
     }
     removeIfPresent(paths.replaced);
@@ -204,6 +217,19 @@ function settlePending(paths: VaultPaths): void {
 
 function commitCode(): typeof import('./vault-commit.js') {
   return require('./vault-commit.js') as typeof import('./vault-commit.js');
+}
+
+/** The vault id master_key.enc names, or null when there is none or it does not parse (lock held). */
+function vaultIdQuiet(paths: VaultPaths): string | null {
+  try {
+    return vaultIdOf(readMasterKeyText(paths));
+  } catch {
+    return null;
+  }
+}
+
+function keptCode(): typeof import('./kept-files.js') {
+  return require('./kept-files.js') as typeof import('./kept-files.js');
 }
 
 function bundleCode(): typeof import('../vault/bundle.js') {

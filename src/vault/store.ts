@@ -11,6 +11,13 @@ export interface SecretStore {
   get(name: string): Promise<Uint8Array>;
   /** The value at once, where the store holds it in memory (the agent's vault); `get` otherwise. */
   getNow?(name: string): Uint8Array;
+  /**
+   * The values of several secrets, in as few requests as the store needs (the agent's get_many);
+   * without `names`, of every secret the caller may read, by name in sorted order. Optional:
+   * callers fall back to list and get. A failure is the first failing name's own `get` error.
+   * `onWait` is told when the store waits (ms) for a rate limit before it can read the rest.
+   */
+  getMany?(names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>>;
   /** Every secret name, sorted. */
   list(): Promise<string[]>;
   /** Creates or replaces a secret. */
@@ -21,6 +28,27 @@ export interface SecretStore {
   infos(): Promise<SecretInfo[]>;
   /** Creates or replaces several secrets in one vault write: all of them, or none on error. */
   setMany(entries: readonly NewSecret[]): Promise<void>;
+}
+
+/**
+ * The values of `names` (every secret the caller may read when omitted): the store's getMany where
+ * it has one, else one get each, all asked at once. The first failing name, in order, is the error,
+ * and no value is kept then. The caller wipes the values.
+ */
+export async function readValues(store: SecretStore, names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
+  return store.getMany ? store.getMany(names, onWait) : getEach(store, names);
+}
+
+/** readValues by one get a name (all asked at once), whatever the store offers besides. */
+export async function getEach(store: SecretStore, names?: readonly string[]): Promise<Map<string, Uint8Array>> {
+  const list = names ? [...new Set(names)] : await store.list();
+  const settled = await Promise.allSettled(list.map((name) => store.get(name)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const s of settled) if (s.status === 'fulfilled') s.value.fill(0);
+    throw failed.reason;
+  }
+  return new Map(list.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<Uint8Array>).value]));
 }
 
 /** A secret's name and when it was created and last changed (ms since the epoch). */

@@ -97,6 +97,22 @@ describe('the keyed, anchored audit chain (issue 9, item 7)', () => {
     expect((await verifyWithPassword()).code).toBe(0);
   });
 
+
+  it('renaming the log away under a running agent: its next line goes to a new audit.log, not the hidden file; tampered, exit 6', async () => {
+    // Found by the h16r review: the agent noticed a removed or rotated log (by its link count or
+    // size) but not one renamed away, and kept appending to the renamed file.
+    await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'db_pass'], 'v1')).code).toBe(0);
+    expect((await cli(t.env, ['get', 'db_pass'])).code).toBe(0);
+    const moved = path.join(t.home, 'audit.moved');
+    fs.renameSync(log, moved);
+    const hidden = fs.readFileSync(moved, 'utf8');
+    expect((await cli(t.env, ['get', 'db_pass'])).code).toBe(0);
+    expect(fs.readFileSync(moved, 'utf8')).toBe(hidden); // nothing more was written to the renamed file
+    expect(lines().map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ event_type: 'secret_access', resource: 'db_pass', result: 'success' }));
+    expect((await verifyWithPassword()).code).toBe(6);
+  });
   it('dropping the first lines and adding an empty audit.log.5: tampered, exit 6', async () => {
     await usedVault();
     writeLines(log, lines().slice(3));

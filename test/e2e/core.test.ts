@@ -129,9 +129,63 @@ describe('errors', () => {
     expect((await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2')).code).toBe(0);
     const r = await cli(t.env, ['get', 'x']);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/replaced/);
+    expect(r.stderr).toMatch(/locked/);
     expect((await unlock(t.env, [], 'pw2')).code).toBe(0);
     expect((await cli(t.env, ['list'])).stdout).toBe('');
+  });
+
+  it('init --force keeps the replaced vault and its audit log, byte for byte, in a replaced-* directory it names: the old vault opens there, the new one starts its own chain', async () => {
+    await startAgent(t.env);
+    await makeVault(t);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'x'], 'old')).code).toBe(0); // MACed under the old vault's key, by the unlocked agent
+    const oldMasterKey = fs.readFileSync(path.join(t.home, 'master_key.enc'));
+    const oldLog = fs.readFileSync(path.join(t.home, 'audit.log'));
+    fs.writeFileSync(path.join(t.home, 'audit.log.1'), 'a rotated file\n', { mode: 0o600 });
+
+    const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
+    expect(kept).toHaveLength(1);
+    const dir = path.join(t.home, kept[0]!);
+    expect(r.stderr).toContain(`kept in ${dir}`);
+    expect(r.stderr).toContain('was locked: unlock it with the new password'); // before the swap: the old key MACs nothing into the new log
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(fs.readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.1', 'master_key.enc', 'secrets.encrypted']);
+    for (const name of fs.readdirSync(dir)) expect(fs.statSync(path.join(dir, name)).mode & 0o777, name).toBe(0o600);
+    expect(fs.readFileSync(path.join(dir, 'master_key.enc'))).toEqual(oldMasterKey);
+    const keptLog = fs.readFileSync(path.join(dir, 'audit.log'));
+    expect(keptLog.subarray(0, oldLog.length)).toEqual(oldLog); // plus the agent's lock line
+    expect(fs.readFileSync(path.join(dir, 'audit.log.1'), 'utf8')).toBe('a rotated file\n');
+    expect(fs.existsSync(path.join(t.home, 'audit.log.1'))).toBe(false);
+    expect(fs.readFileSync(path.join(t.home, 'master_key.enc'))).not.toEqual(oldMasterKey);
+
+    // The agent still holds the old log open: its next lines go to the new log, not into the kept copy.
+    expect((await unlock(t.env, [], 'pw2')).code).toBe(0);
+    expect((await cli(t.env, ['set', 'y'], 'new')).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'audit.log'))).toEqual(keptLog);
+    const events = fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0]).toMatchObject({ action: 'init', seq: 1 });
+    expect(events[0].reason).toContain(`kept in ${dir}`);
+    expect(events.map((e) => e.action)).toContain('set');
+    // The new vault's log verifies under its own key; the old lines' MACs would not.
+    const verify = await cli(t.env, ['audit', 'verify', '--password-stdin'], 'pw2');
+    expect(verify.code, verify.stderr).toBe(0);
+
+    // Recoverable: the directory is the old vault's home, with its secret and its intact log.
+    const back = makeEnv();
+    try {
+      back.env.GLASSDOME_HOME = dir;
+      await startAgent(back.env);
+      expect((await unlock(back.env)).code).toBe(0);
+      expect((await cli(back.env, ['get', '-n', 'x'])).stdout).toBe('old');
+      fs.rmSync(path.join(dir, 'audit.log.1')); // the stand-in rotated file above is not a real chain
+      const oldVerify = await cli(back.env, ['audit', 'verify']);
+      expect(oldVerify.code, oldVerify.stderr).toBe(0);
+      expect(oldVerify.stdout).toMatch(/[1-9]\d* MAC\(s\) verified/);
+    } finally {
+      back.cleanup();
+    }
   });
 });
 

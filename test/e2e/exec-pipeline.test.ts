@@ -1,7 +1,8 @@
-// exec asks for many secrets at once (every get written before the first reply is read): replay
-// of the hang found in review. With 2,000 secrets of 8 KiB, the agent stops reading once 8 MiB of
-// its replies wait to be read, while exec, still writing requests, filled the socket: each waited
-// for the other until the 60 s timeout. The client now keeps at most 16 requests unanswered.
+// exec asks for many secrets at once: replay of the hang found in review. With 2,000 secrets of
+// 8 KiB, the agent stopped reading once 8 MiB of its replies waited to be read, while exec, still
+// writing one get per secret, filled the socket: each waited for the other until the 60 s timeout.
+// The client then kept at most 16 requests unanswered; exec now asks by get_many, whose replies
+// (at most 2 MiB a line) each wait for the client's next request.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -53,7 +53,7 @@ describe('descriptors', () => {
     expect(two.stdout).toBe('p@ss w0rd|--pw-file=/dev/fd/5\n');
   });
 
-  it('asks the agent for all its values in one round trip: every get is written before the first reply is read', () => {
+  it('asks the agent for all its values in one request: one get_many naming them, no get', () => {
     const trace = path.join(t.dir, 'exec.strace');
     const r = spawnSync('/usr/bin/strace', ['-f', '-e', 'trace=connect,read,write,close', '-e', 'signal=none', '-s', '256', '-o', trace, process.execPath, BIN, 'exec', '-s', 'db_pass', '-s', 'api_token', '-s', 'big', '--', 'true'], { env: t.env, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
@@ -64,14 +64,13 @@ describe('descriptors', () => {
     // The socket's life: from its connect to its close (the number is reused afterwards).
     const life = lines.slice(at);
     const end = life.findIndex((l) => l.includes(` close(${fd})`));
-    const io = life.slice(0, end === -1 ? undefined : end).filter((l) => l.includes(` read(${fd},`) || l.includes(` write(${fd},`));
-    const gets = io.flatMap((l, i) => (l.includes(' write(') ? [...l.matchAll(/\\"op\\":\\"get\\"/g)].map(() => i) : []));
-    expect(gets).toHaveLength(3);
-    const firstRead = io.findIndex((l) => l.includes(' read('));
-    expect(firstRead).toBeGreaterThan(Math.max(...gets));
+    const writes = life.slice(0, end === -1 ? undefined : end).filter((l) => l.includes(` write(${fd},`));
+    const ops = writes.flatMap((l) => [...l.matchAll(/\\"op\\":\\"([a-z_]+)\\"/g)].map((m) => m[1]));
+    expect(ops).toEqual(['hello', 'get_many']);
+    expect(writes.join('')).toContain('\\"names\\":[\\"db_pass\\",\\"api_token\\",\\"big\\"]');
   });
 
-  it('asks before its own code loads: the hello and the list are on the wire before lean-exec.js is opened', () => {
+  it('asks before its own code loads: the hello and the get_many of every secret are on the wire before lean-exec.js is opened', () => {
     const trace = path.join(t.dir, 'exec-early.strace');
     const r = spawnSync('/usr/bin/strace', ['-f', '-e', 'trace=connect,openat,write', '-e', 'signal=none', '-s', '256', '-o', trace, process.execPath, BIN, 'exec', '--', 'true'], { env: t.env, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
@@ -79,10 +78,41 @@ describe('descriptors', () => {
     const at = lines.findIndex((l) => l.includes(`sun_path="${t.env.GLASSDOME_AUTH_SOCK}"`));
     const fd = /connect\((\d+),/.exec(lines[at] ?? '')?.[1];
     expect(fd, 'no connect to the agent in the trace').toBeDefined();
-    const asked = lines.findIndex((l, i) => i > at && l.includes(` write(${fd},`) && l.includes('\\"op\\":\\"hello\\"') && l.includes('\\"op\\":\\"list\\"'));
+    const asked = lines.findIndex((l, i) => i > at && l.includes(` write(${fd},`) && l.includes('\\"op\\":\\"hello\\"') && l.includes('\\"op\\":\\"get_many\\"'));
     const loaded = lines.findIndex((l) => l.includes('openat(') && l.includes('/dist/cli/lean-exec.js"'));
     expect(asked).toBeGreaterThan(at);
     expect(loaded).toBeGreaterThan(asked);
+  });
+
+  it('an exec that fails its own argument check (exit 2) asked the agent for nothing that is audited (the early request goes out only when no argument can fail)', async () => {
+    const log = path.join(t.home, 'audit.log');
+    /** The audit lines `run` adds, closed by a `list` of ours (its line follows any the agent still had to write). */
+    const linesOf = async (run: () => Promise<unknown>): Promise<Array<{ action: string; resource: string | null }>> => {
+      const before = fs.readFileSync(log, 'utf8').length;
+      await run();
+      expect((await cli(t.env, ['list'])).code).toBe(0);
+      return fs.readFileSync(log, 'utf8').slice(before).trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const bad = [
+      ['-s', 'bad name', '--', 'true'],
+      ['-s', 'db_pass', '-s', '../etc', '--', 'true'],
+      ['--nope', '--', 'true'],
+      ['--mask'],
+      ['-e', 'X=1', '--', 'true'],
+      ['--', 'echo', '{{glassdome:bad name}}'],
+      ['--', 'echo', '{{glassdome-template:}}'],
+    ];
+    for (const args of bad) {
+      const lines = await linesOf(async () => {
+        const r = await exec(args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      });
+      expect(lines.map((l) => l.action), args.join(' ')).toEqual(['list']); // only the closing list of ours
+    }
+    // The control: a good exec's reads (the early request among them) are audited before our closing list.
+    const good = await linesOf(async () => expect((await exec(['--', 'true'])).code).toBe(0));
+    expect(good.length).toBeGreaterThan(1);
+    expect(good.slice(0, -1).map((l) => l.resource)).toContain('db_pass');
   });
 
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
@@ -302,7 +332,7 @@ describe('the Python client', () => {
     const source = fs.readFileSync(path.join(CLIENT_DIR, 'glassdome.py'), 'utf8');
     const code = source.replace(/^"""[\s\S]*?"""/, ''); // past the docstring, whose example imports glassdome
     const imports = [...new Set([...code.matchAll(/^\s*import (\w+)|^\s*from (\w+)/gm)].map((m) => m[1] ?? m[2]))];
-    expect(imports.sort()).toEqual(['base64', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
+    expect(imports.sort()).toEqual(['base64', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'time', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
     // Those three cost ~25 ms to import: a script that never talks to glassdome serve never loads them.
     const loaded = spawnSync(PY, ['-c', 'import sys, glassdome; print(sorted(m for m in ("ssl", "http.client", "urllib.parse") if m in sys.modules))'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: CLIENT_DIR } });
     expect(loaded.stdout.trim()).toBe('[]');

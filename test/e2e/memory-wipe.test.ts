@@ -1,7 +1,10 @@
 // Copies of keys and values in memory (issue 9, item 8), replayed against real processes:
 // - the agent, after unlock, get, set and lock, holds no copy of the master key or a value (raw
 //   or base64) anywhere in its memory (read through /proc/PID/mem, which only root may do to a
-//   non-dumpable process);
+//   non-dumpable process); and after gets that ended every way one can (replies read,
+//   connections closed mid-batch, refused by the identity check, withheld when the audit line
+//   failed), no copy of a value, searched also by middle slices (a freed buffer keeps all but its
+//   first 16 bytes);
 // - the `glassdome exec` parent is non-dumpable with no core limit while its child runs, so a
 //   sibling process of the same uid can no longer read its memory (before: it could).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,16 +71,21 @@ describe('the agent after lock', () => {
     for (let i = 0; i < 3; i++) {
       expect((await cli(t.env, ['get', 'token'])).stdout).toBe(`${value}\n`);
       expect((await cli(t.env, ['get', 'long'])).stdout).toBe(`${other}\n`);
+      // get_many: the values one after another in one reply (exec of all, and of named ones).
+      expect((await cli(t.env, ['exec', '--', 'true'])).code).toBe(0);
+      expect((await cli(t.env, ['exec', '-s', 'long', '-s', 'token', '--', 'true'])).code).toBe(0);
     }
     expect((await cli(t.env, ['lock'])).code).toBe(0);
     const keys = await unsealMasterKey(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
     const needles: Record<string, Buffer> = {
       'master key': Buffer.from(keys.masterKey),
       'master key (base64)': Buffer.from(Buffer.from(keys.masterKey).toString('base64')),
+      'master key (last 16 bytes)': Buffer.from(keys.masterKey.subarray(16)),
       value: Buffer.from(value),
       'value (base64)': Buffer.from(Buffer.from(value).toString('base64')),
       'long value': Buffer.from(other.slice(0, 200)),
       'long value (base64)': Buffer.from(Buffer.from(other).toString('base64').slice(0, 200)),
+      ...middleSlices(value, other),
     };
     const found = scanMemory(pid, { ...needles, 'secrets subkey': Buffer.from(keys.secretsKey) });
     // The subkey's own slot is wiped, but @noble/ciphers copies its key into a 32-byte array for
@@ -89,6 +97,20 @@ describe('the agent after lock', () => {
     expect(found).toEqual({});
   });
 });
+
+/**
+ * Needles from the middle of a 60-byte and a 1200-byte value, raw and base64: a freed buffer that
+ * was never wiped keeps its bytes but its first 16, where malloc keeps its free-list pointers, so
+ * a needle from a value's start misses it (seen: a withheld value left unwiped went unnoticed).
+ */
+function middleSlices(value: string, other: string): Record<string, Buffer> {
+  return {
+    'value (middle)': Buffer.from(value.slice(20)),
+    'value (base64, middle)': Buffer.from(Buffer.from(value).toString('base64').slice(24)),
+    'long value (middle)': Buffer.from(other.slice(100, 300)),
+    'long value (base64, middle)': Buffer.from(Buffer.from(other).toString('base64').slice(100, 300)),
+  };
+}
 
 /** The pid of a process's (only) child, from /proc. */
 function childOf(parent: number): number {
@@ -167,5 +189,70 @@ print("read", hits)
     expect(String(asNobody(['/usr/bin/python3', '-c', attack, String(child), value], env).stdout).trim()).toMatch(/^read \d+$/);
     // And a crash of the parent writes no core file.
     expect(fs.readFileSync(`/proc/${parent}/limits`, 'utf8')).toMatch(/Max core file size\s+0\s+0/);
+  });
+});
+
+/** Gets on many connections at once, every way a get can end short of a reply read, in Python. */
+const EVERY_ENDING = `
+import json, os, socket, sys, time
+names = sys.argv[1:]
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.environ["GLASSDOME_AUTH_SOCK"])
+    return s
+def request(s, i, name):
+    s.sendall(json.dumps({"v": 1, "id": i, "op": "get", "name": name}).encode() + b"\\n")
+readers = {}
+def reply(s):
+    line = readers.setdefault(s.fileno(), s.makefile("rb")).readline()
+    return json.loads(line) if line else {"closed": True}
+out = {"read": 0, "denied": 0}
+# 1. One batch: 16 connections, two gets each; half are closed before their replies come.
+conns = [connect() for _ in range(16)]
+for k, s in enumerate(conns):
+    request(s, 1, names[k % 2]); request(s, 2, names[(k + 1) % 2])
+for k, s in enumerate(conns):
+    if k % 2: s.close()
+    else:
+        for _ in range(2): out["read"] += reply(s).get("ok") is True
+        s.close()
+# 2. Refused by the identity check: a connection whose opener has exited (the value was decrypted first).
+a, b = socket.socketpair()
+opener = os.fork()
+if opener == 0:
+    s = connect(); request(s, 1, names[0]); s.makefile("rb").readline()  # pinned and answered while it lives
+    socket.send_fds(a, [b"x"], [s.fileno()]); os._exit(0)
+msg, fds, flags, addr = socket.recv_fds(b, 16, 1)
+os.waitpid(opener, 0)
+s = socket.socket(fileno=fds[0])
+readers.clear()
+for name in names:
+    request(s, 9, name)
+    out["denied"] += reply(s).get("error", {}).get("code") == "denied"
+print(json.dumps(out))
+`;
+
+describe('the agent after lock, its values served every way a get can end', () => {
+  it('holds no copy of a value: replies read, connections closed mid-batch, identity refused, audit failed', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test reads a non-dumpable process through /proc/PID/mem and needs root (CI runs as root)');
+    const { pid } = await startAgent(t.env);
+    expect((await unlock(t.env)).code).toBe(0);
+    const value = crypto.randomBytes(30).toString('hex');
+    const other = crypto.randomBytes(600).toString('hex');
+    expect((await cli(t.env, ['set', 'token'], value)).code).toBe(0);
+    expect((await cli(t.env, ['set', 'long'], other)).code).toBe(0);
+    const r = spawnSync('/usr/bin/python3', ['-c', EVERY_ENDING, 'token', 'long'], { env: t.env, encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(r.stdout.trim() || '{}'), r.stderr).toEqual({ read: 16, denied: 2 });
+    // The audit log cannot grow (the agent's file size limit): each value is decrypted, then withheld.
+    const limit = (soft: string): void => {
+      const p = spawnSync('/usr/bin/prlimit', ['--pid', String(pid), `--fsize=${soft}:unlimited`], { encoding: 'utf8' });
+      expect(p.status, p.stderr).toBe(0);
+    };
+    limit(String(fs.statSync(path.join(t.home, 'audit.log')).size));
+    for (const name of ['token', 'long']) expect((await cli(t.env, ['get', name])).stderr).toMatch(/so the value is withheld/);
+    limit('unlimited');
+    expect((await cli(t.env, ['lock'])).code).toBe(0);
+    const found = scanMemory(pid, middleSlices(value, other));
+    expect(found).toEqual({});
   });
 });

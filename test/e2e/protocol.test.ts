@@ -78,6 +78,10 @@ describe('protocol vectors', () => {
     await runVectors('session.jsonl');
   });
 
+  it('get-many.jsonl: several values in one reply, a prefix up to the first name its own get would refuse', async () => {
+    await runVectors('get-many.jsonl');
+  });
+
   it(`bad-frames.jsonl: garbage gets error replies, and the ${MAX_BAD_FRAMES}th closes the connection`, async () => {
     await runVectors('bad-frames.jsonl');
     expect(alive(pid)).toBe(true);

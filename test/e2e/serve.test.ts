@@ -9,6 +9,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../src/ca/authority.js';
+import { REFUSALS } from '../../src/serve/limits.js';
 import { cli, makeEnv, PASSWORD, python, waitFor, type TestEnv } from '../helpers/cli.js';
 import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
@@ -18,6 +19,18 @@ import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../hel
  * machine (at 60 a minute one came back during a slow CLI start and the limited get succeeded).
  */
 const READ_BURST = 50;
+
+/**
+ * Refused requests (bad or no credentials) are limited per address: REFUSALS.burst at once, then
+ * a few a second. The CLI cannot pick its source address, so every refusal of this file but the
+ * limit's own test comes from 127.0.0.1 and draws on one bucket. It starts full and only refills,
+ * so they meet no 429 as long as there are at most a burst of them, however fast or slow the
+ * machine: the last test counts them (a count, not a race). The limit's own test refuses from
+ * this address, a bucket of its own.
+ */
+const LIMIT_FROM = '127.0.0.7';
+/** Refusals the limit's test may send past the burst before a 429 must have come (the refill is a few a second). */
+const REFUSAL_PROBES = 200;
 
 const POLICY = `
 authorization:
@@ -165,21 +178,31 @@ describe('revocation', () => {
 
 describe('expiry on an open connection', () => {
   it('a certificate that expires while its keep-alive connection is open is refused at the next request', async () => {
-    const notAfter = new Date(Date.now() + 4000);
-    const soon = await issueCertificate(t.home, { cn: 'agent-brief', server: false, san: [], notAfter });
-    fs.writeFileSync(path.join(certs, 'agent-brief.crt'), soon.certPem);
-    fs.writeFileSync(path.join(certs, 'agent-brief.key'), soon.keyPem, { mode: 0o600 });
-    const keep = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      const before = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
-      expect(before.status).toBe(200);
-      await new Promise((r) => setTimeout(r, Math.max(0, notAfter.getTime() - Date.now()) + 1000));
-      const after = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
-      expect(after.reused).toBe(true);
-      expect(after.status).toBe(403);
-      expect(after.body.error?.message).toContain('refused: cert has expired');
-    } finally {
-      keep.destroy();
+    // The first request must come before the certificate expires: when a busy machine let the
+    // whole lifetime pass first (the answer says it expired), a certificate twice as long is tried.
+    for (let lifetime = 4000; ; lifetime *= 2) {
+      const notAfter = new Date(Date.now() + lifetime);
+      const soon = await issueCertificate(t.home, { cn: 'agent-brief', server: false, san: [], notAfter });
+      fs.writeFileSync(path.join(certs, 'agent-brief.crt'), soon.certPem);
+      fs.writeFileSync(path.join(certs, 'agent-brief.key'), soon.keyPem, { mode: 0o600 });
+      const keep = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const before = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
+        if (before.status !== 200) {
+          expect([before.status, before.body.error?.message]).toEqual([403, expect.stringContaining('refused: cert has expired')]);
+          expect(lifetime, 'a certificate of this lifetime expired before its first request').toBeLessThan(64_000);
+          continue;
+        }
+        // X.509 keeps whole seconds, so it expires at or before notAfter: wait past notAfter itself.
+        await new Promise((r) => setTimeout(r, Math.max(0, notAfter.getTime() - Date.now()) + 1000));
+        const after = await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-brief', agent: keep });
+        expect(after.reused).toBe(true);
+        expect(after.status).toBe(403);
+        expect(after.body.error?.message).toContain('refused: cert has expired');
+        return;
+      } finally {
+        keep.destroy();
+      }
     }
   });
 });
@@ -343,6 +366,28 @@ describe('limits', () => {
     expect(audit().filter((e) => e.client?.cn === 'agent-burst' && e.event_type === 'secret_access')).toHaveLength(READ_BURST);
   });
 
+  it('past the per-address refusal burst: 429 with Retry-After, and only the refusals before it are audited', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const statuses: number[] = [];
+    let limited: Awaited<ReturnType<typeof request>> | undefined;
+    try {
+      for (let i = 0; i < REFUSALS.burst + REFUSAL_PROBES && !limited; i++) {
+        const a = await request(daemon, t, '/v1/secrets/proxmox_password', { from: LIMIT_FROM, agent });
+        if (a.status === 429) limited = a;
+        else statuses.push(a.status);
+      }
+    } finally {
+      agent.destroy();
+    }
+    // A fresh address's bucket is full: the whole burst is answered 401, and the refill only adds to it.
+    expect(statuses.length).toBeGreaterThanOrEqual(REFUSALS.burst);
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    expect(limited?.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining(`too many refused requests from ${LIMIT_FROM}`) });
+    expect(Number(limited?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const audited = audit().filter((e) => e.event_type === 'peer_denied' && String(e.client?.remote).startsWith(`${LIMIT_FROM}:`));
+    expect(audited).toHaveLength(statuses.length); // every refusal before the 429 is audited, none after
+  });
+
   it('a request body over the limit is refused with 413', async () => {
     const a = await request(daemon, t, '/v1/token/renew', { method: 'POST', cn: 'agent-good', body: 'x'.repeat(64 * 1024) });
     expect(a.status).toBe(413);
@@ -497,5 +542,13 @@ describe('the command line', () => {
     } finally {
       other.cleanup();
     }
+  });
+});
+
+describe('this file', () => {
+  it('refuses at most one per-address burst from 127.0.0.1, so none of those refusals can meet a 429 (see LIMIT_FROM)', () => {
+    const refused = audit().filter((e) => e.event_type === 'peer_denied' && String(e.client?.remote).startsWith('127.0.0.1:'));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThanOrEqual(REFUSALS.burst);
   });
 });

@@ -101,8 +101,11 @@ export interface Answer {
   reused: boolean;
 }
 
-/** One raw request to the daemon, with a client certificate, a token, both or neither. */
-export function request(daemon: Daemon, t: TestEnv, p: string, options: { method?: string; cn?: string; token?: string; agent?: https.Agent; body?: string | Buffer } = {}): Promise<Answer> {
+/**
+ * One raw request to the daemon, with a client certificate, a token, both or neither; `from`: the
+ * loopback address it comes from (refusals are limited per address), 127.0.0.1 by default.
+ */
+export function request(daemon: Daemon, t: TestEnv, p: string, options: { method?: string; cn?: string; token?: string; agent?: https.Agent; body?: string | Buffer; from?: string } = {}): Promise<Answer> {
   const certs = path.join(t.dir, 'certs');
   const tlsOptions = options.cn ? { cert: fs.readFileSync(path.join(certs, `${options.cn}.crt`)), key: fs.readFileSync(path.join(certs, `${options.cn}.key`)) } : {};
   return new Promise((resolve, reject) => {
@@ -112,6 +115,7 @@ export function request(daemon: Daemon, t: TestEnv, p: string, options: { method
         method: options.method ?? 'GET',
         ca: fs.readFileSync(path.join(t.home, 'ca', 'ca.crt')),
         ...tlsOptions,
+        ...(options.from ? { localAddress: options.from } : {}),
         ...(options.agent ? { agent: options.agent } : { agent: false }),
         headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
       },

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AuditLog, readAuditFiles } from '../../src/audit/log.js';
 import crypto from 'node:crypto';
+import fc from 'fast-check';
 import { buildLine, verifyChain, GENESIS, LineMac, lineHash } from '../../src/audit/chain.js';
 
 async function writeLog(count: number, rotateBytes?: number): Promise<string> {
@@ -213,6 +214,23 @@ describe('LineMac', () => {
       }
       mac.wipe();
     }
+  });
+
+  it('is HMAC-SHA-256 for any key length (0, 64, 65, 200 bytes: a long key is hashed first) and any line (empty, lone surrogates, past its buffer)', () => {
+    const openssl = (key: Uint8Array, body: string) => crypto.createHmac('sha256', key).update('glassdome/audit/v1\n').update(body, 'utf8').digest('hex');
+    for (const n of [0, 1, 63, 64, 65, 200]) {
+      const key = crypto.randomBytes(n);
+      const mac = new LineMac(key);
+      for (const body of ['', '\ud800', 'a\udfffb', '😀'.repeat(400), 'z'.repeat(1100), '']) expect(mac.of(body)).toBe(openssl(key, body));
+      mac.wipe();
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.string({ unit: 'binary', maxLength: 700 }), { maxLength: 4 }), (key, bodies) => {
+        const mac = new LineMac(key);
+        for (const body of bodies) expect(mac.of(body)).toBe(openssl(key, body));
+        mac.wipe();
+      }),
+    );
   });
 
   it('writes lines a keyed verify accepts, and one of another key fails', () => {

@@ -1,0 +1,87 @@
+// The agent's `get_many` (docs/PROTOCOL.md): several values in one reply, each read exactly as a
+// `get` of it reads (rate limit token, policy decision, identity check, its own audit line). A reply
+// serves a prefix of the names asked for and stops, `more: true`, before a value that would not
+// fit in one line, before a name whose own `get` would fail, and when the client's read bucket is
+// empty, even before the first value (then `retry_after_ms` says when it holds enough for the rest).
+// So a failing name is always the first of some request, and its error reply is the one a `get` of
+// it gets, audited once. A
+// request may name the vault it means (the CLI sends it ahead of the hello's answer): another
+// vault's agent reads nothing for it.
+
+import fs from 'node:fs';
+import { GlassdomeError } from '../errors.js';
+import { SecretBytes } from '../protocol/codec.js';
+import { GET_MANY_REPLY_BYTES } from '../protocol/limits.js';
+import { clientKey, type Client } from '../policy/client.js';
+import type { Guard } from '../policy/guard.js';
+import { base64Length } from '../vault/base64.js';
+import { secretBuffer } from '../vault/bytes.js';
+import type { AgentVault } from './agent-vault.js';
+
+/** What a get_many asks (src/protocol/messages.ts). */
+export interface GetMany {
+  names: readonly string[] | null;
+  after: string | null;
+  vault: string | null;
+}
+
+/**
+ * The reply fields of a get_many (names null: every secret `client` may read, after `after`), from
+ * the agent of the vault at `home`: one that names another vault is `wrong_vault`, and reads nothing.
+ */
+export async function getMany(guard: Guard, client: Client, vault: AgentVault, { names, after, vault: meant }: GetMany, home: string): Promise<Record<string, unknown>> {
+  if (meant !== null && !sameDirectory(meant, home)) {
+    throw new GlassdomeError('wrong_vault', `this agent serves ${home}, not ${meant}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
+  }
+  const wanted = names ?? (await vault.list()).filter((n) => (after === null || n > after) && guard.mayRead(client, n));
+  const store = guard.store(client, vault);
+  const key = clientKey(client);
+  const reads: Array<Promise<Uint8Array>> = [];
+  let bytes = 0;
+  let retryAfterMs: number | undefined;
+  for (const name of wanted) {
+    if (guard.reads.msUntil(key, 1) > 0) {
+      // The bucket is empty (even before the first value): the rest waits, and the client is told how long.
+      retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+      await guard.limit(guard.reads, client, 'get', name)?.catch(() => undefined); // audited (sparingly), as a get held back is
+      break;
+    }
+    const size = vault.sizeOf(name);
+    const ready = size !== undefined && guard.mayRead(client, name);
+    if (!ready && reads.length > 0) break; // the next request starts with it, and its own get's error answers it then
+    const cost = ready ? lineBytes(name, size) : 0;
+    if (reads.length > 0 && bytes + cost > GET_MANY_REPLY_BYTES) break;
+    bytes += cost;
+    reads.push(store.get(name)); // a first name that is not ready fails here, exactly as its own get
+    if (!ready) break;
+  }
+  const settled = await Promise.allSettled(reads);
+  const values = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const lengths = values.map((v) => v.length);
+  const joined = failed ? undefined : secretBuffer(lengths.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  for (const value of values) {
+    joined?.set(value, offset);
+    offset += value.length;
+    value.fill(0);
+  }
+  if (failed) throw failed.reason;
+  const served = wanted.slice(0, reads.length);
+  return { names: served, lengths, values: new SecretBytes(joined!), more: served.length < wanted.length, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) };
+}
+
+/** Whether two paths name one directory (the same text, or the same place once links are resolved). */
+function sameDirectory(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** What a value adds to the reply line at most: its quoted name, its length, its base64. */
+function lineBytes(name: string, size: number): number {
+  return JSON.stringify(name).length + String(size).length + 2 + base64Length(size);
+}
