@@ -47,7 +47,7 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
     unlocked_at: null,
     expires_at: null,
     secret_count: null,
-    policy: { source: 'unknown', sha256: null, file: fileState(paths, null) },
+    policy: undefined, // the agent's word, the keyring session's, or at last what policy.yaml alone says (localPolicy)
   };
   const client = await connectAgent(paths);
   if (client) {
@@ -66,7 +66,7 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
     } finally {
       client.close();
     }
-    return result;
+    return localPolicy(result, paths);
   }
   const { resumeKeyringSession } = require('../keyring/session.js') as typeof import('../keyring/session.js');
   try {
@@ -92,6 +92,15 @@ export async function gatherStatus(paths: VaultPaths): Promise<StatusResult> {
     if (!(err instanceof GlassdomeError) || !['expired', 'keyring_unavailable', 'locked'].includes(err.code)) throw err;
     result.note = err.message;
   }
+  return localPolicy(result, paths);
+}
+
+/**
+ * The policy a status reports when no source said which is in force: unknown, and how policy.yaml
+ * stands. Read only then: the agent reports the file's state itself (one read less a status).
+ */
+function localPolicy(result: StatusResult, paths: VaultPaths): StatusResult {
+  result.policy ??= { source: 'unknown', sha256: null, file: fileState(paths, null) };
   return result;
 }
 

@@ -1,15 +1,23 @@
 // The base of every oclif command: one catch() that turns any error (ours, or oclif's own parse
-// errors) into the CLI's one-line style, its exit status and a hint; and a helper that runs an
-// action and records its status. Commands stay thin: parse flags, call an action, done.
+// errors) into the CLI's one-line style, its exit status and a hint; a helper that runs an
+// action and records its status; and core dumps off before any command runs. Commands stay
+// thin: parse flags, call an action, done.
 
 import { Command, Errors } from '@oclif/core';
 import { GlassdomeError } from '../errors.js';
+import { disableCoreDumps } from '../os/libc.js';
 import { vaultPaths, type VaultPaths } from '../store/paths.js';
 import { renderError } from './render.js';
 import { closest } from './suggest.js';
 
 /** The base command of glassdome. */
 export abstract class GlassdomeCommand extends Command {
+  /** No core file, whatever the command holds (a value, a password, a key), as the lean path. */
+  override async init(): Promise<void> {
+    disableCoreDumps();
+    await super.init();
+  }
+
   /** The vault files this invocation works on ($GLASSDOME_HOME). */
   protected get paths(): VaultPaths {
     return vaultPaths();

@@ -142,6 +142,7 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
   const { flags, args } = parsed;
   const json = flags.json === true;
   return guarded(json, async () => {
+    disableCoreDumps(); // get holds a value, unlock the password and the master key: never in a core file
     const paths = vaultPaths();
     switch (command) {
       case 'get':

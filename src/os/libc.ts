@@ -150,9 +150,11 @@ function errnoError(call: string): Error & { code?: string; errno?: number } {
 
 /** Kernel credentials of the process at the other end of a connected Unix socket (SO_PEERCRED). */
 export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
-  const out = Buffer.alloc(12);
+  // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, in the machine's byte order. A typed array,
+  // not Buffer.read*: on the CLI's path each Buffer helper compiles on its first call (~0.06 ms).
+  const out = new Uint32Array(3);
   if (c('getsockopt')(fd, SOL_SOCKET, SO_PEERCRED, out, [12]) !== 0) throw errnoError('getsockopt(SO_PEERCRED)');
-  return { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
+  return { pid: out[0]! | 0, uid: out[1]!, gid: out[2]! };
 }
 
 /**
@@ -294,12 +296,17 @@ const MSG_DONTWAIT = 0x40;
 
 /** A socket of `type` connected to a Unix socket path; the error carries the errno's name. */
 function connectUnix(socketPath: string, type: number): number {
-  if (Buffer.byteLength(socketPath) > 107) throw Object.assign(new Error(`socket path too long: ${socketPath}`), { code: 'ENAMETOOLONG' });
+  const pathBytes = Buffer.from(socketPath, 'utf8');
+  if (pathBytes.length > 107) throw Object.assign(new Error(`socket path too long: ${socketPath}`), { code: 'ENAMETOOLONG' });
   const fd = c('socket')(AF_UNIX, type | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError('socket');
-  const addr = Buffer.alloc(110);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  addr.write(socketPath, 2, 'utf8');
+  // struct sockaddr_un: sa_family (little-endian, as before), then the path and a NUL. A plain
+  // Uint8Array, indexing and set(), not Buffer.alloc, writeUInt16LE and write: on the CLI's path
+  // each of those compiles on its first call (~0.2 ms of a get together, measured).
+  const addr = new Uint8Array(110);
+  addr[0] = AF_UNIX & 0xff;
+  addr[1] = AF_UNIX >> 8;
+  addr.set(pathBytes, 2);
   if (c('connect')(fd, addr, 110) !== 0) {
     const err = errnoError(`connect(${socketPath})`);
     closeFd(fd);

@@ -25,10 +25,14 @@ beforeEach(async () => {
 });
 afterEach(() => t.cleanup());
 
-/** Runs `glassdome status` through the lean bundle (of `bundles`, a dist directory) with the code cache installed. */
-function status(env: NodeJS.ProcessEnv = t.env, bundles = dist): { code: number | null; stdout: string; stderr: string } {
+/**
+ * Runs `glassdome status` through the lean bundle (of `bundles`, a dist directory) with the code
+ * cache installed; with `listeners`, stderr says how many 'exit' listeners the run left.
+ */
+function status(env: NodeJS.ProcessEnv = t.env, bundles = dist, listeners = false): { code: number | null; stdout: string; stderr: string } {
+  const count = listeners ? `process.stderr.write(String(process.listenerCount('exit')));` : '';
   const script = `require(${JSON.stringify(path.join(bundles, 'cli/code-cache.js'))}).installCodeCache(${JSON.stringify(cacheDir)}, 'status');
-require(${JSON.stringify(path.join(bundles, 'cli/lean.js'))}).runFast(['status']).then((s) => { process.exitCode = s; });`;
+require(${JSON.stringify(path.join(bundles, 'cli/lean.js'))}).runFast(['status']).then((s) => { process.exitCode = s; ${count} });`;
   const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -112,5 +116,11 @@ describe('the code cache', () => {
     fs.writeFileSync(file, Buffer.alloc(fs.statSync(file).size, 0x5a), { mode: 0o600 });
     expect(status()).toEqual(expected);
     expect(fs.readFileSync(file).equals(Buffer.alloc(fs.statSync(file).size, 0x5a))).toBe(false);
+  });
+
+  it("adds its 'exit' listener only with a cache to write: a run that had every cache adds none", () => {
+    expect(status(t.env, dist, true).stderr).toBe('1');
+    expect(caches()).toHaveLength(1);
+    expect(status(t.env, dist, true).stderr).toBe('0');
   });
 });

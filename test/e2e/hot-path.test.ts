@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
-import { cli, makeEnv, makeVault, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+import { BIN, cli, makeEnv, makeVault, python, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
 
 const DIST = path.join(__dirname, '../../dist');
 
@@ -48,6 +48,24 @@ describe('the hot path through the agent', () => {
       // process.stdout on a pipe is a net.Socket: the CLI writes with write(2) instead.
       expect(r.builtins).not.toContain('NativeModule net');
       expect(r.builtins).not.toContain('NativeModule stream');
+      // node:os only answers os.homedir() when $HOME is unset; node:module (and the ES module
+      // loader it brings) only where it may have enableCompileCache (Node >= 22).
+      expect(process.env.HOME).toBeTruthy();
+      expect(r.builtins).not.toContain('NativeModule os');
+      if (Number(process.versions.node.split('.')[0]) < 22) expect(r.builtins).not.toContain('NativeModule module');
+    });
+
+    it(`${args[0]} exits at once, and its code cache is still written on the way out`, async () => {
+      const cache = path.join(t.dir, `cache-${args[0]}`);
+      const r = await cli({ ...t.env, XDG_CACHE_HOME: cache }, args);
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(0);
+      // Node >= 22.1 keeps its own compile cache, flushed at exit; before it, dist/cli/code-cache.js
+      // writes its file from an 'exit' listener. Either is written only by a process that ran its
+      // exit path, which process.exit must not skip.
+      const dir = path.join(cache, 'glassdome', 'enableCompileCache' in Module ? 'compile-cache' : 'code-cache');
+      const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+      expect(files.length).toBeGreaterThan(0);
     });
   }
 
@@ -57,5 +75,28 @@ describe('the hot path through the agent', () => {
     const r = await cli(t.env, ['get', '-n', 'big']);
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(big.length);
+  });
+
+  it('get hands its whole value to a non-blocking pipe read late (what write(2) cannot take goes through process.stdout, flushed before exit)', async () => {
+    const value = Buffer.alloc(1024 * 1024, 'y');
+    expect((await cli(t.env, ['set', 'big_late'], value)).code).toBe(0);
+    // A reader that makes its pipe non-blocking and starts reading only after the CLI filled it.
+    const script = [
+      'import fcntl, os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)',
+      'p = subprocess.Popen(sys.argv[1:], stdout=w)',
+      'os.close(w)',
+      'time.sleep(0.3)',
+      'n = 0',
+      'while True:',
+      '    chunk = os.read(r, 65536)',
+      '    if not chunk: break',
+      '    n += len(chunk)',
+      'print(p.wait(), n)',
+    ].join('\n');
+    const r = python(script, [process.execPath, BIN, 'get', '-n', 'big_late'], t.env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(`0 ${value.length}`);
   });
 });

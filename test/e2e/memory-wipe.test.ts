@@ -232,6 +232,40 @@ for name in names:
 print(json.dumps(out))
 `;
 
+describe('CLI processes that hold a value, a password or a key', () => {
+  /** Waits until `pid`'s core limit is 0 while it is still running (blocked where the test holds it). */
+  const coreOff = (pid: number, what: string): Promise<void> => waitFor(() => /Max core file size\s+0\s+0/.test(fs.readFileSync(`/proc/${pid}/limits`, 'utf8')), `${what} to turn core dumps off`);
+
+  it('turn core dumps off before they read it: get (lean), unlock (lean), set (oclif)', async () => {
+    // Found in review: only exec, serve and the agent did; a crash of get or unlock could have
+    // written the value or the master key into a core file.
+    const agent = await startAgent(t.env);
+    await unlock(t.env);
+    expect((await cli(t.env, ['set', 'db_pass'], 'v1')).code).toBe(0);
+    // get, with the agent stopped: it waits for the reply, value not yet there.
+    process.kill(agent.pid, 'SIGSTOP');
+    const get = spawn(process.execPath, [BIN, 'get', 'db_pass'], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    get.stdout!.on('data', (d) => (out += d));
+    const got = new Promise<number | null>((r) => get.on('exit', r));
+    try {
+      await coreOff(get.pid!, 'get');
+    } finally {
+      process.kill(agent.pid, 'SIGCONT');
+    }
+    expect(await got).toBe(0);
+    expect(out).toBe('v1\n');
+    // unlock and set, each waiting on its standard input for the password or the value.
+    for (const args of [['unlock', '--password-stdin'], ['set', 'other']]) {
+      const child = spawn(process.execPath, [BIN, ...args], { env: t.env, stdio: ['pipe', 'ignore', 'pipe'] });
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      await coreOff(child.pid!, args[0]!);
+      child.stdin!.end(args[0] === 'unlock' ? PASSWORD : 'v2');
+      expect(await exited).toBe(0);
+    }
+  });
+});
+
 describe('the agent after lock, its values served every way a get can end', () => {
   it('holds no copy of a value: replies read, connections closed mid-batch, identity refused, audit failed', async () => {
     if (process.getuid?.() !== 0) throw new Error('this test reads a non-dumpable process through /proc/PID/mem and needs root (CI runs as root)');

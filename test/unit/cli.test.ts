@@ -6,6 +6,8 @@ import { LEAN_SPECS, parseExecArgs, parseSpec } from '../../src/cli/fast.js';
 import { exportCode, guessShell, unsetCode } from '../../src/actions/agent.js';
 import { exitStatus, ERROR_CODES } from '../../src/errors.js';
 import { VERSION } from '../../src/version.js';
+import { homeDir, vaultHome } from '../../src/store/paths.js';
+import os from 'node:os';
 
 describe('lifetimes', () => {
   it('parses units and bare seconds', () => {
@@ -71,5 +73,24 @@ describe('error codes', () => {
   });
   it('VERSION matches package.json', () => {
     expect(VERSION).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')).version);
+  });
+});
+
+describe('the default vault home', () => {
+  it('is under $HOME when set, as os.homedir() says, and under the password database entry when not', () => {
+    const saved = process.env.HOME;
+    try {
+      process.env.HOME = '/srv/someone';
+      expect(homeDir()).toBe(os.homedir());
+      expect(vaultHome({})).toBe('/srv/someone/.glassdome');
+      delete process.env.HOME;
+      expect(homeDir()).toBe(os.userInfo().homedir);
+      expect(homeDir()).toBe(os.homedir());
+      expect(vaultHome({})).toBe(path.join(os.userInfo().homedir, '.glassdome'));
+      expect(vaultHome({ GLASSDOME_HOME: 'rel/vault' })).toBe(path.resolve('rel/vault'));
+    } finally {
+      if (saved === undefined) delete process.env.HOME;
+      else process.env.HOME = saved;
+    }
   });
 });
