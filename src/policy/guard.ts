@@ -183,6 +183,7 @@ class GuardedStore implements SecretStore {
 
   async list(): Promise<string[]> {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
+    if (this.guard.refusesAll) await this.guard.authorize(this.client, 'read', 'list', null); // denied, audited: not an empty vault
     const names = await this.inner.list();
     const visible = names.filter((n) => this.guard.mayRead(this.client, n));
     await this.access('list', null, { allow: true, by: `${visible.length} of ${names.length} names visible` }, 'success', 'so the names are withheld', this.guard.identityCheck(this.client, 'list', null));
@@ -205,6 +206,7 @@ class GuardedStore implements SecretStore {
 
   async infos(): Promise<SecretInfo[]> {
     await this.guard.limit(this.guard.reads, this.client, 'list', null);
+    if (this.guard.refusesAll) await this.guard.authorize(this.client, 'read', 'list', null);
     const all = await this.inner.infos();
     const visible = all.filter((e) => this.guard.mayRead(this.client, e.name));
     await this.access('list', null, { allow: true, by: `${visible.length} of ${all.length} names visible` }, 'success', 'so the names are withheld', this.guard.identityCheck(this.client, 'list', null));
