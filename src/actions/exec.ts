@@ -13,6 +13,7 @@ import type { OpenStore } from '../cli/session.js';
 import { placeholders, renderTemplate, substitute, templateNames, type Placeholder } from '../exec/placeholders.js';
 import { secretsJson } from '../exec/secrets-json.js';
 import { readTemplate } from '../exec/template-file.js';
+import { commandMissing } from '../os/command-path.js';
 import { disableCoreDumps, sealedMemfd, setBlocking, setNotDumpable } from '../os/libc.js';
 import { spawnChild, SpawnError, type Child } from '../os/spawn.js';
 import { checkName } from '../vault/names.js';
@@ -60,6 +61,8 @@ async function execWith(options: ExecOptions, opening: Promise<OpenStore>): Prom
   let values = new Map<string, Uint8Array>();
   try {
     disableCoreDumps(); // the callers did before opening the source; the action does not rely on it
+    // A command that is not there reads no secret (the shell's 127, before any value is asked for).
+    if (commandMissing(options.argv[0]!)) return startFailure(options.argv[0]!, { code: 'ENOENT', message: 'not found' });
     const fetched = await fetchValues(opening, chosen, fileNames, wanted.length > 0);
     // Non-dumpable only now: while it asked, the agent had to see this process's executable.
     setNotDumpable();

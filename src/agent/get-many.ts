@@ -33,6 +33,7 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, {
   if (meant !== null && !sameDirectory(meant, home)) {
     throw new GlassdomeError('wrong_vault', `this agent serves ${home}, not ${meant}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
   }
+  if (names === null && guard.refusesAll) return guard.authorizeNow(client, 'read', 'get_many', null) as Promise<never>; // denied and audited, as each get would be
   const wanted = names ?? (await vault.list()).filter((n) => (after === null || n > after) && guard.mayRead(client, n));
   const store = guard.store(client, vault);
   const key = clientKey(client);

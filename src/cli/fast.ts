@@ -7,6 +7,7 @@
 
 import { renderError } from './render.js';
 import { openStore } from './session.js';
+import { commandMissing } from '../os/command-path.js';
 import { disableCoreDumps } from '../os/libc.js';
 import { vaultPaths } from '../store/paths.js';
 
@@ -130,7 +131,8 @@ export async function runFast(argv: readonly string[]): Promise<number | null> {
       // get_many of them all) before exec's own code loads: the agent answers while that code
       // loads, instead of after. No core dump from here on.
       disableCoreDumps();
-      const getsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK));
+      // Only when no argument can fail, and the command is there: a refused exec reads nothing.
+      const getsAll = parsed.secrets.length === 0 && !parsed.argv.some((a) => a.includes(PLACEHOLDER_MARK)) && !commandMissing(parsed.argv[0]!);
       const paths = vaultPaths();
       const opening = openStore(paths, process.env, getsAll ? [{ op: 'get_many', fields: { vault: paths.home } }] : []);
       return (require('../actions/exec.js') as typeof import('../actions/exec.js')).execAction(parsed, opening);

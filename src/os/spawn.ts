@@ -8,7 +8,7 @@
 // that has been reaped (and could be another process's now).
 
 import fs from 'node:fs';
-import path from 'node:path';
+import { onPath } from './command-path.js';
 import { duplicateAbove, errnoName, lastErrno, libcFunction } from './libc.js';
 
 /** A child process: its pid, a promise of its exit status (128+N when killed by signal N), and a way to signal it. */
@@ -153,17 +153,4 @@ function posixSpawn(file: string, argv: readonly string[], env: readonly string[
 
 function check(err: number): void {
   if (err !== 0) throw new SpawnError(errnoName(err));
-}
-
-/** The first executable file named `command` on PATH (or `command` itself when it has a slash). */
-function onPath(command: string): string | undefined {
-  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '/usr/bin:/bin').split(':').map((dir) => path.join(dir || '.', command));
-  return candidates.find((file) => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return fs.statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  });
 }

@@ -57,6 +57,11 @@ export class Guard {
     return this.audit.append({ client: client && auditClient(client), ...event }, check);
   }
 
+  /** Whether every request but lock is refused (a policy.yaml not sealed): then a read of all is refused too, not served empty. */
+  get refusesAll(): boolean {
+    return this.enforce && this.blocked !== null;
+  }
+
   /** Whether `client` may read `secret` (for filtering list), without auditing. */
   mayRead(client: Client, secret: string): boolean {
     return !this.enforce || (this.blocked === null && decide(this.policy, client, 'read', secret).allow);

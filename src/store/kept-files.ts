@@ -77,19 +77,38 @@ export async function keepAuditLog(paths: VaultPaths, dir: string | null): Promi
     try {
       if (!(await flockWithin(fd, AUDIT_LOCK_MS))) throw new GlassdomeError('busy', `another writer held ${paths.audit} for ${AUDIT_LOCK_MS / 1000} s; the new vault is in place, its old audit log is not moved`);
       if (!sameFile(fd, paths.audit)) continue; // rotated between the open and the lock: lock the new one
-      for (const file of rotatedLogs(paths)) fs.renameSync(file, path.join(into, path.basename(file)));
+      // The copy first: when it fails (a full disk), nothing of the log has moved and no part of it is left behind.
       copyPrivate(fd, path.join(into, path.basename(paths.audit)));
+      for (const file of rotatedLogs(paths)) fs.renameSync(file, path.join(into, path.basename(file)));
       fs.unlinkSync(paths.audit);
       fsyncDir(into);
       fsyncDir(paths.home);
       return into;
     } catch (err) {
-      throw ioError(err, `cannot move the audit log into ${into}`);
+      const kept = dir === null ? '' : `; the old vault files are kept in ${dir}`;
+      if (dir === null) fs.rmSync(into, { recursive: true, force: true }); // made for the log alone, which stays where it was
+      throw ioError(err, `cannot move the audit log into ${into} (the new vault is in place${kept}; the old log stays at ${paths.audit})`);
     } finally {
       fs.closeSync(fd); // releases the flock
     }
   }
   throw new GlassdomeError('busy', `${paths.audit} kept being rotated; the new vault is in place, its old audit log is not moved`);
+}
+
+/**
+ * Fails, before anything is replaced, when audit.log is there but keepAuditLog could not move it
+ * (a symbolic link, a fifo, a directory, a file others may read): else the vault would be replaced
+ * and init would fail after it, naming neither the new vault nor where the old one went.
+ */
+export function checkAuditLogMovable(paths: VaultPaths): void {
+  if (!exists(paths.audit)) return;
+  let fd: number;
+  try {
+    fd = openPrivate(paths.audit, fs.constants.O_RDWR);
+  } catch (err) {
+    throw ioError(err, `cannot open ${paths.audit} to keep it with the replaced vault; nothing was replaced`);
+  }
+  fs.closeSync(fd);
 }
 
 function makeKeptDir(paths: VaultPaths): string {
@@ -124,6 +143,9 @@ function copyPrivate(fd: number, to: string): void {
       at += n;
     }
     fs.fsyncSync(out);
+  } catch (err) {
+    fs.unlinkSync(to); // no truncated copy beside the kept vault
+    throw err;
   } finally {
     fs.closeSync(out);
   }

@@ -41,6 +41,8 @@ export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it (its files are kept aside): glassdome init --force');
     }
     const sameVault = vaultIdQuiet(paths) === vault.vaultId;
+    const movesLog = !sameVault && [paths.audit, `${paths.audit}.1`].some((file) => fs.existsSync(file));
+    if (movesLog) keptCode().checkAuditLogMovable(paths); // before anything is replaced
     const kept = force ? keptCode().keepVaultFiles(paths) : null;
     if (kept) {
       commitCode().commitPair(paths, vault.vaultId, { 'master_key.enc': vault.masterKeyText, 'secrets.encrypted': vault.secretsText });
@@ -49,7 +51,7 @@ export async function createVaultFiles(paths: VaultPaths, vault: NewVault, force
       writePrivateAtomic(paths.masterKey, vault.masterKeyText);
     }
     removeIfPresent(paths.cache);
-    if (sameVault || ![paths.audit, `${paths.audit}.1`].some((file) => fs.existsSync(file))) return kept?.dir ?? null;
+    if (!movesLog) return kept?.dir ?? null;
     return keptCode().keepAuditLog(paths, kept?.dir ?? null);
   });
 }

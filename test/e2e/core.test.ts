@@ -3,7 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, makeEnv, makeVault, onTerminal, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { BIN, cli, makeEnv, makeVault, onTerminal, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
 
 let t: TestEnv;
 beforeEach(() => {
@@ -186,6 +187,56 @@ describe('errors', () => {
     } finally {
       back.cleanup();
     }
+  });
+
+  it('init --force over an audit log it cannot move (a symbolic link out of the home, readable by others, a fifo, a directory) refuses before it replaces anything', async () => {
+    await makeVault(t);
+    const log = path.join(t.home, 'audit.log');
+    const outside = path.join(path.dirname(t.home), 'outside.txt');
+    const plant: Record<string, () => void> = {
+      'a symbolic link': () => fs.symlinkSync(outside, log),
+      'readable by others': () => fs.writeFileSync(log, 'a line\n', { mode: 0o644 }),
+      'a fifo': () => execFileSync('mkfifo', [log]),
+      'a directory': () => fs.mkdirSync(log),
+    };
+    for (const [what, make] of Object.entries(plant)) {
+      fs.writeFileSync(outside, 'outside\n');
+      const before = Object.fromEntries(['master_key.enc', 'secrets.encrypted'].map((f) => [f, fs.readFileSync(path.join(t.home, f))]));
+      fs.rmSync(log, { recursive: true, force: true });
+      make();
+      const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+      expect(r.code, what).toBeGreaterThan(0);
+      expectCleanError(r.stderr, /audit\.log/);
+      // Nothing replaced, nothing kept aside, nothing written outside the home: init said it failed, and it did.
+      for (const [f, bytes] of Object.entries(before)) expect(fs.readFileSync(path.join(t.home, f)), `${what}: ${f}`).toEqual(bytes);
+      expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-')), what).toEqual([]);
+      expect(fs.readFileSync(outside, 'utf8')).toBe('outside\n');
+    }
+    // The disk fills (here: ulimit -f) while init --force copies the log aside: the new vault stands,
+    // init says so and where the old vault files are, and the log is not split: audit.log and its
+    // rotated file stay whole in the home, and no truncated copy is left beside the kept vault.
+    fs.rmSync(log, { recursive: true, force: true });
+    const oldLog = Buffer.from(Array.from({ length: 400 }, (_, i) => `{"seq":${i},"line":"${'x'.repeat(60)}"}\n`).join(''));
+    fs.writeFileSync(log, oldLog, { mode: 0o600 });
+    fs.writeFileSync(`${log}.1`, 'a rotated file\n', { mode: 0o600 });
+    const full = spawnSync('/bin/sh', ['-c', `ulimit -f 16; exec "${process.execPath}" "${BIN}" init --password-stdin --force`], { env: t.env, input: 'pw2', encoding: 'utf8' });
+    expect(full.status, full.stderr).toBe(1);
+    expectCleanError(full.stderr, /the file size limit/);
+    const keptDirs = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
+    expect(keptDirs).toHaveLength(1);
+    const keptDir = path.join(t.home, keptDirs[0]!);
+    expect(full.stderr).toContain(`the new vault is in place; the old vault files are kept in ${keptDir}`);
+    expect(fs.readdirSync(keptDir).sort()).toEqual(['master_key.enc', 'secrets.encrypted']);
+    expect(fs.readFileSync(log)).toEqual(oldLog);
+    expect(fs.readFileSync(`${log}.1`, 'utf8')).toBe('a rotated file\n');
+    fs.rmSync(keptDir, { recursive: true });
+    fs.rmSync(`${log}.1`);
+    // Once the log is a private file again, init --force replaces the vault (and keeps the old one).
+    fs.rmSync(log, { recursive: true, force: true });
+    fs.writeFileSync(log, 'a line\n', { mode: 0o600 });
+    const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'))).toHaveLength(1);
   });
 });
 

@@ -115,6 +115,25 @@ describe('descriptors', () => {
     expect(good.slice(0, -1).map((l) => l.resource)).toContain('db_pass');
   });
 
+  it('a command that is not there (exit 127) reads no secret: nothing audited, every secret or -s alike', async () => {
+    // Found in review: `exec -- typo` read and audited every secret, then failed with 127.
+    const log = path.join(t.home, 'audit.log');
+    for (const args of [['--', 'glassdome-no-such-command'], ['-s', 'db_pass', '--', 'glassdome-no-such-command', '{{glassdome:api_token}}'], ['--', './no-such-script.sh']]) {
+      const before = fs.readFileSync(log, 'utf8').length;
+      const r = await exec(args);
+      expect(r.code, r.stderr).toBe(127);
+      expect(r.stderr).toBe(`glassdome: ${args.at(-1)!.startsWith('{{') ? args.at(-2) : args.at(-1)}: command not found\nglassdome: hint: check the name and PATH\n`);
+      expect((await cli(t.env, ['list'])).code).toBe(0); // its line follows any the agent still had to write
+      const lines = fs.readFileSync(log, 'utf8').slice(before).trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.action), args.join(' ')).toEqual(['list']);
+    }
+    // A file that is there but not executable is still 126, as a shell says.
+    const plain = path.join(t.dir, 'plain.txt');
+    fs.writeFileSync(plain, 'x', { mode: 0o600 });
+    const r = await exec(['--', plain]);
+    expect(r.code).toBe(126);
+  });
+
   it('a 1 MiB value arrives whole, by fd 3 and by path', async () => {
     const r = await exec(['-s', 'big', '--', PY, '-c', 'import json,os,sys; print(len(json.load(os.fdopen(3))["big"]), len(open(sys.argv[1]).read()))', '{{glassdome:big}}']);
     expect(r.stdout.trim()).toBe(`${1024 * 1024} ${1024 * 1024}`);

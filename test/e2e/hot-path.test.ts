@@ -69,6 +69,15 @@ describe('the hot path through the agent', () => {
     });
   }
 
+  it("exec exits at once too: the child's status is its own, and the code cache is still written", async () => {
+    const cache = path.join(t.dir, 'cache-exec');
+    const r = await cli({ ...t.env, XDG_CACHE_HOME: cache }, ['exec', '--', '/bin/sh', '-c', 'cat <&3; exit 7']);
+    expect(r.code).toBe(7);
+    expect(JSON.parse(r.stdout)).toMatchObject({ db_pass: 'p@ss w0rd' });
+    const dir = path.join(cache, 'glassdome', 'enableCompileCache' in Module ? 'compile-cache' : 'code-cache');
+    expect(fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length).toBeGreaterThan(0);
+  });
+
   it('get writes its output whole to a pipe, a 1 MiB value included', async () => {
     const big = Buffer.alloc(1024 * 1024, 'x');
     expect((await cli(t.env, ['set', 'big'], big)).code).toBe(0);

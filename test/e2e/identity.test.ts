@@ -109,6 +109,33 @@ describe('connect, then become someone else', () => {
     expect((await cli(t.env, ['get', 'token'])).stdout).toBe('s3cret\n');
   });
 
+  it('the program it execs gets no value by get_many either (named, or every secret its opener may read): denied, audited, nothing served', async () => {
+    await agentWith(`    - name: python
+      clients: [{ exe: "/usr/bin/python3*" }]
+      secrets: ["token", "second"]
+      actions: [read]
+`);
+    expect((await cli(t.env, ['set', 'second'], 'other-s3cret')).code).toBe(0);
+    // The control: the allowed interpreter on its own connection gets both values in one reply.
+    const control = run(`s = connect(); print(json.dumps(ask(s, {"v":1,"id":1,"op":"get_many"})))`);
+    expect(control).toMatchObject({ ok: true, names: ['second', 'token'], more: false });
+    const before = auditText().split('\n').length;
+    const other = pythonCopy('other-program');
+    const child = path.join(t.dir, 'child.py');
+    fs.writeFileSync(child, `import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[1]))\nf = s.makefile("rb")\nout = {}\nfor key, req in [("named", {"v":1,"id":2,"op":"get_many","names":["token","second"]}), ("every", {"v":1,"id":3,"op":"get_many"})]:\n    s.sendall((json.dumps(req) + "\\n").encode())\n    out[key] = json.loads(f.readline())\nprint(json.dumps(out))\n`);
+    const attack = execOnConnection(other, child);
+    for (const key of ['named', 'every']) {
+      expect(attack[key].ok, key).toBe(false);
+      expect(attack[key].error.code, key).toBe('denied');
+      expect(attack[key].error.message, key).toMatch(/another executable/);
+      expect(attack[key].values, key).toBeUndefined();
+      expect(JSON.stringify(attack[key]), key).not.toMatch(/czNjcmV0|b3RoZXItczNjcmV0/); // neither value's base64
+    }
+    const lines = auditText().split('\n').slice(before - 1).filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((e) => e.event_type === 'identity_changed' && e.action === 'get').length).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((e) => e.event_type === 'secret_access' && e.result === 'success')).toEqual([]); // no value released by a line
+  });
+
   it('the program it execs cannot write, delete or apply a policy through that connection either', async () => {
     await agentWith(`    - name: python
       clients: [{ exe: "/usr/bin/python3*" }]

@@ -206,7 +206,9 @@ readers = {}
 def reply(s):
     line = readers.setdefault(s.fileno(), s.makefile("rb")).readline()
     return json.loads(line) if line else {"closed": True}
-out = {"read": 0, "denied": 0}
+def request_many(s, i):
+    s.sendall(json.dumps({"v": 1, "id": i, "op": "get_many", "names": names}).encode() + b"\\n")
+out = {"read": 0, "many": 0, "denied": 0}
 # 1. One batch: 16 connections, two gets each; half are closed before their replies come.
 conns = [connect() for _ in range(16)]
 for k, s in enumerate(conns):
@@ -215,6 +217,15 @@ for k, s in enumerate(conns):
     if k % 2: s.close()
     else:
         for _ in range(2): out["read"] += reply(s).get("ok") is True
+        s.close()
+# 1b. The same with get_many: both values in one reply; half closed before it comes.
+readers.clear()
+conns = [connect() for _ in range(16)]
+for s in conns: request_many(s, 1)
+for k, s in enumerate(conns):
+    if k % 2: s.close()
+    else:
+        out["many"] += reply(s).get("names") == names
         s.close()
 # 2. Refused by the identity check: a connection whose opener has exited (the value was decrypted first).
 a, b = socket.socketpair()
@@ -229,6 +240,8 @@ readers.clear()
 for name in names:
     request(s, 9, name)
     out["denied"] += reply(s).get("error", {}).get("code") == "denied"
+request_many(s, 10)
+out["denied"] += reply(s).get("error", {}).get("code") == "denied"
 print(json.dumps(out))
 `;
 
@@ -276,7 +289,7 @@ describe('the agent after lock, its values served every way a get can end', () =
     expect((await cli(t.env, ['set', 'token'], value)).code).toBe(0);
     expect((await cli(t.env, ['set', 'long'], other)).code).toBe(0);
     const r = spawnSync('/usr/bin/python3', ['-c', EVERY_ENDING, 'token', 'long'], { env: t.env, encoding: 'utf8', timeout: 60_000 });
-    expect(JSON.parse(r.stdout.trim() || '{}'), r.stderr).toEqual({ read: 16, denied: 2 });
+    expect(JSON.parse(r.stdout.trim() || '{}'), r.stderr).toEqual({ read: 16, many: 8, denied: 3 });
     // The audit log cannot grow (the agent's file size limit): each value is decrypted, then withheld.
     const limit = (soft: string): void => {
       const p = spawnSync('/usr/bin/prlimit', ['--pid', String(pid), `--fsize=${soft}:unlimited`], { encoding: 'utf8' });
@@ -284,6 +297,7 @@ describe('the agent after lock, its values served every way a get can end', () =
     };
     limit(String(fs.statSync(path.join(t.home, 'audit.log')).size));
     for (const name of ['token', 'long']) expect((await cli(t.env, ['get', name])).stderr).toMatch(/so the value is withheld/);
+    expect((await cli(t.env, ['exec', '--', '/bin/true'])).stderr).toMatch(/so the value is withheld/); // get_many: both decrypted, both withheld
     limit('unlimited');
     expect((await cli(t.env, ['lock'])).code).toBe(0);
     const found = scanMemory(pid, middleSlices(value, other));

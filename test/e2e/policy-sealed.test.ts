@@ -132,6 +132,16 @@ describe('the sealed policy against a rewritten policy.yaml (issue 9, item 5)', 
     expect(refused.code).toBe(5);
     expect(refused.stderr).toMatch(/^glassdome: policy.yaml exists but no policy is sealed into the vault: every secret is refused until it is applied\nglassdome: hint: seal it into the vault: glassdome policy apply/);
     expect(pyGet('proxmox_password')).toBe('ERR denied');
+    // exec and export of every secret (get_many without names) are refused the same way, not handed
+    // an empty set: the child does not start without its secrets as if it had none.
+    const marker = path.join(t.dir, 'ran');
+    for (const args of [['exec', '--', '/usr/bin/touch', marker], ['export', '--stdout']]) {
+      const r = await cli(t.env, args);
+      expect(r.code, args[0]).toBe(5);
+      expect(r.stderr, args[0]).toMatch(/^glassdome: policy.yaml exists but no policy is sealed into the vault: every secret is refused until it is applied\n/);
+      expect(r.stdout, args[0]).toBe('');
+    }
+    expect(fs.existsSync(marker)).toBe(false);
     expect(JSON.parse((await cli(t.env, ['status', '--json'])).stdout).policy).toEqual({ source: 'unsealed', sha256: null, file: 'present' });
     fs.rmSync(policyFile()); // with nothing sealed, the file is all there is: removing it is "no policy", as before (docs/POLICY.md)
     await hup(Number(t.env.GLASSDOME_AGENT_PID));
