@@ -145,21 +145,14 @@ async function verifyAgainstEtcd(paths: VaultPaths, store: string, replica: stri
 async function resetAnchor(paths: VaultPaths, passwordStdin: boolean): Promise<void> {
   const { unsealWithPassword } = require('../cli/unseal.js') as typeof import('../cli/unseal.js');
   const { recordLocal } = require('../audit/local.js') as typeof import('../audit/local.js');
-  const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
-  const { durableHead } = require('../audit/anchor.js') as typeof import('../audit/anchor.js');
+  const { sealHeadAsAnchor } = require('../audit/anchor.js') as typeof import('../audit/anchor.js');
   const keys = await unsealWithPassword(paths, { stdin: passwordStdin, message: 'Master password' });
   try {
     const before = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: null });
     const problem = before.broken ? `${before.broken.file} line ${before.broken.line}: ${before.broken.problem}` : 'the chain held';
     await recordLocal(paths, { event_type: 'admin_action', action: 'anchor_reset', resource: 'audit.log', result: 'success', reason: `the owner accepted the log as it was (${problem})` }, keys);
-    const log = new AuditLog(paths.audit);
-    await updateVault(paths, keys, () => undefined, {
-      anchor: async () => {
-        const head = await durableHead(log);
-        return () => ({ lines: head.seq, hash: Buffer.from(head.hash, 'hex') });
-      },
-    });
-    process.stderr.write(`glassdome: the audit log's anchor now names its line ${(await log.head()).seq}; lines before it are no longer checked against the old anchor\n`);
+    const line = await sealHeadAsAnchor(paths, keys, new AuditLog(paths.audit));
+    process.stderr.write(`glassdome: the audit log's anchor now names its line ${line}; lines before it are no longer checked against the old anchor\n`);
   } finally {
     wipeKeys(keys);
   }

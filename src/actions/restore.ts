@@ -2,18 +2,20 @@
 // replaced: its format and checksums, then, with the password, the AEAD of both vault files. An
 // existing vault is replaced only with --force, as one crash-safe step (vault.journal), and kept
 // aside in replaced.backup until the new vault, read back from disk, opens with the password; the
-// files of a vault that does not parse are kept, byte for byte, in a replaced-* directory.
-// Sessions of the replaced vault end: the agent is told to lock, the keyring session is removed.
+// files of a vault that does not parse are kept, byte for byte, in a replaced-* directory, and so
+// is the audit log of a vault that is not the backup's (the restored vault then anchors the new
+// log; the same vault's log goes on and is anchored forward). Sessions of the replaced vault end
+// first: the agent is told to lock, the keyring session is removed.
 
 import fs from 'node:fs';
-import { recordLocal } from '../audit/local.js';
+import { localWriteHooks, recordLocal } from '../audit/local.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { readPassword } from '../cli/password.js';
 import { endSessions } from '../cli/end-sessions.js';
 import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { ioError, readPrivate } from '../store/secure-file.js';
-import { loadSecrets, refuseOverAside, replaceVault } from '../store/vault-files.js';
+import { loadSecrets, refuseOverAside, replaceVault, updateVault, type Replaced } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { openBundle, parseBundle, type Bundle } from '../vault/bundle.js';
 import { wipeMap } from '../vault/payload.js';
@@ -29,7 +31,9 @@ export async function restoreAction(options: { file: string; force: boolean; pas
   }
   let keys: VaultKeys | undefined;
   let count: number;
-  let kept: string | null;
+  let replaced: Replaced;
+  let ended: string[];
+  let reanchored = true;
   try {
     const password = await readPassword({ stdin: options.passwordStdin, message: 'Master password of the backup' });
     try {
@@ -41,15 +45,43 @@ export async function restoreAction(options: { file: string; force: boolean; pas
       password.fill(0);
     }
     const opener = keys;
-    kept = await replaceVault(paths, bundle, options.force, () => readBack(paths, bundle, opener));
+    ended = await endSessions(paths, "the backup's password"); // before the swap: the replaced vault's key must MAC nothing into the log the restored vault goes on with
+    replaced = await replaceVault(paths, bundle, options.force, () => readBack(paths, bundle, opener));
+    await recordLocal(paths, { event_type: 'admin_action', action: 'restore', resource: null, result: 'success', reason: `vault ${bundle.vaultId} from a backup of ${bundle.createdAt}${keptText(replaced)}` }, keys);
+    reanchored = await anchorLog(paths, replaced, keys);
   } finally {
     wipeKeys(keys);
   }
-  const ended = await endSessions(paths, "the backup's password");
-  await recordLocal(paths, { event_type: 'admin_action', action: 'restore', resource: null, result: 'success', reason: `vault ${bundle.vaultId} from a backup of ${bundle.createdAt}${kept ? `; the unreadable vault it replaced is kept in ${kept}` : ''}` });
   const lines = [`restored vault ${bundle.vaultId} (${count} secrets) from the backup of ${bundle.createdAt}`, ...ended];
-  if (kept) lines.push(`the files of the unreadable vault it replaced are kept in ${kept}: remove it once nothing there is needed`);
+  if (replaced.dir) lines.push(`${keptText(replaced).slice(2)}: remove it once nothing there is needed`);
+  if (!reanchored) lines.push('warning: the audit anchor of the restored vault still names a line of the log of the home it was backed up from, so audit verify reports a cut log: run glassdome audit verify --reset-anchor');
   process.stderr.write(lines.map((l) => `glassdome: ${l}\n`).join(''));
+}
+
+/** What the replaced vault left in its replaced-* directory, as `; …` (empty when nothing). */
+function keptText(replaced: Replaced): string {
+  if (replaced.unreadable) return `; the files of the unreadable vault it replaced are kept in ${replaced.dir}${replaced.log ? ', its audit log too' : ''}`;
+  if (replaced.log) return `; the audit log of the other vault it replaced is kept in ${replaced.dir}`;
+  return '';
+}
+
+/**
+ * Anchors the home's log at its head (the restore line) in the restored vault: a new log (the
+ * replaced vault's moved away) unconditionally, as the backup's anchor names a line of the log of
+ * the home it was taken from; the same vault's log only forward from the backup's anchor, as any
+ * write does. False (and a warning printed) when the new log could not be anchored.
+ */
+async function anchorLog(paths: VaultPaths, replaced: Replaced, keys: VaultKeys): Promise<boolean> {
+  const { sealHeadAsAnchor } = require('../audit/anchor.js') as typeof import('../audit/anchor.js');
+  const { AuditLog } = require('../audit/log.js') as typeof import('../audit/log.js');
+  try {
+    if (replaced.log) await sealHeadAsAnchor(paths, keys, new AuditLog(paths.audit));
+    else if (replaced.same) await updateVault(paths, keys, () => undefined, localWriteHooks(paths, keys));
+    return true;
+  } catch (err) {
+    process.stderr.write(`glassdome: warning: ${(err as Error).message}\n`);
+    return !replaced.log;
+  }
 }
 
 function readBackup(file: string): string {

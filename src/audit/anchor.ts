@@ -12,6 +12,8 @@ import { lineHash } from './chain.js';
 import { KEEP_ROTATED, type AuditLog, type ChainHead, type NewEvent } from './log.js';
 import { fsyncDir, ioError, openPrivate, readPrivate } from '../store/secure-file.js';
 import type { AuditAnchor } from '../vault/payload.js';
+import type { VaultKeys } from '../vault/vault.js';
+import type { VaultPaths } from '../store/paths.js';
 import { toHex } from '../vault/format.js';
 
 /**
@@ -68,6 +70,23 @@ export async function durableHead(log: AuditLog): Promise<ChainHead> {
     durableNames.set(log.path, names);
   }
   return head;
+}
+
+/**
+ * Seals the head of the log at paths.audit as the vault's anchor, whatever the anchor before named
+ * (`audit verify --reset-anchor`; a restore that starts the home's log anew); returns its line.
+ */
+export async function sealHeadAsAnchor(paths: VaultPaths, keys: VaultKeys, log: AuditLog): Promise<number> {
+  const { updateVault } = require('../store/vault-files.js') as typeof import('../store/vault-files.js');
+  let line = 0;
+  await updateVault(paths, keys, () => undefined, {
+    anchor: async () => {
+      const head = await durableHead(log);
+      line = head.seq;
+      return () => ({ lines: head.seq, hash: Buffer.from(head.hash, 'hex') });
+    },
+  });
+  return line;
 }
 
 /** Per log path: the files (device:inode) whose names in the directory this process last made durable. */

@@ -2,8 +2,9 @@
 // vault that does not parse, or an init over any vault, replaces it, its files are kept byte for byte
 // in a new private directory of the home, `replaced-<UTC time>-<random>` (0700): the vault files as
 // hard links (the replacement renames new files over the originals, so the links keep the old
-// bytes), and, when the new vault has another key than the old one, the audit log too (moved: its
-// MACs and anchor belong to the old key, and the new vault starts its own chain). Every function
+// bytes), and, when the new vault is another vault than the old one (init, a restore of another
+// vault's backup), the audit log too (moved: its MACs and anchor belong to the old key, and the
+// new vault starts its own chain). Every function
 // here expects the caller to hold the vault lock; moving the log also takes the log's own flock,
 // which every appender holds while it writes.
 

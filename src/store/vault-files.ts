@@ -141,16 +141,31 @@ export async function snapshotVault(paths: VaultPaths): Promise<Bundle> {
   });
 }
 
+/** What replaceVault kept of the vault it replaced. */
+export interface Replaced {
+  /** The `replaced-*` directory that holds what was kept, or null when nothing was. */
+  dir: string | null;
+  /** Whether the files of a vault that does not parse are kept there. */
+  unreadable: boolean;
+  /** Whether the audit log moved there (the replaced vault was another vault, or one not known). */
+  log: boolean;
+  /** Whether the replaced vault was the bundle's own (the same vault id): its log goes on. */
+  same: boolean;
+}
+
 /**
  * Replaces the vault with a checked bundle's pair (restore), as one crash-safe step. The old pair,
  * if any, is kept aside in replaced.backup until `check` (which reads the new vault back from
  * disk) passes; if it throws, the old pair is put back. Files of a vault that does not parse (or
  * whose vault.journal does not: only with `force`) are kept byte for byte in a `replaced-*`
- * directory, put back if `check` throws and otherwise left there: the returned path, or null.
+ * directory, put back if `check` throws and otherwise left there. When a vault is replaced that
+ * is not the bundle's (another vault id, or none that parses), its audit log moves into that
+ * directory (made for it if need be) once the new vault is in place: its MACs and anchor are
+ * another key's.
  */
-export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<string | null> {
+export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<Replaced> {
   ensurePrivateDir(paths.home);
-  return withLock(paths.lock, () => {
+  return withLock(paths.lock, async () => {
     let journalUnreadable = false;
     try {
       settlePending(paths);
@@ -163,6 +178,7 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
+    const same = (old?.vaultId ?? vaultIdQuiet(paths)) === bundle.vaultId;
     const kept = old ? null : keptCode().keepVaultFiles(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
     commitCode().commitPair(paths, bundle.vaultId, bundle.files);
@@ -174,7 +190,8 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
       throw err;
     }
     removeIfPresent(paths.replaced);
-    return kept?.dir ?? null;
+    const logDir = same || (!old && !kept) ? null : await keptCode().keepAuditLog(paths, kept?.dir ?? null); // no vault replaced: a log there is left as it is
+    return { dir: logDir ?? kept?.dir ?? null, unreadable: kept !== null, log: logDir !== null, same };
   });
 }
 

@@ -144,7 +144,8 @@ describe('backup and restore', () => {
     const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
     expect(kept).toHaveLength(1);
     const dir = path.join(t.home, kept[0]!);
-    expect(r.stderr).toContain(`the files of the unreadable vault it replaced are kept in ${dir}`);
+    expect(r.stderr).toContain(`the files of the unreadable vault it replaced are kept in ${dir}, its audit log too`); // whose vault it was is not known
+    expect(fs.existsSync(path.join(dir, 'audit.log'))).toBe(true);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     for (const [name, bytes] of Object.entries(damaged)) {
       expect(fs.readFileSync(path.join(dir, name)), name).toEqual(bytes);
@@ -184,6 +185,73 @@ describe('backup and restore', () => {
     expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(damaged);
     expect(fs.readFileSync(path.join(t.home, 'master_key.enc'))).toEqual(master);
     expect(fs.readdirSync(t.home).sort()).toEqual(before); // no replaced-* directory, no journal, no replaced.backup
+  });
+
+  it("--force with another vault's backup: the replaced vault's audit log (rotated files too) moves into a replaced-* directory restore names, and audit verify with the backup's password passes", async () => {
+    const oldLog = fs.readFileSync(path.join(t.home, 'audit.log')); // lines MACed under this vault's key by its agent
+    fs.writeFileSync(path.join(t.home, 'audit.log.1'), 'a rotated file\n', { mode: 0o600 });
+    const other = makeEnv();
+    try {
+      await makeVault(other, 'pw-other');
+      await startAgent(other.env);
+      expect((await unlock(other.env, [], 'pw-other')).code).toBe(0);
+      expect((await cli(other.env, ['set', 'only-other'], 'v')).code).toBe(0); // the other vault seals an anchor on its own log
+      expect((await cli(other.env, ['backup', '-o', backup])).code).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], 'pw-other');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("was locked: unlock it with the backup's password");
+    const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
+    expect(kept).toHaveLength(1);
+    const dir = path.join(t.home, kept[0]!);
+    expect(r.stderr).toContain(`the audit log of the other vault it replaced is kept in ${dir}: remove it once nothing there is needed`);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(fs.readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.1']);
+    const keptLog = fs.readFileSync(path.join(dir, 'audit.log'));
+    expect(keptLog.subarray(0, oldLog.length)).toEqual(oldLog); // plus the agent's lock line: it locked before the swap
+    expect(fs.readFileSync(path.join(dir, 'audit.log.1'), 'utf8')).toBe('a rotated file\n');
+    expect(fs.existsSync(path.join(t.home, 'audit.log.1'))).toBe(false);
+    const events = read('audit.log').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: 'restore', seq: 1 });
+    expect(events[0].mac).toMatch(/^[0-9a-f]{64}$/); // MACed under the restored vault's key
+    expect(events[0].reason).toContain(`kept in ${dir}`);
+
+    // The restored vault's log starts here and is anchored here (the backup's anchor named a line of the other home's log).
+    const verify = await cli(t.env, ['audit', 'verify', '--password-stdin'], 'pw-other');
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/1 MAC\(s\) verified.*the vault's anchor \(line 1\) matches/);
+    // The agent, unlocked with the backup's password, goes on with that log, not the kept one.
+    expect((await unlock(t.env, [], 'pw-other')).code).toBe(0);
+    expect((await cli(t.env, ['set', 'after'], 'v')).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'audit.log'))).toEqual(keptLog);
+    const again = await cli(t.env, ['audit', 'verify', '--password-stdin'], 'pw-other');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('carry no MAC');
+  });
+
+  it("--force with an older backup of the same vault: the log stays and goes on, and restore anchors it forward to its own line", async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    expect((await cli(t.env, ['set', 'later'], 'only in the live vault')).code).toBe(0);
+    const before = read('audit.log');
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/kept in|warning/);
+    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
+    const log = read('audit.log');
+    expect(log.startsWith(before)).toBe(true);
+    const events = log.trim().split('\n').map((l) => JSON.parse(l));
+    const restored = events[events.length - 1];
+    expect(restored).toMatchObject({ action: 'restore', seq: events.length });
+    expect(restored.mac).toMatch(/^[0-9a-f]{64}$/);
+
+    // The backup's anchor named an older line of this same log; the restore moved it forward to its own line.
+    const verify = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain(`the vault's anchor (line ${restored.seq}) matches`);
   });
 
   it('a backup taken before a rotation restores the vault as it was, opened by the password', async () => {
