@@ -2,7 +2,7 @@
 // replaced: its format and checksums, then, with the password, the AEAD of both vault files. An
 // existing vault is replaced only with --force, as one crash-safe step (vault.journal), and kept
 // aside in replaced.backup until the new vault, read back from disk, opens with the password; the
-// files of a vault that does not parse are kept, byte for byte, in a replaced-* directory, and so
+// replaced vault's files (healthy or not) are kept, byte for byte, in a replaced-* directory, and so
 // is the audit log of a vault that is not the backup's (the restored vault then anchors the new
 // log; the same vault's log goes on and is anchored forward). Sessions of the replaced vault end
 // first: the agent is told to lock, the keyring session is removed.
@@ -61,7 +61,7 @@ export async function restoreAction(options: { file: string; force: boolean; pas
 /** What the replaced vault left in its replaced-* directory, as `; …` (empty when nothing). */
 function keptText(replaced: Replaced): string {
   if (replaced.unreadable) return `; the files of the unreadable vault it replaced are kept in ${replaced.dir}${replaced.log ? ', its audit log too' : ''}`;
-  if (replaced.log) return `; the audit log of the other vault it replaced is kept in ${replaced.dir}`;
+  if (replaced.dir) return `; the files of the vault it replaced are kept in ${replaced.dir}${replaced.log ? ', its audit log too' : ''}`;
   return '';
 }
 

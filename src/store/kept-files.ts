@@ -63,6 +63,11 @@ export function putBack(paths: VaultPaths, kept: KeptFiles): void {
   }
 }
 
+/** Removes kept copies that are no longer needed (the vault they copy is back in place). */
+export function discard(kept: KeptFiles): void {
+  fs.rmSync(kept.dir, { recursive: true, force: true });
+}
+
 /**
  * Moves the audit log (audit.log and its rotated files) into `dir` (a kept directory, or a new one
  * when null), byte for byte; returns the directory, or null when there is no log. audit.log is

@@ -156,9 +156,10 @@ export interface Replaced {
 /**
  * Replaces the vault with a checked bundle's pair (restore), as one crash-safe step. The old pair,
  * if any, is kept aside in replaced.backup until `check` (which reads the new vault back from
- * disk) passes; if it throws, the old pair is put back. Files of a vault that does not parse (or
- * whose vault.journal does not: only with `force`) are kept byte for byte in a `replaced-*`
- * directory, put back if `check` throws and otherwise left there. When a vault is replaced that
+ * disk) passes; if it throws, the old pair is put back. The files of the vault replaced (one
+ * that does not parse, or whose vault.journal does not, included: only with `force`) are kept
+ * byte for byte in a `replaced-*` directory, put back or dropped if `check` throws and otherwise
+ * left there. When a vault is replaced that
  * is not the bundle's (another vault id, or none that parses), its audit log moves into that
  * directory (made for it if need be) once the new vault is in place: its MACs and anchor are
  * another key's.
@@ -179,19 +180,22 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
     const same = (old?.vaultId ?? vaultIdQuiet(paths)) === bundle.vaultId;
-    const kept = old ? null : keptCode().keepVaultFiles(paths);
+    // Every vault replaced is kept, byte for byte: a wrong backup restored with --force loses nothing.
+    const kept = keptCode().keepVaultFiles(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
     commitCode().commitPair(paths, bundle.vaultId, bundle.files);
     try {
       check();
     } catch (err) {
-      if (old) commitCode().commitPair(paths, old.vaultId, old.files);
-      if (kept) keptCode().putBack(paths, kept);
+      if (old) {
+        commitCode().commitPair(paths, old.vaultId, old.files);
+        if (kept) keptCode().discard(kept); // the vault is back in place: its copies are not needed
+      } else if (kept) keptCode().putBack(paths, kept);
       throw err;
     }
     removeIfPresent(paths.replaced);
-    const logDir = same || (!old && !kept) ? null : await keptCode().keepAuditLog(paths, kept?.dir ?? null); // no vault replaced: a log there is left as it is
-    return { dir: logDir ?? kept?.dir ?? null, unreadable: kept !== null, log: logDir !== null, same };
+    const logDir = same || !kept ? null : await keptCode().keepAuditLog(paths, kept.dir); // no vault replaced: a log there is left as it is
+    return { dir: logDir ?? kept?.dir ?? null, unreadable: old === null && kept !== null, log: logDir !== null, same };
   });
 }
 

@@ -29,6 +29,7 @@ beforeEach(async () => {
 afterEach(() => t.cleanup());
 
 const read = (name: string) => fs.readFileSync(path.join(t.home, name), 'utf8');
+const vaultIdOf = (text: string): string => (JSON.parse(text) as { vault_id: string }).vault_id;
 const snapshot = () => fs.readdirSync(t.home).filter((f) => f !== 'audit.log' && f !== '.lock').sort().map((f) => [f, read(f)]);
 
 async function expectAll(env: NodeJS.ProcessEnv): Promise<void> {
@@ -158,11 +159,17 @@ describe('backup and restore', () => {
     const events = read('audit.log').trim().split('\n').map((l) => JSON.parse(l));
     expect(events.find((e) => e.action === 'restore')?.reason).toContain(`kept in ${dir}`);
 
-    // A healthy vault replaced the same way leaves no such directory (replaced.backup goes once the new one opens).
+    // A healthy vault replaced the same way is kept too, in a directory of its own (replaced.backup goes once the new one opens).
+    const live = { master: read('master_key.enc'), secrets: read('secrets.encrypted') };
     const again = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).not.toContain('unreadable');
-    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual(kept);
+    const second = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-') && !kept.includes(f));
+    expect(second).toHaveLength(1);
+    expect(again.stderr).toContain(`the files of the vault it replaced are kept in ${path.join(t.home, second[0]!)}: remove it once nothing there is needed`);
+    expect(fs.readFileSync(path.join(t.home, second[0]!, 'master_key.enc'), 'utf8')).toBe(live.master);
+    expect(vaultIdOf(fs.readFileSync(path.join(t.home, second[0]!, 'secrets.encrypted'), 'utf8'))).toBe(vaultIdOf(live.secrets));
+    expect(fs.existsSync(path.join(t.home, 'replaced.backup'))).toBe(false);
   });
 
   it('--force over a vault that does not parse, then a failed read-back: its files are put back byte for byte and nothing is left aside', async () => {
@@ -189,6 +196,7 @@ describe('backup and restore', () => {
 
   it("--force with another vault's backup: the replaced vault's audit log (rotated files too) moves into a replaced-* directory restore names, and audit verify with the backup's password passes", async () => {
     const oldLog = fs.readFileSync(path.join(t.home, 'audit.log')); // lines MACed under this vault's key by its agent
+    const oldVault = { master: read('master_key.enc'), secrets: read('secrets.encrypted') };
     fs.writeFileSync(path.join(t.home, 'audit.log.1'), 'a rotated file\n', { mode: 0o600 });
     const other = makeEnv();
     try {
@@ -207,9 +215,12 @@ describe('backup and restore', () => {
     const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
     expect(kept).toHaveLength(1);
     const dir = path.join(t.home, kept[0]!);
-    expect(r.stderr).toContain(`the audit log of the other vault it replaced is kept in ${dir}: remove it once nothing there is needed`);
+    expect(r.stderr).toContain(`the files of the vault it replaced are kept in ${dir}, its audit log too: remove it once nothing there is needed`);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
-    expect(fs.readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.1']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['audit.log', 'audit.log.1', 'master_key.enc', 'secrets.encrypted']);
+    // The vault a wrong backup replaced is not lost (found by h16t: only replaced.backup held it, removed once the restore checked out).
+    expect(fs.readFileSync(path.join(dir, 'master_key.enc'), 'utf8')).toBe(oldVault.master);
+    expect(vaultIdOf(fs.readFileSync(path.join(dir, 'secrets.encrypted'), 'utf8'))).toBe(vaultIdOf(oldVault.secrets)); // re-anchored by the lock before the swap: the same vault
     const keptLog = fs.readFileSync(path.join(dir, 'audit.log'));
     expect(keptLog.subarray(0, oldLog.length)).toEqual(oldLog); // plus the agent's lock line: it locked before the swap
     expect(fs.readFileSync(path.join(dir, 'audit.log.1'), 'utf8')).toBe('a rotated file\n');
@@ -239,8 +250,14 @@ describe('backup and restore', () => {
     const before = read('audit.log');
     const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/kept in|warning/);
-    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
+    expect(r.stderr).not.toMatch(/warning|audit log too/);
+    // The newer version it replaced (with 'later') is kept, its log is not: the log goes on.
+    const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'));
+    expect(kept).toHaveLength(1);
+    expect(r.stderr).toContain(`the files of the vault it replaced are kept in ${path.join(t.home, kept[0]!)}: remove it`);
+    expect(fs.readdirSync(path.join(t.home, kept[0]!)).sort()).toEqual(['master_key.enc', 'secrets.encrypted']);
+    // the live version, with 'later' (re-anchored by the lock before the swap): longer than the restored one
+    expect(fs.readFileSync(path.join(t.home, kept[0]!, 'secrets.encrypted'), 'utf8').length).toBeGreaterThan(read('secrets.encrypted').length);
     const log = read('audit.log');
     expect(log.startsWith(before)).toBe(true);
     const events = log.trim().split('\n').map((l) => JSON.parse(l));
