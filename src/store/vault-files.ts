@@ -189,7 +189,8 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     } catch (err) {
       if (old) {
         commitCode().commitPair(paths, old.vaultId, old.files);
-        if (kept) keptCode().discard(kept); // the vault is back in place: its copies are not needed
+        removeIfPresent(paths.replaced); // back in place: neither its aside copy nor its kept one is needed
+        if (kept) keptCode().discard(kept);
       } else if (kept) keptCode().putBack(paths, kept);
       throw err;
     }

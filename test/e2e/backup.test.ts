@@ -175,6 +175,7 @@ describe('backup and restore', () => {
   it('--force over a vault that does not parse, then a failed read-back: its files are put back byte for byte and nothing is left aside', async () => {
     expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
     const damaged = Buffer.from([0xff, 0x00, 0x7b]);
+    fs.copyFileSync(path.join(t.home, 'secrets.encrypted'), path.join(t.dir, 'healthy.secrets'));
     fs.writeFileSync(path.join(t.home, 'secrets.encrypted'), damaged, { mode: 0o600 });
     const master = fs.readFileSync(path.join(t.home, 'master_key.enc'));
     const before = fs.readdirSync(t.home).sort();
@@ -192,6 +193,13 @@ describe('backup and restore', () => {
     expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(damaged);
     expect(fs.readFileSync(path.join(t.home, 'master_key.enc'))).toEqual(master);
     expect(fs.readdirSync(t.home).sort()).toEqual(before); // no replaced-* directory, no journal, no replaced.backup
+    // A healthy vault, the same way: back in place, its kept copies dropped.
+    fs.writeFileSync(path.join(t.home, 'secrets.encrypted'), fs.readFileSync(path.join(t.dir, 'healthy.secrets')));
+    const healthy = fs.readFileSync(path.join(t.home, 'secrets.encrypted'));
+    const again = spawnSync(process.execPath, ['-e', script, t.home, backup], { cwd: path.join(__dirname, '../..'), encoding: 'utf8' });
+    expect(again.stdout.trim(), again.stderr).toBe('read back differs');
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(healthy);
+    expect(fs.readdirSync(t.home).sort()).toEqual(before);
   });
 
   it("--force with another vault's backup: the replaced vault's audit log (rotated files too) moves into a replaced-* directory restore names, and audit verify with the backup's password passes", async () => {
