@@ -1,5 +1,5 @@
-// Keeping a replaced vault's files, so that a --force loses nothing. Before a forced restore over a
-// vault that does not parse, or an init over any vault, replaces it, its files are kept byte for byte
+// Keeping a replaced vault's files, so that a --force loses nothing. Before a forced restore or an
+// init replaces a vault (one that parses or not), its files are kept byte for byte
 // in a new private directory of the home, `replaced-<UTC time>-<random>` (0700): the vault files as
 // hard links (the replacement renames new files over the originals, so the links keep the old
 // bytes), and, when the new vault is another vault than the old one (init, a restore of another
