@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
 import { unlock as funlock } from '../os/libc.js';
 import { flockWithin } from '../store/lock.js';
-import { ioError, openPrivate, readPrivate } from '../store/secure-file.js';
+import { ioError, isAt, openPrivate, readPrivate, sameFile } from '../store/secure-file.js';
 import { buildLine, GENESIS, LineMac, lineHash, verifyChain, type AuditEvent, type ChainReport, type VerifyKey } from './chain.js';
 import { randomHex } from './digest.js';
 
@@ -297,24 +297,6 @@ function firstSeq(file: string): number | null {
     }
   } catch {
     return null;
-  }
-}
-
-/** Whether `st` (an fstat) is of the file at `path` now. */
-function isAt(st: fs.Stats, path: string): boolean {
-  try {
-    const now = fs.statSync(path);
-    return now.ino === st.ino && now.dev === st.dev;
-  } catch {
-    return false;
-  }
-}
-
-function sameFile(fd: number, path: string): boolean {
-  try {
-    return fs.statSync(path).ino === fs.fstatSync(fd).ino;
-  } catch {
-    return false;
   }
 }
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { GlassdomeError } from '../errors.js';
 import { flockWithin } from './lock.js';
 import type { VaultPaths } from './paths.js';
-import { fsyncDir, ioError, openPrivate, removeIfPresent } from './secure-file.js';
+import { fsyncDir, ioError, openPrivate, removeIfPresent, sameFile } from './secure-file.js';
 
 /** What the directory of a replaced vault's kept files is named after: `replaced-<UTC time>-<random>`. */
 export const KEPT_PREFIX = 'replaced-';
@@ -161,14 +161,6 @@ function rotatedLogs(paths: VaultPaths): string[] {
   const base = path.basename(paths.audit);
   const pattern = new RegExp(`^${base.replace(/\./g, '\\.')}\\.\\d+$`);
   return fs.readdirSync(paths.home).filter((name) => pattern.test(name)).map((name) => path.join(paths.home, name));
-}
-
-function sameFile(fd: number, file: string): boolean {
-  try {
-    return fs.statSync(file).ino === fs.fstatSync(fd).ino;
-  } catch {
-    return false;
-  }
 }
 
 function vaultFiles(paths: VaultPaths): string[] {

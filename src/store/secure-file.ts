@@ -216,6 +216,21 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Whether `st` (an fstat of an open file) is of the file at `file` now: a file renamed, replaced or removed is not. */
+export function isAt(st: fs.Stats, file: string): boolean {
+  try {
+    const now = fs.statSync(file);
+    return now.ino === st.ino && now.dev === st.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the file open at `fd` is the one at `file` now. */
+export function sameFile(fd: number, file: string): boolean {
+  return isAt(fs.fstatSync(fd), file);
+}
+
 /** Removes a file; true when it existed. */
 export function removeIfPresent(file: string): boolean {
   try {
