@@ -10,7 +10,7 @@ import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
 import { readPrivate, writePrivateAtomic } from '../store/secure-file.js';
 import { snapshotVault } from '../store/vault-files.js';
-import { parseBundle, serializeBundle } from '../vault/bundle.js';
+import { MAX_BACKUP_BYTES, parseBundle, serializeBundle } from '../vault/bundle.js';
 
 /** Writes a backup of the vault to `output`; refuses to replace a file unless `force`. */
 export async function backupAction(options: { output: string; force: boolean }, paths: VaultPaths): Promise<void> {
@@ -21,6 +21,7 @@ export async function backupAction(options: { output: string; force: boolean }, 
   const bundle = await snapshotVault(paths);
   const text = serializeBundle(bundle);
   parseBundle(text, 'glassdome-backup', paths.home); // a vault whose files do not match is refused, not backed up
+  if (Buffer.byteLength(text) > MAX_BACKUP_BYTES) fail('too_large', `the vault at ${paths.home} makes a backup over ${MAX_BACKUP_BYTES} bytes, more than restore reads`, 'copy master_key.enc and secrets.encrypted as they are instead');
   writePrivateAtomic(output, text);
   if (readPrivate(output)?.text !== text) fail('io', `${output} does not read back as written`, 'check the disk, then run glassdome backup again');
   await recordLocal(paths, { event_type: 'admin_action', action: 'backup', resource: null, result: 'success', reason: `to ${output}` });

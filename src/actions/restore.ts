@@ -21,7 +21,7 @@ import type { VaultPaths } from '../store/paths.js';
 import { ioError, readPrivate } from '../store/secure-file.js';
 import { loadSecrets, loadVault, refuseOverAside, replaceVault, updateVault, type Replaced } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
-import { openBundle, parseBundle, type Bundle } from '../vault/bundle.js';
+import { MAX_BACKUP_BYTES, openBundle, parseBundle, type Bundle } from '../vault/bundle.js';
 import { wipeMap, type AuditAnchor } from '../vault/payload.js';
 import { openVault, wipeKeys, type VaultKeys } from '../vault/vault.js';
 
@@ -134,13 +134,33 @@ function anchorUnder(keys: VaultKeys, secretsText: string): AuditAnchor | null |
   }
 }
 
+/**
+ * The backup file's text. Opened without blocking and checked to be a regular file of at most
+ * MAX_BACKUP_BYTES first: a fifo, a device (/dev/zero) or a directory is refused, not waited on.
+ */
 function readBackup(file: string): string {
+  const hint = 'name a file glassdome backup -o FILE wrote; nothing was replaced';
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail('not_found', `no file ${file}`, 'name a file glassdome backup -o FILE wrote');
     const io = ioError(err, `cannot read ${file}`);
-    throw new GlassdomeError(io.code, io.message, 'name a file glassdome backup -o FILE wrote; nothing was replaced');
+    throw new GlassdomeError(io.code, io.message, hint);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) fail('usage', `${file} is not a regular file`, hint);
+    if (st.size > MAX_BACKUP_BYTES) fail('too_large', `${file} is over ${MAX_BACKUP_BYTES} bytes: not a glassdome backup`, hint);
+    const buffer = Buffer.alloc(st.size);
+    let got = 0;
+    for (let n = -1; got < buffer.length && n !== 0; got += n) n = fs.readSync(fd, buffer, got, buffer.length - got, got);
+    return buffer.subarray(0, got).toString('utf8');
+  } catch (err) {
+    const io = ioError(err, `cannot read ${file}`);
+    throw io === err ? err : new GlassdomeError(io.code, io.message, hint);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -496,14 +496,25 @@ describe('restore and the audit log', () => {
     expect((await cli(t.env, ['get', 'later'])).code).toBe(3);
   });
 
-  it('a missing or unreadable backup file: one line and a hint about backups, exit 3 or 1, nothing replaced', async () => {
+  it('a missing backup file, or one that is not a regular file (a directory, /dev/zero, a fifo, over the size limit): one line and a hint, exit 3 or 2 or 1, at once, nothing replaced', async () => {
     const before = snapshot();
     const missing = await cli(t.env, ['restore', path.join(t.dir, 'nope'), '--force', '--password-stdin'], PASSWORD);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toBe(`glassdome: no file ${path.join(t.dir, 'nope')}\nglassdome: hint: name a file glassdome backup -o FILE wrote\n`);
-    const dir = await cli(t.env, ['restore', t.dir, '--force', '--password-stdin'], PASSWORD);
-    expect(dir.code).toBe(1);
-    expect(dir.stderr).toBe(`glassdome: cannot read ${t.dir}: it is a directory\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
+    const fifo = path.join(t.dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // Before: /dev/zero and the fifo hung (readFileSync waits for an end that never comes).
+    for (const file of [t.dir, '/dev/zero', fifo]) {
+      const r = await cli(t.env, ['restore', file, '--force', '--password-stdin'], PASSWORD);
+      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(`glassdome: ${file} is not a regular file\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
+    }
+    const big = path.join(t.dir, 'big.backup');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 256 * 1024 * 1024 + 1); // sparse: one byte over MAX_BACKUP_BYTES
+    const r = await cli(t.env, ['restore', big, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`glassdome: ${big} is over 268435456 bytes: not a glassdome backup\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
     expect(snapshot()).toEqual(before);
   });
 });
