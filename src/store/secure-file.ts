@@ -164,6 +164,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    refuseNonRegular(file);
     fs.renameSync(temp, file);
     renamed = true;
     fsyncDir(dir);
@@ -179,6 +180,21 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
     // Once renamed, the new file is in place: only its durability (the directory's fsync) failed.
     throw ioError(err, renamed ? `wrote ${file}, but could not make it durable (fsync of ${dir}); a crash now may bring back the old file` : `cannot write ${file}; the old file is unchanged`);
   }
+}
+
+/**
+ * Refuses to rename over a name that is not a regular file: the rename would replace the node
+ * itself (a device such as /dev/full when run as root, a fifo, a symbolic link, a directory).
+ */
+function refuseNonRegular(file: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isFile()) throw new GlassdomeError('insecure_file', `${file} is not a regular file (a device, a fifo, a symbolic link or a directory); it was not replaced`, 'name a regular file, or a new one');
 }
 
 /**
