@@ -517,27 +517,4 @@ describe('restore and the audit log', () => {
     expect(r.stderr).toBe(`glassdome: ${big} is over 268435456 bytes: not a glassdome backup\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
     expect(snapshot()).toEqual(before);
   });
-
-  it('backup --force over a name that is not a regular file (a device node, a fifo, a symbolic link, a directory): exit 2, one line, the node left as it was', async () => {
-    // Found replaying `backup --force -o /dev/full` as root: the rename replaced the device node with the backup.
-    const device = path.join(t.dir, 'full');
-    const mknod = spawnSync('mknod', [device, 'c', '1', '7']);
-    expect(mknod.status, `mknod (coreutils) failed: ${mknod.stderr}`).toBe(0);
-    const fifo = path.join(t.dir, 'fifo');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const target = path.join(t.dir, 'target');
-    fs.writeFileSync(target, 'not a backup\n');
-    const link = path.join(t.dir, 'link');
-    fs.symlinkSync(target, link);
-    const dir = path.join(t.dir, 'dir');
-    fs.mkdirSync(dir);
-    for (const [file, isIt] of [[device, (s: fs.Stats) => s.isCharacterDevice()], [fifo, (s: fs.Stats) => s.isFIFO()], [link, (s: fs.Stats) => s.isSymbolicLink()], [dir, (s: fs.Stats) => s.isDirectory()]] as const) {
-      const r = await cli(t.env, ['backup', '--force', '-o', file]);
-      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
-      expect(r.stderr).toBe(`glassdome: ${file} is not a regular file\nglassdome: hint: glassdome backup -o writes a new file, or replaces one with --force: name a file\n`);
-      expect(isIt(fs.lstatSync(file)), file).toBe(true);
-    }
-    expect(fs.readFileSync(target, 'utf8')).toBe('not a backup\n');
-    expect(fs.readdirSync(t.dir).filter((f) => f.includes('.tmp'))).toEqual([]);
-  });
 });

@@ -37,6 +37,17 @@ function nodes(): Array<[string, (st: fs.Stats) => boolean]> {
 }
 
 describe('a written file never replaces a node that is not a regular file', () => {
+  it('backup --force -o over a device node, a fifo, a symbolic link, a directory: exit 2, one line + hint, the node left as it was', async () => {
+    for (const [file, stillIt] of nodes()) {
+      const r = await cli(t.env, ['backup', '--force', '-o', file]);
+      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(`glassdome: ${file} is not a regular file\nglassdome: hint: glassdome backup -o writes a new file, or replaces one with --force: name a file\n`);
+      expect(stillIt(fs.lstatSync(file)), file).toBe(true);
+    }
+    expect(fs.readFileSync(path.join(t.dir, 'target'), 'utf8')).toBe('untouched\n');
+    for (const name of fs.readdirSync(t.dir)) expect(name, 'a temp file left behind').not.toMatch(/\.tmp$/);
+  });
+
   it('inject -o over a device node, a fifo, a symbolic link, a directory: exit 1, one line + hint, the node left as it was and no value written anywhere', async () => {
     const template = path.join(t.dir, 'app.tmpl');
     fs.writeFileSync(template, 'password={{glassdome:db_password}}\n');
