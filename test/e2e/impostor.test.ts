@@ -3,6 +3,8 @@
 // answers every request with `ok` and logs it. No client may send it anything: `agent` starts in a
 // private directory instead (and finds that agent again), and every client that is pointed at the
 // fake refuses it by SO_PEERCRED before its first byte (exit 5, naming the socket and the uid).
+// And (found by h17o) more private-looking directories of that user than the probes, sorted
+// first, do not hide the victim's private directory from the next login shell's `glassdome agent`.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -71,17 +73,25 @@ async function plantFakeAgent(tmp: string, decoyPid: number): Promise<{ socket: 
   return { socket, log };
 }
 
+/**
+ * A vault, and an environment with no XDG_RUNTIME_DIR, so that the default socket directory is
+ * ${TMPDIR}/glassdome-<uid>, in a TMPDIR shared with other users (1777).
+ */
+async function sharedTmp(): Promise<{ tmp: string; env: NodeJS.ProcessEnv }> {
+  await makeVault(t);
+  fs.chmodSync(t.dir, 0o711);
+  const tmp = path.join(t.dir, 'tmp');
+  fs.mkdirSync(tmp);
+  fs.chmodSync(tmp, 0o1777);
+  const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
+  delete env.XDG_RUNTIME_DIR;
+  t.env = env;
+  return { tmp, env };
+}
+
 describe('a fake agent planted by another user at the default socket', () => {
   it('is never adopted or spoken to: agent, get, exec, list, status, lock, unlock, set, agent -k, Python', async () => {
-    await makeVault(t);
-    // No XDG_RUNTIME_DIR: the default is ${TMPDIR}/glassdome-<uid>, and TMPDIR is shared (1777).
-    fs.chmodSync(t.dir, 0o711);
-    const tmp = path.join(t.dir, 'tmp');
-    fs.mkdirSync(tmp);
-    fs.chmodSync(tmp, 0o1777);
-    const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
-    delete env.XDG_RUNTIME_DIR;
-    t.env = env;
+    const { tmp, env } = await sharedTmp();
     decoy = spawn('sleep', ['600'], { stdio: 'ignore' });
     const planted = await plantFakeAgent(tmp, decoy.pid!);
     const plantedDir = path.dirname(planted.socket);
@@ -160,14 +170,7 @@ describe('a fake agent planted by another user at the default socket', () => {
 
 describe('directories planted by another user beside the private one', () => {
   it('do not use up the probes: a new login shell still finds the agent in its private directory', async () => {
-    await makeVault(t);
-    fs.chmodSync(t.dir, 0o711);
-    const tmp = path.join(t.dir, 'tmp');
-    fs.mkdirSync(tmp);
-    fs.chmodSync(tmp, 0o1777);
-    const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
-    delete env.XDG_RUNTIME_DIR;
-    t.env = env;
+    const { tmp, env } = await sharedTmp();
     // The default directory taken, and more private-looking directories than the probes, named to
     // sort before any mkdtemp suffix (readdir's order is sorted): all of another uid, mode 0700.
     const planted = path.join(tmp, `glassdome-${process.getuid!()}`);
