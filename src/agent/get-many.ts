@@ -4,9 +4,10 @@
 // fit in one line, before a name whose own `get` would fail, and when the client's read bucket is
 // empty, even before the first value (then `retry_after_ms` says when it holds enough for the rest).
 // So a failing name is always the first of some request, and its error reply is the one a `get` of
-// it gets, audited once. A
-// request may name the vault it means (the CLI sends it ahead of the hello's answer): another
-// vault's agent reads nothing for it.
+// it gets, audited once. Without names, the vault is listed as a `list` lists it (a token and the
+// `N of M names visible` line), and only once the bucket is seen to hold a token: a client held
+// back costs the agent no work in proportion to the vault. A request may name the vault it means
+// (the CLI sends it ahead of the hello's answer): another vault's agent reads nothing for it.
 
 import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
@@ -33,17 +34,20 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, {
   if (meant !== null && !sameDirectory(meant, home)) {
     throw new GlassdomeError('wrong_vault', `this agent serves ${home}, not ${meant}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
   }
-  if (names === null && guard.refusesAll) return guard.authorizeNow(client, 'read', 'get_many', null) as Promise<never>; // denied and audited, as each get would be
-  const wanted = names ?? (await vault.list()).filter((n) => (after === null || n > after) && guard.mayRead(client, n));
-  const store = guard.store(client, vault);
   const key = clientKey(client);
+  // Held back before the vault is listed; the wait named is until the bucket is full, which says nothing of the vault.
+  if (names === null && guard.reads.msUntil(key, 1) > 0) return heldBack(guard, client, guard.reads.msUntil(key, Number.POSITIVE_INFINITY), 'get_many', null);
+  const store = guard.store(client, vault);
+  // Listed as `list` lists (a token; denied while no policy is sealed; audited `N of M names visible`).
+  const wanted = names ?? (await store.list()).filter((n) => after === null || n > after);
   const reads: Array<Promise<Uint8Array>> = [];
   let bytes = 0;
-  let retryAfterMs: number | undefined;
+  let wait: Record<string, number> = {};
   for (const name of wanted) {
     if (guard.reads.msUntil(key, 1) > 0) {
       // The bucket is empty (even before the first value): the rest waits, and the client is told how long.
-      retryAfterMs = guard.reads.msUntil(key, wanted.length - reads.length);
+      const rest = wanted.length - reads.length + (names === null ? 1 : 0); // the next request lists again
+      wait = { retry_after_ms: guard.reads.msUntil(key, rest), all_after_ms: guard.reads.msUntilAll(key, rest) };
       await guard.limit(guard.reads, client, 'get', name)?.catch(() => undefined); // audited (sparingly), as a get held back is
       break;
     }
@@ -69,7 +73,13 @@ export async function getMany(guard: Guard, client: Client, vault: AgentVault, {
   }
   if (failed) throw failed.reason;
   const served = wanted.slice(0, reads.length);
-  return { names: served, lengths, values: new SecretBytes(joined!), more: served.length < wanted.length, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) };
+  return { names: served, lengths, values: new SecretBytes(joined!), more: served.length < wanted.length, ...wait };
+}
+
+/** The reply to a client whose read bucket is empty before anything is done: no value, `more`, and the wait; audited (sparingly) as `rate_limited`. */
+async function heldBack(guard: Guard, client: Client, retryAfterMs: number, op: string, resource: string | null): Promise<Record<string, unknown>> {
+  await guard.limit(guard.reads, client, op, resource)?.catch(() => undefined);
+  return { names: [], lengths: [], values: new SecretBytes(secretBuffer(0)), more: true, retry_after_ms: retryAfterMs };
 }
 
 /** Whether two paths name one directory (the same text, or the same place once links are resolved). */

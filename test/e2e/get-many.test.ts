@@ -77,13 +77,14 @@ describe('get_many', () => {
     expect(events(t, from, 'secret_access', 'app_two')).toEqual([]);
   });
 
-  it('exec hands every secret over from get_many replies: one audit line per value, no list', async () => {
+  it('exec hands every secret over from get_many replies: one audit line per value, and one list line of what it could see', async () => {
     const from = audit(t).length;
     const r = await cli(t.env, ['exec', '--', ...PRINT_FD3]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value', db_password: 'hunter2' });
     for (const name of ['app_one', 'app_two', 'db_password']) expect(events(t, from, 'secret_access', name).map((e) => e.result)).toEqual(['success']);
-    expect(audit(t).slice(from).filter((e) => e.action === 'list')).toEqual([]);
+    // What it could see, as `list` says it: one line (it was missing, so an auditor could not tell).
+    expect(audit(t).slice(from).filter((e) => e.action === 'list').map((e) => [e.result, e.reason])).toEqual([['success', '3 of 3 names visible']]);
     const some = await cli(t.env, ['exec', '-s', 'app_two', '-s', 'db_password', '--', ...PRINT_FD3]);
     expect(some.code, some.stderr).toBe(0);
     expect(JSON.parse(some.stdout)).toEqual({ app_two: 'second-value', db_password: 'hunter2' });
@@ -187,6 +188,7 @@ describe('get_many under a policy', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value' });
     expect(audit(t).slice(from).filter((e) => e.resource === 'db_password')).toEqual([]);
+    expect(audit(t).slice(from).filter((e) => e.action === 'list').map((e) => [e.result, e.reason])).toEqual([['success', '2 of 3 names visible']]);
   });
 });
 
@@ -231,13 +233,77 @@ describe('exec when the read rate limit would hold it back too long', () => {
     const marker = path.join(t.dir, 'ran');
     const r = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
+    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(1 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
     expect(fs.existsSync(marker)).toBe(false);
     // Again, the bucket now empty before the first value: the same wait is named, no value read.
     const again = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(0 read so far\)\n/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('a get_many of every secret from a client whose read bucket is empty', () => {
+  // 1 read a minute, bursts of 5: the bucket refills so slowly that the waits named are near whole minutes.
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, THREE);
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 1, per: minute, burst: 5 }\n');
+  });
+  afterAll(() => t.cleanup());
+
+  it('is held back before the vault is listed: no list, no value, and a wait that says nothing of the vault', async () => {
+    const wire = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+    try {
+      for (let id = 1; id <= 5; id++) {
+        wire.request({ v: 1, id, op: 'get', name: 'app_one' });
+        expect((await wire.reply(10_000)).ok).toBe(true);
+      }
+      const from = audit(t).length;
+      wire.request({ v: 1, id: 6, op: 'get_many' });
+      const reply = await wire.reply(10_000);
+      expect(reply).toMatchObject({ ok: true, names: [], lengths: [], values: '', more: true });
+      // Until the bucket is full (5 tokens: 5 minutes less what refilled), not until it holds the 3
+      // names this client may read: the wait used to count them (it was computed from the listing).
+      expect(reply.retry_after_ms).toBeGreaterThan(4.5 * 60_000);
+      expect(reply.retry_after_ms).toBeLessThanOrEqual(5 * 60_000);
+      expect(reply.all_after_ms).toBeUndefined();
+      const lines = audit(t).slice(from);
+      expect(lines.map((e) => [e.event_type, e.action])).toEqual([['rate_limited', 'get_many']]);
+    } finally {
+      wire.close();
+    }
+  });
+});
+
+describe('exec and secrets() when the read rate limit would hold them back too long in all', () => {
+  // 1 read a second, bursts of 2: no single wait is long (2 s), but 200 secrets take 200 s.
+  const COUNT = 200;
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, Array.from({ length: COUNT }, (_, i): [string, string] => [`s${String(i).padStart(3, '0')}`, `v${i}`]));
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 1, per: second, burst: 2 }\n');
+  }, 60_000);
+  afterAll(() => t.cleanup());
+
+  it('fails at once with rate_limited (exit 5) naming the total, before any wait; no child starts', async () => {
+    const marker = path.join(t.dir, 'ran');
+    const names = Array.from({ length: COUNT }, (_, i) => ['-s', `s${String(i).padStart(3, '0')}`]).flat();
+    // Before, exec waited 2 s a reply, 100 times (the test's 30 s timeout ends it).
+    const r = await cli(t.env, ['exec', ...names, '--', '/usr/bin/touch', marker]);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit would hold these secrets back (19[89]|200) s in all, longer than the 120 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
+    expect(r.stderr).not.toMatch(/waiting/);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('the Python client too', async () => {
+    const script = 'import glassdome\ntry:\n    glassdome.secrets()\nexcept glassdome.GlassdomeError as e:\n    print(e.code, e.message)';
+    const py = spawnSync('/usr/bin/python3', ['-c', script], { env: { ...t.env, PYTHONPATH: path.join(__dirname, '../../clients/python') }, encoding: 'utf8', timeout: 30_000 });
+    expect(py.status, py.stderr).toBe(0);
+    expect(py.stdout).toMatch(/^rate_limited the agent's read rate limit would hold these secrets back (19[89]|20[01]) s in all, longer than the 120 s this client waits\n$/);
   });
 });
 
