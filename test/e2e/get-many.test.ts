@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { applyPolicy, cli, makeEnv, makeVault, unlockedEnv, type TestEnv } from '../helpers/cli.js';
+import { applyPolicy, cli, makeEnv, makeVault, PASSWORD, unlockedEnv, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_LINE_BYTES } from '../../src/protocol/limits.js';
 
@@ -240,6 +240,43 @@ describe('exec when the read rate limit would hold it back too long', () => {
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(0 read so far\)\n/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('get_many when the audit log fills up in the middle of its lines', () => {
+  let t: TestEnv;
+  let pid: number;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    pid = Number(t.env.GLASSDOME_AGENT_PID);
+    await importEnv(t, THREE);
+  });
+  afterAll(() => t.cleanup());
+
+  it('writes no line saying a value was released when the reply is withheld', async () => {
+    const log = path.join(t.home, 'audit.log');
+    expect((await cli(t.env, ['get', 'app_one'])).code).toBe(0);
+    const size = fs.statSync(log).size;
+    const lineBytes = size - fs.readFileSync(log, 'utf8').trimEnd().lastIndexOf('\n');
+    // Room for one and a half lines: the batch of three is written in part, then EFBIG.
+    const limit = (soft: string): void => {
+      const p = spawnSync('/usr/bin/prlimit', ['--pid', String(pid), `--fsize=${soft}:unlimited`], { encoding: 'utf8' });
+      expect(p.status, p.stderr).toBe(0);
+    };
+    limit(String(size + Math.floor(lineBytes * 1.5)));
+    const marker = path.join(t.dir, 'ran');
+    const r = await cli(t.env, ['exec', '-s', 'app_one', '-s', 'app_two', '-s', 'db_password', '--', '/usr/bin/touch', marker]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^glassdome: cannot write the audit log .*\(the file size limit \(ulimit -f\) was reached\), so the value is withheld$/m);
+    expect(fs.existsSync(marker)).toBe(false);
+    // Before, the first value's whole line stood in the log ("success": released) though no value left the agent.
+    expect(fs.statSync(log).size).toBe(size);
+    limit('unlimited');
+    expect((await cli(t.env, ['get', 'app_two'])).code).toBe(0);
+    const after = audit(t);
+    expect(after.filter((e) => e.event_type === 'secret_access' && e.action === 'get' && e.resource === 'app_two').map((e) => e.result)).toEqual(['success']);
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
   });
 });
 
