@@ -31,7 +31,7 @@ export interface GetMany {
  * the agent of the vault at `home`: one that names another vault is `wrong_vault`, and reads nothing.
  */
 export async function getMany(guard: Guard, client: Client, vault: AgentVault, { names, after, vault: meant }: GetMany, home: string): Promise<Record<string, unknown>> {
-  if (meant !== null && !sameDirectory(meant, home)) {
+  if (meant !== null && !servesVault(meant, home)) {
     throw new GlassdomeError('wrong_vault', `this agent serves ${home}, not ${meant}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
   }
   const key = clientKey(client);
@@ -82,14 +82,28 @@ async function heldBack(guard: Guard, client: Client, retryAfterMs: number, op: 
   return { names: [], lengths: [], values: new SecretBytes(secretBuffer(0)), more: true, retry_after_ms: retryAfterMs };
 }
 
-/** Whether two paths name one directory (the same text, or the same place once links are resolved). */
-function sameDirectory(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    return fs.realpathSync(a) === fs.realpathSync(b);
-  } catch {
-    return false;
+/** The agent's own home, links resolved (once: its files are there, so it answers, or nothing would). */
+let resolvedHome: { home: string; real: string } | undefined;
+
+/**
+ * Whether `meant` is the home this agent serves, as given or with its links resolved. The client's
+ * text is never looked up: a path on a stalled mount would stall the agent for every client. A
+ * client that reaches the vault by another link is told `wrong_vault`, and its hello check (which
+ * resolves both on the client's side) decides (src/client/agent-client.ts asks again with the text
+ * the agent gave).
+ */
+function servesVault(meant: string, home: string): boolean {
+  if (meant === home) return true;
+  if (resolvedHome?.home !== home) {
+    let real = home;
+    try {
+      real = fs.realpathSync(home);
+    } catch {
+      // not there now: only its own text names it
+    }
+    resolvedHome = { home, real };
   }
+  return meant === resolvedHome.real;
 }
 
 /** What a value adds to the reply line at most: its quoted name, its length, its base64. */

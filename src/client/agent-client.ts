@@ -84,6 +84,8 @@ export class AgentClient implements SecretStore {
   private closed = false;
   /** The vault this client means (connect's `vault`): get_many names it, so another vault's agent reads nothing. */
   private meant: string | undefined;
+  /** The vault the agent's hello named, once the client found it is the one meant (by another path, maybe). */
+  private served: string | undefined;
 
   private constructor(
     private readonly fd: number,
@@ -176,7 +178,7 @@ export class AgentClient implements SecretStore {
     if (!pending) return;
     this.pendingHello = undefined;
     try {
-      checkVault(this.helloReply(this.receiveReply(pending.id)), pending.vault, this.socketPath);
+      this.served = checkVault(this.helloReply(this.receiveReply(pending.id)), pending.vault, this.socketPath);
     } catch (err) {
       throw this.fail(err as GlassdomeError);
     }
@@ -210,6 +212,11 @@ export class AgentClient implements SecretStore {
         const reply = await this.request('get_many', fields).catch((err: unknown) => {
           // An agent started before get_many existed (still running after an upgrade): one get a name.
           if (values.size === 0 && err instanceof GlassdomeError && err.code === 'unknown_op') return null;
+          // The vault meant, reached by another link (the agent looks up no client's path): named as the agent names it.
+          if (err instanceof GlassdomeError && err.code === 'wrong_vault' && this.served !== undefined && this.meant !== this.served) {
+            this.meant = this.served;
+            return this.request('get_many', { ...fields, vault: this.served });
+          }
           throw err;
         });
         if (reply === null) return await getEach(this, rest);
@@ -374,8 +381,9 @@ function ioFailure(err: unknown, socketPath: string, verb: string): GlassdomeErr
   return new GlassdomeError('no_agent', `lost the agent at ${socketPath}: cannot ${verb} it (${code ?? (err as Error).message})`, NO_AGENT_HINT);
 }
 
-function checkVault(hello: Hello, vault: string, socketPath: string): void {
-  if (hello.vault === vault) return;
+/** Throws `wrong_vault` unless the agent serves `vault` (as given, or once links are resolved); returns the agent's text for it. */
+function checkVault(hello: Hello, vault: string, socketPath: string): string {
+  if (hello.vault === vault) return vault;
   let same = false;
   try {
     same = fs.realpathSync(hello.vault) === fs.realpathSync(vault);
@@ -385,6 +393,7 @@ function checkVault(hello: Hello, vault: string, socketPath: string): void {
   if (!same) {
     throw new GlassdomeError('wrong_vault', `the agent at ${socketPath} serves ${hello.vault}, not ${vault}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
   }
+  return hello.vault;
 }
 
 /** The reply fields that carry secret bytes. */

@@ -42,6 +42,15 @@ const THREE: Array<[string, string]> = [
 /** A child that prints fd 3's JSON object back. */
 const PRINT_FD3 = ['/usr/bin/python3', '-c', 'import json,os; print(json.dumps(json.load(os.fdopen(3)), sort_keys=True))'];
 
+/** Mounts a FUSE file system at argv[1] that never answers, prints "mounted", and holds it until stdin closes. */
+const STALLED_MOUNT = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/dev/fuse", os.O_RDWR)
+if libc.mount(b"glassdome-test", sys.argv[1].encode(), b"fuse", 0, ("fd=%d,rootmode=40000,user_id=0,group_id=0" % fd).encode()) != 0:
+    sys.exit("mount: " + os.strerror(ctypes.get_errno()))
+print("mounted", flush=True)
+sys.stdin.read()`;
+
 /** A get_many over the raw socket, asked again for the rest while there is more; the reply lines as sent. */
 async function getManyOverWire(socket: string, names: string[]): Promise<Array<Record<string, unknown>>> {
   const wire = await Wire.connect(socket);
@@ -240,6 +249,55 @@ describe('exec when the read rate limit would hold it back too long', () => {
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(0 read so far\)\n/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('the vault a get_many names', () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, THREE);
+  });
+  afterAll(() => t.cleanup());
+
+  it('is never looked up by the agent: one on a stalled mount is wrong_vault at once, and every other client is answered', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a FUSE file system that never answers and needs root (CI runs as root)');
+    const mnt = path.join(t.dir, 'stalled');
+    fs.mkdirSync(mnt);
+    // A FUSE mount whose server never answers (not even its INIT): any lookup under it waits until the server goes.
+    const server = spawn('/usr/bin/python3', ['-c', STALLED_MOUNT, mnt], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.once('data', (d: Buffer) => (d.toString().startsWith('mounted') ? resolve() : reject(new Error(JSON.stringify(d.toString())))));
+        server.once('exit', (code) => reject(new Error(`the FUSE server exited (${code})`)));
+      });
+      const wire = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+      const other = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+      try {
+        wire.request({ v: 1, id: 1, op: 'get_many', vault: path.join(mnt, 'home') });
+        other.request({ v: 1, id: 1, op: 'status' });
+        // Before, the agent's realpathSync of that path blocked its only thread: neither was answered.
+        expect(await other.reply(10_000)).toMatchObject({ ok: true });
+        expect(await wire.reply(10_000)).toMatchObject({ ok: false, error: { code: 'wrong_vault' } });
+      } finally {
+        wire.close();
+        other.close();
+      }
+    } finally {
+      server.stdin!.end(); // the server exits: the mount's requests fail, and it is unmounted
+      await new Promise((resolve) => server.once('close', resolve));
+      spawnSync('/bin/umount', ['-l', mnt]);
+    }
+  });
+
+  it('by another link to the same vault: exec still reads each value once (the client names it as the agent does)', async () => {
+    const link = path.join(t.dir, 'home-link');
+    fs.symlinkSync(t.home, link);
+    const from = audit(t).length;
+    const r = await cli({ ...t.env, GLASSDOME_HOME: link }, ['exec', '--', ...PRINT_FD3]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value', db_password: 'hunter2' });
+    for (const name of ['app_one', 'app_two', 'db_password']) expect(events(t, from, 'secret_access', name).map((e) => e.result)).toEqual(['success']);
   });
 });
 
