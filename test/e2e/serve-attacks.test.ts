@@ -1,7 +1,8 @@
 // Attacks on a real `glassdome serve` found by the h17r review, each replayed against the daemon
 // with real TLS clients (curl, Node's tls and net) and real certificates: a certificate made with
 // another key under the CA's name, one host holding every connection, unauthenticated request
-// bodies held in memory, and a certificate CN that writes escape sequences into `glassdome audit`.
+// bodies held in memory, a certificate CN that writes escape sequences into `glassdome audit`,
+// and an older CRL put back to un-revoke a certificate.
 // Each test failed before its fix. Every attack comes from a loopback address of its own, so the
 // per-address limits of one never meet another's.
 
@@ -13,8 +14,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CONNECTIONS_PER_ADDRESS, MAX_REMOTE_CONNECTIONS, MAX_WRITE_BODY_BYTES } from '../../src/serve/limits.js';
-import { cli, makeEnv, type TestEnv } from '../helpers/cli.js';
-import { makeLab, request, startServe, type Daemon } from '../helpers/serve.js';
+import { cli, makeEnv, waitFor, type TestEnv } from '../helpers/cli.js';
+import { makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
 const POLICY = `
 authorization:
@@ -30,7 +31,7 @@ let daemon: Daemon;
 
 beforeAll(async () => {
   t = makeEnv();
-  await makeLab(t, POLICY, ['agent-good']);
+  await makeLab(t, POLICY, ['agent-good', 'agent-doomed']);
   daemon = await startServe(t);
 }, 120_000);
 
@@ -167,5 +168,26 @@ describe('request bodies', () => {
     expect(a.status).toBe(200);
     const b = await request(daemon, t, '/v1/secrets/proxmox_new', { cn: 'agent-good', from: '127.0.0.46' });
     expect(Buffer.from(String(b.body.value), 'base64').toString()).toBe('new-value');
+  });
+});
+
+describe('revocation', () => {
+  it('an older CRL, signed and still current, put back in place of the newer one does not un-revoke a certificate', async () => {
+    // Before: serve reloaded any CRL the CA signed, so copying back the CRL from before a
+    // revocation let the revoked certificate in again (200) until the next restart.
+    const crl = path.join(t.home, 'ca', 'crl.pem');
+    const before = fs.readFileSync(crl);
+    const doomed = { cn: 'agent-doomed', from: '127.0.0.47' };
+    expect((await request(daemon, t, '/v1/secrets/proxmox_password', doomed)).status).toBe(200);
+    await ok(t.env, ['ca', 'revoke', path.join(t.dir, 'certs', 'agent-doomed.crt')]);
+    await waitFor(() => /CRL reloaded: 1 revoked/.test(daemon.log()), 'the daemon to load the CRL with the revocation');
+    expect((await request(daemon, t, '/v1/secrets/proxmox_password', doomed)).status).toBe(403);
+    fs.writeFileSync(`${crl}.old`, before, { mode: 0o600 });
+    fs.renameSync(`${crl}.old`, crl);
+    await waitFor(() => /CRL refused, keeping the previous one: \S+crl\.pem was made at \S+, before the one in force/.test(daemon.log()), 'the daemon to refuse the older CRL');
+    const a = await request(daemon, t, '/v1/secrets/proxmox_password', doomed);
+    expect(a.status).toBe(403);
+    expect(a.body.error?.message).toMatch(/refused: revoked/);
+    expect((await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-good', from: '127.0.0.47' })).status).toBe(200);
   });
 });
