@@ -13,7 +13,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { normalizeSerial } from '../ca/authority.js';
 import { GlassdomeError, fail, type ErrorCode } from '../errors.js';
-import { remoteClient, type Client } from '../policy/client.js';
+import { remoteClient, type Client, type RemoteIdentity } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 import { clientKey } from '../policy/client.js';
@@ -24,7 +24,7 @@ import { VERSION } from '../version.js';
 import { sendError, sendErrorOnSocket, sendJson } from './http.js';
 import * as L from './limits.js';
 import type { CrlState, RevokedSerials } from './revocation.js';
-import type { TokenRecord, TokenStore } from './tokens.js';
+import { claimedAccessor, type TokenRecord, type TokenStore } from './tokens.js';
 
 /** What the server needs: TLS material, the store behind the Guard, tokens, and where to log. */
 export interface ServeOptions {
@@ -153,44 +153,45 @@ export class ServeServer {
       const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
       if (!socket.authorized) throw this.unverified(socket);
       const why = this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
-      if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${reasonOf(why)}`, 403, true);
+      if (why) this.refuse(address, anonymous(cn ?? '(no cn)'), `certificate ${serial} refused: ${reasonOf(why)}`, 403, true);
     }
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer ([!-~]{1,256})$/.exec(auth);
-      if (!m) this.refuse(address, cn ?? '(token)', 'the Authorization header is not "Bearer TOKEN"', 401);
+      if (!m) this.refuse(address, anonymous(cn ?? '(token)'), 'the Authorization header is not "Bearer TOKEN"', 401);
       const token = m[1]!;
       let record: TokenRecord;
       try {
         record = await this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
       } catch (err) {
-        if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
-        throw err;
+        this.refuseToken(address, { cn: '(token)', accessor: claimedAccessor(token) }, err, 401);
       }
       return { client: remoteClient({ address, cn: record.client, sha256: null, accessor: record.accessor }), token, record };
     }
-    if (!hasCert) this.refuse(address, '(none)', 'no client certificate and no token', 401, false, 'denied', 'present a certificate of the client CA, or a token in Authorization: Bearer');
+    if (!hasCert) this.refuse(address, anonymous('(none)'), 'no client certificate and no token', 401, false, 'denied', 'present a certificate of the client CA, or a token in Authorization: Bearer');
     const sha256 = cert.fingerprint256.replace(/:/g, '').toLowerCase();
     return { client: remoteClient({ address, cn: cn!, sha256, accessor: null }), token: null, record: null };
   }
 
   private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse, body: Buffer): Promise<void> {
     const { client, token, record } = who;
+    const remote = client.remote!;
+    const denied = (message: string, hint?: string): never => this.refuse(remote.address, remote, message, 403, false, 'denied', hint);
     if (method === 'POST' && path === '/v1/token/exchange') {
-      if (!token || record?.type !== 'bootstrap') fail('denied', 'exchange takes a bootstrap token in Authorization: Bearer');
-      const { token: session, record: r } = await this.options.tokens.exchange(token);
+      if (!token || record?.type !== 'bootstrap') denied('exchange takes a bootstrap token in Authorization: Bearer');
+      const { token: session, record: r } = await this.options.tokens.exchange(token!).catch((err: unknown) => this.refuseToken(remote.address, remote, err, 403));
       await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_exchange', resource: null, result: 'success', reason: `session ${r.accessor} until ${r.expires_at}` });
       sendJson(res, 200, { token: session, accessor: r.accessor, type: r.type, client: r.client, expires_at: r.expires_at });
       return;
     }
     if (method === 'POST' && path === '/v1/token/renew') {
-      if (!token) fail('denied', 'renew takes a session or admin token in Authorization: Bearer');
-      const r = await this.options.tokens.renew(token);
+      if (!token) denied('renew takes a session or admin token in Authorization: Bearer');
+      const r = await this.options.tokens.renew(token!).catch((err: unknown) => this.refuseToken(remote.address, remote, err, 403));
       await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_renew', resource: null, result: 'success', reason: `until ${r.expires_at}` });
       sendJson(res, 200, { accessor: r.accessor, type: r.type, expires_at: r.expires_at });
       return;
     }
-    if (record?.type === 'bootstrap') fail('denied', 'a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
+    if (record?.type === 'bootstrap') denied('a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
     if ((method === 'PUT' || method === 'DELETE') && path.startsWith('/v1/secrets/')) {
       const name = secretNameOf(path);
       const store = this.unlockedStore(client);
@@ -257,7 +258,7 @@ export class ServeServer {
     const cn = typeof cert.subject?.CN === 'string' ? clip(cert.subject.CN, MAX_UNVERIFIED_CN) : '(no cn)';
     let refusal: Refusal;
     try {
-      this.refuse(addressOf(socket), cn, `certificate ${normalizeSerial(cert.serialNumber)} refused: ${reasonOf(String(socket.authorizationError))}`, 403, true);
+      this.refuse(addressOf(socket), anonymous(cn), `certificate ${normalizeSerial(cert.serialNumber)} refused: ${reasonOf(String(socket.authorizationError))}`, 403, true);
     } catch (err) {
       refusal = err as Refusal;
     }
@@ -300,15 +301,21 @@ export class ServeServer {
   }
 
   /** Audits a refused request (sparingly: a refusal bucket per address) and throws its error. */
-  private refuse(address: string, cn: string, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
+  private refuse(address: string, who: Who, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
     const host = address.slice(0, address.lastIndexOf(':'));
     if (this.refusals.take(host)) {
-      const client = remoteClient({ address, cn, sha256: null, accessor: null });
+      const client = remoteClient({ address, ...who, sha256: null });
       this.options.guard.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: message }).catch((err: Error) => this.options.log(err.message));
       throw new Refusal(code, message, hint, status, close);
     }
     const wait = this.refusals.retryAfter(host);
     throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${wait} s`, undefined, 429, true, wait);
+  }
+
+  /** Refuses (and audits, as refuse does) a token the store would not take; rethrows any other error (a store that cannot answer). */
+  private refuseToken(address: string, who: Who, err: unknown, status: number): never {
+    if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, who, err.message, err.code === 'expired' ? 401 : status, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
+    throw err;
   }
 
   /** Reads a body of at most `limit` bytes (only PUT takes one: a value); a larger one is refused. */
@@ -336,6 +343,14 @@ export class ServeServer {
       req.on('error', reject);
     });
   }
+}
+
+/** Who a refusal names in its audit line: the CN (or a placeholder) and a token's accessor. */
+type Who = Pick<RemoteIdentity, 'cn' | 'accessor'>;
+
+/** A refused client known by no token. */
+function anonymous(cn: string): Who {
+  return { cn, accessor: null };
 }
 
 /** The characters of an unverified certificate's CN kept in its audit line (the CA issues at most 64). */

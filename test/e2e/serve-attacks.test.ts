@@ -2,7 +2,7 @@
 // with real TLS clients (curl, Node's tls and net) and real certificates: a certificate made with
 // another key under the CA's name, one host holding every connection, unauthenticated request
 // bodies held in memory, a certificate CN that writes escape sequences into `glassdome audit`,
-// and an older CRL put back to un-revoke a certificate.
+// an older CRL put back to un-revoke a certificate, and token refusals missing from the audit log.
 // Each test failed before its fix. Every attack comes from a loopback address of its own, so the
 // per-address limits of one never meet another's.
 
@@ -14,7 +14,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CONNECTIONS_PER_ADDRESS, MAX_REMOTE_CONNECTIONS, MAX_WRITE_BODY_BYTES } from '../../src/serve/limits.js';
-import { cli, makeEnv, waitFor, type TestEnv } from '../helpers/cli.js';
+import { cli, makeEnv, PASSWORD, waitFor, type TestEnv } from '../helpers/cli.js';
 import { makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
 const POLICY = `
@@ -24,6 +24,10 @@ authorization:
       clients: ["agent-*"]
       secrets: ["proxmox_*"]
       actions: [read, write]
+    - name: jobs
+      clients: ["job-*"]
+      secrets: ["ci/*"]
+      actions: [read]
 `;
 
 let t: TestEnv;
@@ -40,7 +44,7 @@ afterAll(() => {
   t?.cleanup();
 });
 
-type Line = { event_type: string; client: { remote?: string; cn?: string } | null; reason?: string };
+type Line = { event_type: string; client: { remote?: string; cn?: string; accessor?: string } | null; action: string; result: string; reason?: string };
 const audit = (): Line[] =>
   fs.readFileSync(path.join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
 const from = (address: string) => (e: Line) => String(e.client?.remote).startsWith(`${address}:`);
@@ -83,6 +87,7 @@ describe('certificates that do not verify', () => {
     const rogue = await rogueCertificate(t.dir, 'glassdome-ca', 'agent-good');
     const statuses = Array.from({ length: 6 }, () => curl(address, '/v1/secrets/proxmox_password', rogue));
     expect(statuses).toEqual([403, 403, 403, 403, 403, 403]);
+    await waitFor(() => audit().filter(from(address)).length >= 6, 'the six refusals to be audited (written as the answer goes out)');
     const lines = audit().filter(from(address));
     expect(lines).toHaveLength(6);
     for (const line of lines) {
@@ -99,6 +104,7 @@ describe('certificates that do not verify', () => {
     const cn = `\u001b[2J\u001b]0;owned\u0007agent-good\n${forged}${'x'.repeat(200)}`;
     const rogue = await rogueCertificate(t.dir, 'other-ca', cn);
     expect(curl(address, '/v1/secrets/proxmox_password', rogue)).toBe(403);
+    await waitFor(() => audit().some(from(address)), 'the refusal to be audited');
     const line = audit().filter(from(address))[0]!;
     expect(line.client?.cn).toBe(`${cn.slice(0, 64)}…`);
     const shown = await cli(t.env, ['audit']);
@@ -189,5 +195,37 @@ describe('revocation', () => {
     expect(a.status).toBe(403);
     expect(a.body.error?.message).toMatch(/refused: revoked/);
     expect((await request(daemon, t, '/v1/secrets/proxmox_password', { cn: 'agent-good', from: '127.0.0.47' })).status).toBe(200);
+  });
+});
+
+describe('tokens', () => {
+  it('every refused use of a token is audited with its accessor: a bootstrap token read with, exchanged twice, a revoked session', async () => {
+    // Before: the refusals made after the token was checked (a bootstrap token used to read, a
+    // second exchange lost to the first, renew with a bootstrap token) wrote no audit line, and
+    // the refusals of unknown, revoked or expired tokens named no accessor.
+    const address = '127.0.0.48';
+    const bootstrap = (await ok(t.env, ['token', 'create', '--client', 'job-audit', '--password-stdin'], PASSWORD)).trim();
+    const accessor = bootstrap.split('_')[1]!;
+    const read = await request(daemon, t, '/v1/secrets/ci%2Fdeploy', { token: bootstrap, from: address });
+    expect(read.status).toBe(403);
+    const renew = await request(daemon, t, '/v1/token/renew', { method: 'POST', token: bootstrap, from: address });
+    expect(renew.status).toBe(403);
+    const ex = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: bootstrap, from: address });
+    expect(ex.status).toBe(200);
+    const again = await request(daemon, t, '/v1/token/exchange', { method: 'POST', token: bootstrap, from: address });
+    expect(again.body.error?.message).toContain('already used');
+    const session = String(ex.body.token);
+    await ok(t.env, ['token', 'revoke', String(ex.body.accessor)]);
+    const revoked = await request(daemon, t, '/v1/secrets/ci%2Fdeploy', { token: session, from: address });
+    expect(revoked.status).toBe(401);
+    const denials = (): Line[] => audit().filter(from(address)).filter((e) => e.result === 'denied');
+    await waitFor(() => denials().length >= 4, 'the refusals to be audited (written as the answer goes out)');
+    const denied = denials();
+    expect(denied.map((e) => [e.client?.accessor, e.reason])).toEqual([
+      [accessor, 'a bootstrap token only buys a session token'],
+      [accessor, 'a bootstrap token only buys a session token'],
+      [accessor, `bootstrap token ${accessor} was already used`],
+      [String(ex.body.accessor), `token ${String(ex.body.accessor)} is unknown or revoked`],
+    ]);
   });
 });
