@@ -66,6 +66,7 @@ export async function restoreAction(options: { file: string; force: boolean; pas
   }
   const lines = [`restored vault ${bundle.vaultId} (${count} secrets) from the backup of ${bundle.createdAt}`, ...ended];
   if (replaced.dir) lines.push(`${keptText(replaced).slice(2)}: remove it once nothing there is needed`);
+  if (replaced.reanchor !== null && !replaced.log) lines.push(`the audit log starts anew with this restore (${replaced.reanchor})`);
   if (replaced.log) lines.push(`the audit log moved there as ${replaced.reanchor}; a new one starts with this restore${replaced.vault && !replaced.unreadable ? `; the kept one still verifies where it is, with the password of the vault kept beside it: GLASSDOME_HOME=${replaced.dir} glassdome audit verify --password-stdin` : ''}`);
   if (!reanchored) lines.push('warning: the audit anchor of the restored vault still names a line of the log of the home it was backed up from, so audit verify reports a cut log: run glassdome audit verify --reset-anchor');
   process.stderr.write(lines.map((l) => `glassdome: ${l}\n`).join(''));
@@ -115,7 +116,10 @@ function logVerdict(paths: VaultPaths, keys: VaultKeys, old: Bundle | null): { w
   const { payload } = loadVault(paths, keys);
   wipeMap(payload.map);
   const anchored = verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: payload.anchor });
-  if (anchored.files === 0) return { why: 'the home had no audit log', move: false };
+  if (anchored.files === 0) {
+    const deleted = replacedAnchor && replacedAnchor.lines > 0 ? `, though the vault it replaced anchored its line ${replacedAnchor.lines}: it was deleted` : '';
+    return { why: `the home had no audit log${deleted}`, move: false };
+  }
   // The same key's log must also still hold the line the replaced (newer) vault anchored: a restore forgives no cut.
   const broken = anchored.broken ?? (replacedAnchor ? verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: replacedAnchor }).broken : null);
   if (!broken) return null;

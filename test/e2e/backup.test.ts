@@ -404,6 +404,7 @@ describe('restore and the audit log', () => {
         const r = await cli(empty.env, ['restore', backup, '--password-stdin'], PASSWORD);
         expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).not.toMatch(/warning|reset-anchor/);
+        expect(r.stderr).toContain('glassdome: the audit log starts anew with this restore (the home had no audit log)\n');
         expect(fs.readdirSync(empty.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
         const lines = events(empty.home);
         const restored = lines[lines.length - 1];
@@ -472,6 +473,28 @@ describe('restore and the audit log', () => {
     expect(there.code).toBe(6); // the evidence still says what happened, where it was kept
     const v = await verify(t.env);
     expect(v.code, v.stderr).toBe(0);
+  });
+
+  it("a restore cut short after its swap (the backup's pair in place over a rotated vault, its log not moved; then the log gone): running it again leaves a log verify passes, and says what it found", async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    withoutAgent(t.env);
+    expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);
+    const bundle = parseBundle(fs.readFileSync(backup, 'utf8'), 'glassdome-backup', 'backup');
+    for (const [name, text] of Object.entries(bundle.files)) fs.writeFileSync(path.join(t.home, name), text, { mode: 0o600 }); // what the swap left
+    expect((await verify(t.env)).code).toBe(6); // the rotated key's lines under the backup's key
+    const again = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/the audit log moved there as it does not verify under the restored vault's key from the line the backup anchored: audit\.log line \d+: its MAC does not match/);
+    expect((await verify(t.env)).code).toBe(0);
+
+    // Cut short after the log moved, before the restore line: no log, and the vault anchors a line of it.
+    fs.rmSync(path.join(t.home, 'audit.log'));
+    expect((await verify(t.env)).code).toBe(6);
+    const third = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toContain('glassdome: the audit log starts anew with this restore (the home had no audit log, though the vault it replaced anchored its line 1: it was deleted)\n');
+    expect(events(t.home)[0].reason).toContain('though the vault it replaced anchored its line 1: it was deleted');
+    expect((await verify(t.env)).code).toBe(0);
   });
 
   it('passwd, then restore of a backup taken before it: the new password is refused naming the backup and replaces nothing; the old one restores, and verify passes', async () => {
