@@ -4,10 +4,10 @@
 // aside in replaced.backup until the new vault, read back from disk, opens with the password; the
 // replaced vault's files (healthy or not) are kept, byte for byte, in a replaced-* directory. The
 // home's audit log goes on (anchored forward) only when it verifies under the restored vault's key
-// from the line the backup anchored; else (another vault's log, one MACed under the master key a
-// rotation made after the backup, none at all, one that does not verify) it moves into that
-// directory, where it still verifies with the vault kept beside it, and a new chain starts with the
-// restore line, anchored at once. Sessions of the replaced vault end first: the agent is told to
+// from the lines the backup and the replaced vault anchored; else (another vault's log, one MACed
+// under the master key a rotation made after the backup, one that does not verify) it moves into
+// that directory, where it is checked with the vault kept beside it, and a new chain starts with
+// the restore line, anchored at once (so too when there is no log). Sessions of the replaced vault end first: the agent is told to
 // lock, the keyring session is removed.
 
 import fs from 'node:fs';
@@ -67,7 +67,7 @@ export async function restoreAction(options: { file: string; force: boolean; pas
   const lines = [`restored vault ${bundle.vaultId} (${count} secrets) from the backup of ${bundle.createdAt}`, ...ended];
   if (replaced.dir) lines.push(`${keptText(replaced).slice(2)}: remove it once nothing there is needed`);
   if (replaced.reanchor !== null && !replaced.log) lines.push(`the audit log starts anew with this restore (${replaced.reanchor})`);
-  if (replaced.log) lines.push(`the audit log moved there as ${replaced.reanchor}; a new one starts with this restore${replaced.vault && !replaced.unreadable ? `; the kept one still verifies where it is, with the password of the vault kept beside it: GLASSDOME_HOME=${replaced.dir} glassdome audit verify --password-stdin` : ''}`);
+  if (replaced.log) lines.push(`the audit log moved there as ${replaced.reanchor}; a new one starts with this restore${replaced.vault && !replaced.unreadable ? `; check the kept one where it is, with the password of the vault kept beside it: GLASSDOME_HOME=${replaced.dir} glassdome audit verify --password-stdin` : ''}`);
   if (!reanchored) lines.push('warning: the audit anchor of the restored vault still names a line of the log of the home it was backed up from, so audit verify reports a cut log: run glassdome audit verify --reset-anchor');
   process.stderr.write(lines.map((l) => `glassdome: ${l}\n`).join(''));
 }
