@@ -103,7 +103,7 @@ export async function keepAuditLog(paths: VaultPaths, dir: string | null): Promi
 /**
  * Fails, before anything is replaced, when audit.log is there but keepAuditLog could not move it
  * (a symbolic link, a fifo, a directory, a file others may read): else the vault would be replaced
- * and init would fail after it, naming neither the new vault nor where the old one went.
+ * and init or restore would fail after it, naming neither the new vault nor where the old one went.
  */
 export function checkAuditLogMovable(paths: VaultPaths): void {
   if (!exists(paths.audit)) return;
@@ -111,7 +111,8 @@ export function checkAuditLogMovable(paths: VaultPaths): void {
   try {
     fd = openPrivate(paths.audit, fs.constants.O_RDWR);
   } catch (err) {
-    throw ioError(err, `cannot open ${paths.audit} to keep it with the replaced vault; nothing was replaced`);
+    const why = ioError(err, `cannot open ${paths.audit} to keep it with the replaced vault`);
+    throw why === err ? new GlassdomeError(why.code, `${why.message}; nothing was replaced`, why.hint) : new GlassdomeError(why.code, `${why.message}; nothing was replaced`);
   }
   fs.closeSync(fd);
 }

@@ -187,6 +187,7 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
+    if (fs.existsSync(paths.audit)) keptCode().checkAuditLogMovable(paths); // the log may have to move: a fifo there fails now, not after the swap
     // Every vault replaced is kept, byte for byte: a wrong backup restored with --force loses nothing.
     const kept = keptCode().keepVaultFiles(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));

@@ -497,6 +497,21 @@ describe('restore and the audit log', () => {
     expect((await verify(t.env)).code).toBe(0);
   });
 
+  it('restore --force after a rotation with a fifo at audit.log: refused before the swap (exit 1, one line + hint), the vault untouched', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);
+    withoutAgent(t.env);
+    fs.renameSync(path.join(t.home, 'audit.log'), path.join(t.dir, 'audit.log'));
+    expect(spawnSync('mkfifo', ['-m', '600', path.join(t.home, 'audit.log')]).status).toBe(0);
+    const before = snapshot();
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    // Before: exit 1 after the swap, the backup's vault in place, naming neither it nor where the rotated one went.
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`glassdome: ${path.join(t.home, 'audit.log')} is not a regular file (it is a fifo); nothing was replaced\nglassdome: hint: check who put it there, then remove it: rm ${path.join(t.home, 'audit.log')}\n`);
+    expect(fs.readdirSync(t.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
+    expect(snapshot()).toEqual(before);
+  });
+
   it('passwd, then restore of a backup taken before it: the new password is refused naming the backup and replaces nothing; the old one restores, and verify passes', async () => {
     expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
     expect((await cli(t.env, ['set', 'later'], 'only in the live vault')).code).toBe(0);
