@@ -11,7 +11,11 @@ import { GlassdomeError } from '../errors.js';
 import { defaultSocketDir, SOCKET_NAME } from '../client/socket-path.js';
 import { askHello, type PeerHello } from './listen.js';
 
-/** At most this many private directories are probed for a live agent of this vault. */
+/**
+ * At most this many private directories of ours are probed for a live agent of this vault (other
+ * users' directories with the same prefix are passed over before counting, so they cannot use up
+ * the probes).
+ */
 export const MAX_PRIVATE_DIRS_PROBED = 32;
 
 /** Why a default socket directory must not be used, or null when it is fine (or absent). */
@@ -73,11 +77,13 @@ export function privateSocketPaths(skipped: string): string[] {
   const prefix = `${path.basename(skipped)}-`;
   let names: string[];
   try {
-    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix)).slice(0, MAX_PRIVATE_DIRS_PROBED);
+    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix));
   } catch {
     return [];
   }
-  return names.map((n) => path.join(base, n)).filter((dir) => fs.existsSync(dir) && unusableDirReason(dir) === null).map((dir) => path.join(dir, SOCKET_NAME));
+  // Other users' directories with the prefix are passed over before counting: they cannot use up the probes.
+  const ours = names.map((n) => path.join(base, n)).filter((dir) => fs.existsSync(dir) && unusableDirReason(dir) === null);
+  return ours.slice(0, MAX_PRIVATE_DIRS_PROBED).map((dir) => path.join(dir, SOCKET_NAME));
 }
 
 /** Makes a fresh private directory (mkdtemp, 0700) beside `skipped`; returns the socket path in it. */
