@@ -6,8 +6,9 @@
 // So a failing name is always the first of some request, and its error reply is the one a `get` of
 // it gets, audited once. Without names, the vault is listed as a `list` lists it (the `N of M names
 // visible` line, in the values' append), and only once the bucket is seen to hold a token: a
-// client held back costs the agent no work in proportion to the vault. A request may name the vault it means
-// (the CLI sends it ahead of the hello's answer): another vault's agent reads nothing for it.
+// client held back costs the agent no work in proportion to the vault. A request may name the
+// vault it means (the CLI sends it ahead of the hello's answer): another vault's agent reads
+// nothing for it, and the agent never looks that path up.
 
 import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';
