@@ -229,3 +229,20 @@ describe('tokens', () => {
     ]);
   });
 });
+
+describe('the CA tooling', () => {
+  it('ca issue --out into the CA directory is refused, even with --force: the CA key stays', async () => {
+    // Before: `ca issue --cn x --out $GLASSDOME_HOME/ca/ca --force` replaced ca.key and ca.crt
+    // with a client's; the next `ca issue` went on signing with that leaf (its key matches its
+    // certificate), issuing certificates nothing verifies, and the CA key was gone for good.
+    const ca = path.join(t.home, 'ca');
+    const key = fs.readFileSync(path.join(ca, 'ca.key'));
+    const r = await cli(t.env, ['ca', 'issue', '--cn', 'agent-x', '--out', path.join(ca, 'ca'), '--force']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^glassdome: --out \S+ is inside the CA directory \S+\nglassdome: hint: /);
+    expect(fs.readFileSync(path.join(ca, 'ca.key')).equals(key)).toBe(true);
+    const elsewhere = await cli(t.env, ['ca', 'issue', '--cn', 'agent-x', '--out', path.join(ca, '..', 'ca', 'sub')]);
+    expect(elsewhere.code).toBe(2);
+    expect(fs.existsSync(path.join(ca, 'sub.key'))).toBe(false);
+  });
+});
