@@ -5,7 +5,8 @@
     everything = glassdome.secrets()
 
 Under ``glassdome exec`` the secrets arrive on an inherited descriptor (``GLASSDOME_SECRETS_FD``):
-it is read once, closed, and the values kept in this process. Otherwise the agent at
+it is read once, closed, and the values kept in this process; a descriptor that is not exec's
+sealed memfd (its number reused after a parent closed it) is refused and left alone. Otherwise the agent at
 ``GLASSDOME_AUTH_SOCK`` is asked over its socket (docs/PROTOCOL.md), once the kernel (``SO_PEERCRED``)
 has shown that the process serving it runs as our own uid: nothing is sent to a socket planted by
 another user (``denied``). With ``GLASSDOME_SERVER``
@@ -21,6 +22,7 @@ and bytes where it is not (on the descriptor such a value is tagged ``{"base64":
 """
 
 import base64
+import fcntl
 import json
 import os
 import socket
@@ -36,6 +38,14 @@ _TIMEOUT_S = 60.0
 _MAX_LINE = 2 * 1024 * 1024 + 1
 # The longest one wait for the agent's read rate limit (ms), as the CLI's MAX_RATE_WAIT_MS.
 _MAX_RATE_WAIT_MS = 60000
+# The longest secrets() waits for it in all (ms), as the CLI's MAX_RATE_WAIT_TOTAL_MS.
+_MAX_RATE_WAIT_TOTAL_MS = 120000
+_RATE_WAIT_HINT = "ask for the secrets the script needs with glassdome.get(NAME), or raise rate_limits.read in the sealed policy"
+
+# What /proc/self/fd/N names the descriptor glassdome exec makes, and the seal it always carries.
+_EXEC_MEMFD = "/memfd:glassdome-secrets (deleted)"
+_F_GET_SEALS = 1034
+_F_SEAL_WRITE = 0x0008
 
 _lock = threading.Lock()
 _from_fd = None  # the decoded JSON object once the descriptor has been read
@@ -93,6 +103,7 @@ def _get_many():
     for the rest while a reply says there is more, waiting as the agent's read rate limit says."""
     out = {}
     fields = {}
+    waited = 0
     while True:
         reply = _ask([("get_many", fields)])[0]
         raw = base64.b64decode(reply["values"])
@@ -111,8 +122,16 @@ def _get_many():
             raise GlassdomeError(
                 "rate_limited",
                 "the agent's read rate limit holds the rest of these secrets back %d s, longer than the %d s this client waits" % (-(-wait_ms // 1000), _MAX_RATE_WAIT_MS // 1000),
-                "ask for the secrets the script needs with glassdome.get(NAME), or raise rate_limits.read in the sealed policy",
+                _RATE_WAIT_HINT,
             )
+        total = waited + max(wait_ms, reply.get("all_after_ms", 0))
+        if total > _MAX_RATE_WAIT_TOTAL_MS:
+            raise GlassdomeError(
+                "rate_limited",
+                "the agent's read rate limit would hold these secrets back %d s in all, longer than the %d s this client waits" % (-(-total // 1000), _MAX_RATE_WAIT_TOTAL_MS // 1000),
+                _RATE_WAIT_HINT,
+            )
+        waited += wait_ms
         time.sleep(wait_ms / 1000.0)
 
 
@@ -166,6 +185,14 @@ def _read_descriptor():
             fd = int(text)
         except ValueError:
             raise GlassdomeError("bad_request", "GLASSDOME_SECRETS_FD is not a descriptor number: %r" % text)
+        if not _is_exec_descriptor(fd):
+            raise GlassdomeError(
+                "bad_request",
+                "GLASSDOME_SECRETS_FD is %d, but descriptor %d is not the one glassdome exec made: a process in between "
+                "closed it and the number is free or this process's own (left alone: not read, not closed)" % (fd, fd),
+                "read the secrets in the process glassdome exec started, or hand the descriptor down "
+                "(Python's subprocess closes it unless given pass_fds=(%d,))" % fd,
+            )
         chunks = []
         try:
             while True:
@@ -187,6 +214,14 @@ def _read_descriptor():
         except ValueError:
             raise GlassdomeError("bad_request", "the secrets descriptor does not hold a JSON object")
         return _from_fd
+
+
+def _is_exec_descriptor(fd):
+    """Whether ``fd`` is the sealed memfd glassdome exec made, not a descriptor that took its number."""
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd) == _EXEC_MEMFD and bool(fcntl.fcntl(fd, _F_GET_SEALS) & _F_SEAL_WRITE)
+    except OSError:
+        return False
 
 
 def _check_peer(sock, path):

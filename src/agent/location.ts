@@ -11,7 +11,11 @@ import { GlassdomeError } from '../errors.js';
 import { defaultSocketDir, SOCKET_NAME } from '../client/socket-path.js';
 import { askHello, type PeerHello } from './listen.js';
 
-/** At most this many private directories are probed for a live agent of this vault. */
+/**
+ * At most this many private directories of ours are probed for a live agent of this vault (other
+ * users' directories with the same prefix are passed over before counting, so they cannot use up
+ * the probes).
+ */
 export const MAX_PRIVATE_DIRS_PROBED = 32;
 
 /** Why a default socket directory must not be used, or null when it is fine (or absent). */
@@ -58,13 +62,15 @@ async function findPrivateAgent(skipped: string, home: string): Promise<{ socket
   const prefix = `${path.basename(skipped)}-`;
   let names: string[];
   try {
-    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix)).slice(0, MAX_PRIVATE_DIRS_PROBED);
+    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix));
   } catch {
     return null;
   }
+  let probed = 0;
   for (const name of names) {
     const dir = path.join(base, name);
     if (!fs.existsSync(dir) || unusableDirReason(dir) !== null) continue;
+    if (++probed > MAX_PRIVATE_DIRS_PROBED) break;
     const socketPath = path.join(dir, SOCKET_NAME);
     let hello: PeerHello | null;
     try {

@@ -12,9 +12,16 @@ import { MAX_LINE_BYTES } from './limits.js';
 /** One frame out of the splitter: a complete line, or a line that was too long. */
 export type Frame = { kind: 'line'; bytes: Uint8Array } | { kind: 'oversized' };
 
-/** Splits incoming chunks into newline-terminated frames. */
+/** The first room held for an unfinished line; it doubles as the line grows, up to the line limit. */
+export const FIRST_PARTIAL_BYTES = 4096;
+
+/**
+ * Splits incoming chunks into newline-terminated frames. The bytes of an unfinished line are
+ * copied into one buffer that doubles as it fills, so a line arriving a byte a chunk costs about
+ * its own length, not a chunk (a buffer and its views, some 200 bytes) per byte.
+ */
 export class LineSplitter {
-  private parts: Uint8Array[] = [];
+  private partial: Uint8Array | null = null;
   private size = 0;
   private discarding = false;
 
@@ -30,14 +37,11 @@ export class LineSplitter {
       if (this.discarding) {
         if (nl !== -1) this.discarding = false;
       } else if (this.size + (end - start) > this.maxLine) {
-        for (const p of this.parts) p.fill(0);
-        this.parts = [];
-        this.size = 0;
+        this.drop();
         frames.push({ kind: 'oversized' });
         this.discarding = nl === -1;
       } else if (nl === -1) {
-        this.parts.push(chunk.subarray(start, end));
-        this.size += end - start;
+        this.hold(chunk.subarray(start, end));
       } else {
         frames.push({ kind: 'line', bytes: this.take(chunk.subarray(start, end)) });
       }
@@ -52,19 +56,36 @@ export class LineSplitter {
     return this.size;
   }
 
-  private take(tail: Uint8Array): Uint8Array {
-    if (this.parts.length === 0) return tail;
-    const out = secretBuffer(this.size + tail.length);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-      p.fill(0); // the received chunk's copy of the line: the caller wipes only the joined one
+  /** Copies part of an unfinished line into the held buffer (grown by doubling, wiping the old one), and wipes the chunk's copy. */
+  private hold(part: Uint8Array): void {
+    const needed = this.size + part.length;
+    if (this.partial === null || this.partial.length < needed) {
+      const grown = secretBuffer(Math.min(this.maxLine, Math.max(needed, FIRST_PARTIAL_BYTES, 2 * (this.partial?.length ?? 0))));
+      if (this.partial !== null) {
+        grown.set(this.partial.subarray(0, this.size));
+        this.partial.fill(0);
+      }
+      this.partial = grown;
     }
-    out.set(tail, o);
-    this.parts = [];
-    this.size = 0;
+    this.partial.set(part, this.size);
+    this.size = needed;
+    part.fill(0); // the received chunk's copy of the line: the caller wipes only the joined one
+  }
+
+  private take(tail: Uint8Array): Uint8Array {
+    if (this.size === 0) return tail;
+    const out = secretBuffer(this.size + tail.length);
+    out.set(this.partial!.subarray(0, this.size));
+    out.set(tail, this.size);
+    this.drop();
     return out;
+  }
+
+  /** Wipes and lets go of the unfinished line. */
+  private drop(): void {
+    this.partial?.fill(0, 0, this.size);
+    this.partial = null;
+    this.size = 0;
   }
 }
 

@@ -318,6 +318,28 @@ describe('the Python client', () => {
     expect(r.stdout).toBe("p@ss w0rd\n['api_token', 'db_pass']\nfd closed\ntok-123 False\nerror not_found\n");
   });
 
+  it('in a grandchild whose descriptor 3 is its own (subprocess closed exec’s) refuses, and neither reads nor closes that descriptor', async () => {
+    // Python's subprocess closes fd 3 but keeps GLASSDOME_SECRETS_FD; the grandchild's next socket
+    // or file takes the number. Before, the client read it to the end (a socket: forever) and closed it.
+    const grandchild = [
+      'import socket, glassdome',
+      'a, b = socket.socketpair()',
+      'f = open("/etc/hostname")',
+      'print(a.fileno(), f.fileno())',
+      'try: glassdome.get("db_pass")',
+      'except glassdome.GlassdomeError as e: print(e.code, "|", e.message)',
+      'b.sendall(b"still mine")',
+      'print(a.recv(100).decode(), len(f.read()) > 0)',
+    ].join('\n');
+    const child = `import subprocess, sys\nsys.exit(subprocess.run([sys.executable, "-c", ${JSON.stringify(grandchild)}]).returncode)`;
+    const r = await cli(env(), ['exec', '--', PY, '-c', child], undefined, 20_000);
+    expect(r.code, r.stderr).toBe(0);
+    const [fds, refused, after] = r.stdout.trim().split('\n');
+    expect(fds).toBe('3 5');
+    expect(refused).toMatch(/^bad_request \| GLASSDOME_SECRETS_FD is 3, but descriptor 3 is not the one glassdome exec made/);
+    expect(after).toBe('still mine True');
+  });
+
   it('without exec asks the agent; errors carry the protocol code', () => {
     const script = [
       'import glassdome',
@@ -351,7 +373,7 @@ describe('the Python client', () => {
     const source = fs.readFileSync(path.join(CLIENT_DIR, 'glassdome.py'), 'utf8');
     const code = source.replace(/^"""[\s\S]*?"""/, ''); // past the docstring, whose example imports glassdome
     const imports = [...new Set([...code.matchAll(/^\s*import (\w+)|^\s*from (\w+)/gm)].map((m) => m[1] ?? m[2]))];
-    expect(imports.sort()).toEqual(['base64', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'time', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
+    expect(imports.sort()).toEqual(['base64', 'fcntl', 'http', 'json', 'os', 'socket', 'ssl', 'struct', 'threading', 'time', 'urllib']); // all standard library (http.client, ssl, urllib.parse: glassdome serve)
     // Those three cost ~25 ms to import: a script that never talks to glassdome serve never loads them.
     const loaded = spawnSync(PY, ['-c', 'import sys, glassdome; print(sorted(m for m in ("ssl", "http.client", "urllib.parse") if m in sys.modules))'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: CLIENT_DIR } });
     expect(loaded.stdout.trim()).toBe('[]');

@@ -3,12 +3,15 @@
 // answers every request with `ok` and logs it. No client may send it anything: `agent` starts in a
 // private directory instead (and finds that agent again), and every client that is pointed at the
 // fake refuses it by SO_PEERCRED before its first byte (exit 5, naming the socket and the uid).
+// And (found by h17o) more private-looking directories of that user than the probes, sorted
+// first, do not hide the victim's private directory from the next login shell's `glassdome agent`.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { alive, cli, makeEnv, makeVault, python, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
+import { MAX_PRIVATE_DIRS_PROBED } from '../../src/agent/location.js';
 
 const OTHER_UID = 65534;
 const CLIENT_DIR = path.join(__dirname, '../../clients/python');
@@ -70,17 +73,25 @@ async function plantFakeAgent(tmp: string, decoyPid: number): Promise<{ socket: 
   return { socket, log };
 }
 
+/**
+ * A vault, and an environment with no XDG_RUNTIME_DIR, so that the default socket directory is
+ * ${TMPDIR}/glassdome-<uid>, in a TMPDIR shared with other users (1777).
+ */
+async function sharedTmp(): Promise<{ tmp: string; env: NodeJS.ProcessEnv }> {
+  await makeVault(t);
+  fs.chmodSync(t.dir, 0o711);
+  const tmp = path.join(t.dir, 'tmp');
+  fs.mkdirSync(tmp);
+  fs.chmodSync(tmp, 0o1777);
+  const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
+  delete env.XDG_RUNTIME_DIR;
+  t.env = env;
+  return { tmp, env };
+}
+
 describe('a fake agent planted by another user at the default socket', () => {
   it('is never adopted or spoken to: agent, get, exec, list, status, lock, unlock, set, agent -k, Python', async () => {
-    await makeVault(t);
-    // No XDG_RUNTIME_DIR: the default is ${TMPDIR}/glassdome-<uid>, and TMPDIR is shared (1777).
-    fs.chmodSync(t.dir, 0o711);
-    const tmp = path.join(t.dir, 'tmp');
-    fs.mkdirSync(tmp);
-    fs.chmodSync(tmp, 0o1777);
-    const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
-    delete env.XDG_RUNTIME_DIR;
-    t.env = env;
+    const { tmp, env } = await sharedTmp();
     decoy = spawn('sleep', ['600'], { stdio: 'ignore' });
     const planted = await plantFakeAgent(tmp, decoy.pid!);
     const plantedDir = path.dirname(planted.socket);
@@ -154,5 +165,29 @@ describe('a fake agent planted by another user at the default socket', () => {
     expect(killed.stderr).toContain(`agent pid ${pid} stopped`);
     expect(alive(pid)).toBe(false);
     expect(fs.existsSync(path.dirname(socket))).toBe(false);
+  });
+});
+
+describe('directories planted by another user beside the private one', () => {
+  it('do not use up the probes: a new login shell still finds the agent in its private directory', async () => {
+    const { tmp, env } = await sharedTmp();
+    // The default directory taken, and more private-looking directories than the probes, named to
+    // sort before any mkdtemp suffix (readdir's order is sorted): all of another uid, mode 0700.
+    const planted = path.join(tmp, `glassdome-${process.getuid!()}`);
+    const decoys = Array.from({ length: MAX_PRIVATE_DIRS_PROBED + 8 }, (_, i) => `${planted}-0${String(i).padStart(3, '0')}`);
+    const made = spawnSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups', 'mkdir', '-m', '700', planted, ...decoys], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+
+    const started = await cli(env, ['agent', '-s']);
+    expect(started.code, started.stderr).toBe(0);
+    const socket = /GLASSDOME_AUTH_SOCK=([^;]+);/.exec(started.stdout)?.[1] ?? '';
+    expect(path.dirname(socket).startsWith(`${planted}-`)).toBe(true);
+    expect(decoys).not.toContain(path.dirname(socket));
+    // A new login shell (nothing exported) gets the same agent, not a second one.
+    const again = await cli(env, ['agent', '-s']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(started.stdout);
+    const killed = await cli({ ...env, GLASSDOME_AUTH_SOCK: socket }, ['agent', '-k']);
+    expect(killed.code, killed.stderr).toBe(0);
   });
 });

@@ -2,11 +2,13 @@
 // pipelined `get`s of a 256 KiB secret in one write, replies never read — replayed against a real
 // agent, whose peak resident memory must stay within what the documented per-connection bounds
 // allow (16 pending requests, 8 MiB of queued replies), while another client is still served.
+// And unfinished lines trickled a byte a chunk (found by h17o): they cost their bytes, not
+// some 340 bytes of chunk objects per byte.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { cli, makeEnv, makeVault, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { cli, makeEnv, makeVault, python, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_PENDING_PER_CONNECTION, MAX_QUEUED_REPLY_BYTES } from '../../src/protocol/limits.js';
 
@@ -107,3 +109,59 @@ it('1,400 pipelined 256 KiB gets, replies never read: peak RSS within the per-co
   });
   attacker.destroy();
 });
+
+/**
+ * The attacker of the second test: CONNS connections each send the start of a `get` and then its
+ * name one byte a write, each byte only once the agent has read the one before (the unread bytes
+ * of a Unix socket, SIOCOUTQ, back at 0), so the agent receives the line in one-byte chunks. Then
+ * it reads the agent's RSS while the lines are still unfinished, ends each line, and prints the
+ * RSS and the error codes of the replies.
+ */
+const TRICKLE = `
+import fcntl, json, os, re, socket, struct, sys, termios
+path, pid, conns, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def rss():
+    return int(re.search(r"VmRSS:\\s+(\\d+) kB", open("/proc/%d/status" % pid).read()).group(1)) / 1024
+def unread(s):
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\\0\\0\\0\\0"))[0]
+socks = []
+for _ in range(conns):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b'{"v":1,"id":1,"op":"get","name":"')
+    socks.append(s)
+for _ in range(nbytes):
+    for s in socks:
+        s.send(b"a")
+    for s in socks:
+        while unread(s):
+            os.sched_yield()
+held = rss()
+codes = []
+for s in socks:
+    s.sendall(b'"}\\n')
+    line = s.makefile("rb").readline()
+    codes.append(json.loads(line)["error"]["code"])
+print(json.dumps({"held": held, "codes": sorted(set(codes))}))
+`;
+
+/** Connections and bytes a connection of the trickle attack. */
+const TRICKLE_CONNS = 8;
+const TRICKLE_BYTES = 64 * 1024;
+/** What the unfinished lines may cost beyond their own bytes: one copy while a buffer grows, and V8's garbage (MiB). */
+const TRICKLE_SLACK_MIB = 24;
+
+it('unfinished lines sent one byte a chunk cost the agent about their bytes, not a buffer per byte', async () => {
+  await settled();
+  const baseline = status('VmRSS');
+  const r = python(TRICKLE, [socket, String(pid), String(TRICKLE_CONNS), String(TRICKLE_BYTES)], t.env);
+  expect(r.code, r.stderr).toBe(0);
+  const { held, codes } = JSON.parse(r.stdout) as { held: number; codes: string[] };
+  const lines = (TRICKLE_CONNS * TRICKLE_BYTES) / 1048576;
+  console.log(`agent RSS: baseline ${baseline.toFixed(0)} MiB, with ${TRICKLE_CONNS} unfinished lines of ${TRICKLE_BYTES} one-byte chunks ${held.toFixed(0)} MiB`);
+  expect(held).toBeLessThan(baseline + 2 * lines + TRICKLE_SLACK_MIB);
+  // Each line was assembled whole and parsed: its name (64 KiB of "a") is too long to be a name.
+  expect(codes).toEqual(['invalid_name']);
+  // And the agent still serves.
+  expect((await cli(t.env, ['get', '-n', 'big'])).stdout).toBe(value);
+}, 120_000);

@@ -2,13 +2,14 @@
 // read from the document and run by sh in a private directory, with `glassdome` (the built CLI)
 // on PATH, an unlocked agent, real servers where the tool talks to one (PostgreSQL and MariaDB
 // with password authentication, an HTTP endpoint for curl and Python, a registry endpoint for
-// skopeo, a real ssh-agent), and the outcome checked against what the tool really did.
+// skopeo, a real ssh-agent and sshd), and the outcome checked against what the tool really did.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { BIN, cli, unlockedEnv, waitFor, type TestEnv } from '../helpers/cli.js';
 import { startMariadb, startPostgres, type Server } from '../helpers/servers.js';
@@ -153,6 +154,40 @@ describe('keys and files', () => {
     } finally {
       agent.kill();
     }
+  });
+
+  it('ssh: a one-shot ssh-agent holding the stored key logs in to a real sshd; ssh -i /dev/fd/N cannot (ssh closes the descriptor)', async () => {
+    // The sshd: run per connection over ssh's stdio (ProxyCommand sshd -i), on no port, with its
+    // own host key, and the test key as the one authorized key. An `ssh` first on PATH adds the
+    // client config that names it SSH_HOST (ssh reads ~/.ssh/config from the passwd home, not $HOME).
+    const dir = path.join(t.dir, 'sshd');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
+    spawnSync('ssh-keygen', ['-t', 'ed25519', '-N', '', '-q', '-f', path.join(dir, 'host_key')]);
+    if (!fs.existsSync(path.join(work, 'id_ed25519'))) spawnSync('ssh-keygen', ['-t', 'ed25519', '-N', '', '-q', '-f', path.join(work, 'id_ed25519')]);
+    fs.copyFileSync(path.join(work, 'id_ed25519.pub'), path.join(dir, 'authorized_keys'));
+    const sshdConfig = [`HostKey ${dir}/host_key`, `AuthorizedKeysFile ${dir}/authorized_keys`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password'];
+    fs.writeFileSync(path.join(dir, 'sshd_config'), `${sshdConfig.join('\n')}\n`);
+    const user = os.userInfo().username;
+    const client = ['Host lab-sshd', `  ProxyCommand /usr/sbin/sshd -i -f ${dir}/sshd_config`, `  User ${user}`, '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  LogLevel ERROR'];
+    fs.writeFileSync(path.join(dir, 'ssh_config'), `${client.join('\n')}\n`, { mode: 0o600 });
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'ssh'), `#!/bin/sh\nexec /usr/bin/ssh -F ${dir}/ssh_config "$@"\n`, { mode: 0o755 });
+    const sshEnv = { PATH: `${bin}:${env.PATH}`, SSH_HOST: 'lab-sshd' };
+    expect((await cli(t.env, ['set', 'deploy_key'], fs.readFileSync(path.join(work, 'id_ed25519')))).code).toBe(0);
+
+    const r = await run('ssh-login', sshEnv);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('logged in\n');
+
+    // What docs/RECIPES.md no longer claims: the descriptor is closed before ssh reads -i.
+    const directEnv: NodeJS.ProcessEnv = { ...env, ...sshEnv };
+    delete directEnv.SSH_AUTH_SOCK; // no agent of the caller's to log in with instead
+    const direct = await cli(directEnv, ['exec', '--', 'ssh', '-i', '{{glassdome:deploy_key}}', 'lab-sshd', 'echo', 'logged in']);
+    expect(direct.code).toBe(255);
+    expect(direct.stderr).toMatch(/Identity file \/dev\/fd\/\d+ not accessible/);
+    expect(direct.stdout).toBe('');
   });
 
   it('openssl: -pass file: encrypts and decrypts', async () => {

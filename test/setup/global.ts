@@ -17,6 +17,7 @@ const RECIPE_PROGRAMS: Array<[string, string]> = [
   ['/usr/bin/ssh-keygen', 'openssh-client'],
   ['/usr/bin/ssh-agent', 'openssh-client'],
   ['/usr/bin/ssh-add', 'openssh-client'],
+  ['/usr/sbin/sshd', 'openssh-server'],
   ['/usr/bin/openssl', 'openssl'],
   ['/usr/bin/gpg', 'gnupg'],
   ['/usr/bin/curl', 'curl'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Base64Bytes, LineSplitter, SecretBytes, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
+import { Base64Bytes, FIRST_PARTIAL_BYTES, LineSplitter, SecretBytes, decodeJson, decodeRequestLine, encodeReply } from '../../src/protocol/codec.js';
 import { isRejection, parseRequest } from '../../src/protocol/messages.js';
 import { MAX_BATCH_ENTRIES } from '../../src/protocol/limits.js';
 
@@ -16,6 +16,18 @@ describe('line splitter', () => {
     const s = new LineSplitter(10);
     const frames = [...s.push(Buffer.from('x'.repeat(8))), ...s.push(Buffer.from('y'.repeat(8))), ...s.push(Buffer.from('zz\nok\n'))];
     expect(frames.map((f) => (f.kind === 'line' ? Buffer.from(f.bytes).toString() : f.kind))).toEqual(['oversized', 'ok']);
+    expect(s.buffered).toBe(0);
+  });
+
+  it('assembles a line fed a byte a chunk past several doublings of its buffer, and wipes each chunk it copied', () => {
+    const s = new LineSplitter(3 * FIRST_PARTIAL_BYTES);
+    const line = Buffer.from(Array.from({ length: 2 * FIRST_PARTIAL_BYTES + 7 }, (_, i) => 97 + (i % 26)));
+    const chunks = [...line].map((b) => Buffer.from([b]));
+    for (const chunk of chunks) expect(s.push(chunk)).toEqual([]);
+    expect(s.buffered).toBe(line.length);
+    expect(chunks.every((c) => c[0] === 0)).toBe(true);
+    const [frame] = s.push(Buffer.from('\n'));
+    expect(frame?.kind === 'line' && Buffer.from(frame.bytes).equals(line)).toBe(true);
     expect(s.buffered).toBe(0);
   });
 
