@@ -88,7 +88,7 @@ function readBackup(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail('not_found', `no file ${file}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail('not_found', `no file ${file}`, 'give the path of a file glassdome backup -o wrote');
     throw ioError(err, `cannot read ${file}`);
   }
 }
