@@ -43,16 +43,20 @@ function renderChart(r) {
   // Throughput panel.
   const t0 = bottom + 56;
   svg += `<text x="20" y="${t0}" font-size="15" font-weight="bold">Agent get throughput beside a bare Node NDJSON echo server (requests/s; p99 in ms)</text>\n`;
-  const maxRps = Math.max(...r.load.flatMap((l) => [l.echo.per_second, l.agent.per_second])) * 1.1;
+  const maxRps = Math.max(...r.load.flatMap((l) => [l.echo.per_second, l.agent.per_second, l.floor?.per_second ?? 0])) * 1.1;
   const tx = (v) => barX + (v / maxRps) * barW;
-  r.load.forEach((l, i) => {
-    const y = t0 + 16 + i * 2 * rowH;
-    svg += `<text x="${barX - 10}" y="${y + 17}" text-anchor="end">${l.connections} connection${l.connections > 1 ? 's' : ''}: echo</text>\n`;
-    svg += `<rect x="${barX}" y="${y + 4}" width="${tx(l.echo.per_second) - barX}" height="${rowH - 8}" fill="#9aa5b1"/><text x="${tx(l.echo.per_second) + 6}" y="${y + 17}">${l.echo.per_second}/s · p99 ${l.echo.p99_ms}</text>\n`;
-    svg += `<text x="${barX - 10}" y="${y + rowH + 17}" text-anchor="end">agent</text>\n`;
-    svg += `<rect x="${barX}" y="${y + rowH + 4}" width="${tx(l.agent.per_second) - barX}" height="${rowH - 8}" fill="#2f6fb3"/><text x="${tx(l.agent.per_second) + 6}" y="${y + rowH + 17}">${l.agent.per_second}/s · p99 ${l.agent.p99_ms} · ${l.agent_vs_echo}x echo</text>\n`;
-  });
-  const end = t0 + 16 + r.load.length * 2 * rowH + 30;
+  let y = t0 + 16;
+  const bar = (label, m, colour, note) => {
+    svg += `<text x="${barX - 10}" y="${y + 17}" text-anchor="end">${esc(label)}</text>\n`;
+    svg += `<rect x="${barX}" y="${y + 4}" width="${tx(m.per_second) - barX}" height="${rowH - 8}" fill="${colour}"/><text x="${tx(m.per_second) + 6}" y="${y + 17}">${m.per_second}/s · p99 ${m.p99_ms}${note}</text>\n`;
+    y += rowH;
+  };
+  for (const l of r.load) {
+    bar(`${l.connections} connection${l.connections > 1 ? 's' : ''}: echo`, l.echo, '#9aa5b1', '');
+    if (l.floor) bar('connection layer, no-op get', l.floor, '#b9c7d6', ` · ${l.floor_vs_echo}x echo`);
+    bar('agent', l.agent, '#2f6fb3', ` · ${l.agent_vs_echo}x echo`);
+  }
+  const end = y + 30;
   svg += `<text x="20" y="${end}" fill="#555">Agent RSS: ${r.memory.idle_unlocked_mib} MiB idle unlocked, ${r.big.agent_rss_mib} MiB with 10,000 secrets. Unlock with 10,000 secrets: ${r.big.unlock.median_ms} ms; list: ${r.big.list.median_ms} ms.</text>\n`;
   svg += '</svg>\n';
   return svg.replace('__H__', String(end + 20));

@@ -8,7 +8,9 @@
 //   unlock     with the default KDF (Argon2id, opslimit 3, 64 MiB), whole process
 //   load       agent get throughput and p50/p99 at 1, 16, 64 connections, beside a bare Node
 //              NDJSON echo server loaded the same way, and each server's CPU time per request
-//              (user + system, from /proc/PID/stat: steadier than rates on a shared machine)
+//              (user + system, from /proc/PID/stat: steadier than rates on a shared machine);
+//              at 16 connections also the agent's own connection layer with a no-op dispatch
+//              (bench/floor-server.js): the most any agent of this design can serve in Node
 //   mTLS       glassdome serve: a secret read over mutual TLS with keep-alive, throughput and
 //              p50/p99 at 1 and 16 connections, beside a bare Node HTTPS server with the same TLS
 //              settings (and the agent's figures above), and through a serve replica on a
@@ -183,14 +185,24 @@ async function main() {
   const echo = spawn(NODE, [path.join(__dirname, 'echo-server.js'), echoSock], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(echo.pid);
   await new Promise((r) => echo.stdout.once('data', r));
+  const floorSock = path.join(tmp, 'floor.sock');
+  const floor = spawn(NODE, [path.join(__dirname, 'floor-server.js'), floorSock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(floor.pid);
+  await new Promise((r) => floor.stdout.once('data', r));
   const request = JSON.stringify({ v: 1, id: 1, op: 'get', name: 'bench_secret' });
   report.load = [];
   for (const c of [1, 16, 64]) {
     const e = await load(echoSock, request, c, echo.pid);
     const a = await load(env.GLASSDOME_AUTH_SOCK, request, c, env.pid);
-    report.load.push({ connections: c, echo: e, agent: a, agent_vs_echo: round(a.per_second / e.per_second, 2) });
+    const row = { connections: c, echo: e, agent: a, agent_vs_echo: round(a.per_second / e.per_second, 2) };
+    if (c === 16) {
+      row.floor = await load(floorSock, request, c, floor.pid);
+      row.floor_vs_echo = round(row.floor.per_second / e.per_second, 2);
+    }
+    report.load.push(row);
   }
   echo.kill();
+  floor.kill();
 
   process.stderr.write('bench: mTLS (glassdome serve) …\n');
   report.serve_load = await serveLoad(home, env);
@@ -345,6 +357,7 @@ function print(r) {
   lines.push('', `load (${LOAD_MS / 1000} s each; get, one request in flight per connection)`);
   const cpu = (x) => (x.server_cpu_us_per_request ? ` cpu ${x.server_cpu_us_per_request.user}+${x.server_cpu_us_per_request.sys} us/req` : '');
   for (const l of r.load) lines.push(`  ${String(l.connections).padStart(3)} conn   agent ${String(l.agent.per_second).padStart(6)}/s p50 ${l.agent.p50_ms} ms p99 ${l.agent.p99_ms} ms errors ${l.agent.errors}${cpu(l.agent)}   echo ${String(l.echo.per_second).padStart(6)}/s p50 ${l.echo.p50_ms} ms p99 ${l.echo.p99_ms} ms${cpu(l.echo)}   agent/echo ${l.agent_vs_echo}`);
+  for (const l of r.load.filter((x) => x.floor)) lines.push(`  ${String(l.connections).padStart(3)} conn   floor ${String(l.floor.per_second).padStart(6)}/s p50 ${l.floor.p50_ms} ms p99 ${l.floor.p99_ms} ms errors ${l.floor.errors}${cpu(l.floor)}   (the agent's connection layer, no policy, audit or decryption)   floor/echo ${l.floor_vs_echo}`);
   if (r.serve_load) {
     lines.push('', `mTLS keep-alive (${LOAD_MS / 1000} s each; GET /v1/secrets/NAME, one request in flight per connection; agent figures from the load above)`);
     for (const l of r.serve_load) {

@@ -38,6 +38,9 @@ _TIMEOUT_S = 60.0
 _MAX_LINE = 2 * 1024 * 1024 + 1
 # The longest one wait for the agent's read rate limit (ms), as the CLI's MAX_RATE_WAIT_MS.
 _MAX_RATE_WAIT_MS = 60000
+# The longest secrets() waits for it in all (ms), as the CLI's MAX_RATE_WAIT_TOTAL_MS.
+_MAX_RATE_WAIT_TOTAL_MS = 120000
+_RATE_WAIT_HINT = "ask for the secrets the script needs with glassdome.get(NAME), or raise rate_limits.read in the sealed policy"
 
 # What /proc/self/fd/N names the descriptor glassdome exec makes, and the seal it always carries.
 _EXEC_MEMFD = "/memfd:glassdome-secrets (deleted)"
@@ -100,6 +103,7 @@ def _get_many():
     for the rest while a reply says there is more, waiting as the agent's read rate limit says."""
     out = {}
     fields = {}
+    waited = 0
     while True:
         reply = _ask([("get_many", fields)])[0]
         raw = base64.b64decode(reply["values"])
@@ -118,8 +122,16 @@ def _get_many():
             raise GlassdomeError(
                 "rate_limited",
                 "the agent's read rate limit holds the rest of these secrets back %d s, longer than the %d s this client waits" % (-(-wait_ms // 1000), _MAX_RATE_WAIT_MS // 1000),
-                "ask for the secrets the script needs with glassdome.get(NAME), or raise rate_limits.read in the sealed policy",
+                _RATE_WAIT_HINT,
             )
+        total = waited + max(wait_ms, reply.get("all_after_ms", 0))
+        if total > _MAX_RATE_WAIT_TOTAL_MS:
+            raise GlassdomeError(
+                "rate_limited",
+                "the agent's read rate limit would hold these secrets back %d s in all, longer than the %d s this client waits" % (-(-total // 1000), _MAX_RATE_WAIT_TOTAL_MS // 1000),
+                _RATE_WAIT_HINT,
+            )
+        waited += wait_ms
         time.sleep(wait_ms / 1000.0)
 
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { checkLine, type AuditEvent, type ChainBreak } from '../audit/chain.js';
 import { AuditLog, readAuditFiles, verifyAuditLog } from '../audit/log.js';
 import { parseLifetime } from '../cli/duration.js';
+import { printable } from '../cli/render.js';
 import { connectAgent } from '../cli/session.js';
 import { fail, GlassdomeError } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
@@ -184,7 +185,7 @@ function show(line: string, json: boolean, since: number): void {
   const what = [event.action, event.resource].filter(Boolean).join(' ');
   const why = event.reason ? ` (${event.reason})` : '';
   const flag = 'problem' in checked ? `  !! ${checked.problem}` : '';
-  process.stdout.write(`${event.timestamp ?? '?'}  ${(event.event_type ?? '?').padEnd(15)} ${what.padEnd(28)} ${(event.result ?? '?').padEnd(12)} ${client}${why}${flag}\n`);
+  process.stdout.write(`${printable(`${event.timestamp ?? '?'}  ${(event.event_type ?? '?').padEnd(15)} ${what.padEnd(28)} ${(event.result ?? '?').padEnd(12)} ${client}${why}${flag}`)}\n`);
 }
 
 function safeParse(line: string): Partial<AuditEvent> {

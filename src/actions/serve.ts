@@ -178,7 +178,7 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
     const warning = crlExpiryWarning(crlNow);
     if (warning) log(warning);
   };
-  const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], (next) => {
+  const watch = new CrlWatch(options.crl, [tlsFiles.clientCa], crl, (next) => {
     server.setCrl(next);
     crlNow = next;
     warnCrl();

@@ -5,7 +5,7 @@
 // rotates (audit.log → audit.log.1 …) and the chain continues into the new file; a rotation that
 // drops the oldest file says where the log now starts. `head` reads the chain's last line for the
 // anchor sealed in the vault. Any failure is `audit_failed`: the caller then withholds secrets
-// (fail closed). An event may carry a `LineCheck` (the agent's process-identity check): the writer
+// (fail closed); the lines of one batch stand or fall together (a write cut short is cut back). An event may carry a `LineCheck` (the agent's process-identity check): the writer
 // runs the checks of a batch together, just before its lines are built and just after they are
 // written, so one batch shares what they read.
 
@@ -222,7 +222,14 @@ export class AuditLog {
     }
     const bytes = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+    try {
+      while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
+    } catch (err) {
+      // The lines of a batch stand or fall together: a write cut short (a full disk, the file size
+      // limit) is cut back, so no line claims a value went out that its failed append withheld.
+      if (written > 0) cutBack(fd, size);
+      throw err;
+    }
     this.knownSize = size + bytes.length;
     this.lastHash = prev;
     this.lastSeq = seq;
@@ -237,6 +244,15 @@ export class AuditLog {
     this.fd = fd;
     this.knownSize = -1;
     return fd;
+  }
+}
+
+/** Truncates the log back to `size` (best effort: a line left torn is dropped before the next append). */
+function cutBack(fd: number, size: number): void {
+  try {
+    fs.ftruncateSync(fd, size);
+  } catch {
+    // dropTornLine removes a torn tail at the next append
   }
 }
 

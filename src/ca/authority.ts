@@ -212,8 +212,8 @@ export function fingerprint(certPem: string): string {
   return new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
-/** The serials a CRL lists (upper-case hex) and its nextUpdate (ms since the epoch, null when absent), after checking it is signed by one of `caPems`. */
-export async function readCrl(crlPem: string, caPems: string[]): Promise<{ serials: Set<string>; nextUpdate: number | null }> {
+/** The serials a CRL lists (upper-case hex), its thisUpdate and nextUpdate (ms since the epoch, null when absent), after checking it is signed by one of `caPems`. */
+export async function readCrl(crlPem: string, caPems: string[]): Promise<{ serials: Set<string>; thisUpdate: number; nextUpdate: number | null }> {
   const X = x509();
   const crl = new X.X509Crl(crlPem.replace(/X509 CRL/g, 'CRL'));
   let signed = false;
@@ -222,7 +222,7 @@ export async function readCrl(crlPem: string, caPems: string[]): Promise<{ seria
     if (ca.subject === crl.issuer && (await crl.verify({ publicKey: ca }))) signed = true;
   }
   if (!signed) fail('tampered', 'the CRL is not signed by the client CA', 'make it again: glassdome ca crl');
-  return { serials: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))), nextUpdate: crl.nextUpdate ? crl.nextUpdate.getTime() : null };
+  return { serials: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))), thisUpdate: crl.thisUpdate.getTime(), nextUpdate: crl.nextUpdate ? crl.nextUpdate.getTime() : null };
 }
 
 async function writeCrl(p: CaPaths, revoked: RevokedRecord[]): Promise<string> {

@@ -18,6 +18,11 @@ const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   internal: 'this is a bug in glassdome; rerun with GLASSDOME_DEBUG=1 and report what it prints',
 };
 
+/** `text` with each control character (C0, DEL, C1) written as `\xNN`: a name a remote peer or a process chose cannot drive the terminal or start a line. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Whether to colour a stream: a terminal, and NO_COLOR unset or empty (no-color.org). */
 export function wantsColour(stream: NodeJS.WriteStream): boolean {
   const noColor = process.env.NO_COLOR;

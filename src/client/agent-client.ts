@@ -24,6 +24,13 @@ export const REPLY_TIMEOUT_MS = 60_000;
  */
 export const MAX_RATE_WAIT_MS = 60_000;
 
+/**
+ * The longest getMany waits for the read rate limit in all, over every reply of one call (ms): when
+ * a reply says the rest would take longer (its `all_after_ms`), or the waits so far and the next
+ * would, it is `rate_limited` at once rather than after the waits.
+ */
+export const MAX_RATE_WAIT_TOTAL_MS = 120_000;
+
 /** Bytes read from the socket at a time. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
@@ -77,6 +84,8 @@ export class AgentClient implements SecretStore {
   private closed = false;
   /** The vault this client means (connect's `vault`): get_many names it, so another vault's agent reads nothing. */
   private meant: string | undefined;
+  /** The vault the agent's hello named, once the client found it is the one meant (by another path, maybe). */
+  private served: string | undefined;
 
   private constructor(
     private readonly fd: number,
@@ -169,7 +178,7 @@ export class AgentClient implements SecretStore {
     if (!pending) return;
     this.pendingHello = undefined;
     try {
-      checkVault(this.helloReply(this.receiveReply(pending.id)), pending.vault, this.socketPath);
+      this.served = checkVault(this.helloReply(this.receiveReply(pending.id)), pending.vault, this.socketPath);
     } catch (err) {
       throw this.fail(err as GlassdomeError);
     }
@@ -189,18 +198,25 @@ export class AgentClient implements SecretStore {
    * get_many, asked again for the rest while a reply says there is more: the values are views into
    * one buffer per reply, which the caller wipes through them. When the agent's read bucket ran dry,
    * waits as long as its `retry_after_ms` says (told through `onWait`), so the limit is kept, never
-   * lifted; a wait longer than MAX_RATE_WAIT_MS is `rate_limited` instead.
+   * lifted; a wait longer than MAX_RATE_WAIT_MS, or waits longer than MAX_RATE_WAIT_TOTAL_MS in
+   * all, are `rate_limited` instead.
    */
   async getMany(names?: readonly string[], onWait?: (ms: number) => void): Promise<Map<string, Uint8Array>> {
     const values = new Map<string, Uint8Array>();
     let rest = names && [...new Set(names)];
     let last: string | undefined;
+    let waited = 0;
     try {
       while (rest === undefined || rest.length > 0) {
         const fields = { ...(rest ? { names: rest.slice(0, MAX_GET_MANY_NAMES) } : last === undefined ? {} : { after: last }), ...(this.meant === undefined ? {} : { vault: this.meant }) };
         const reply = await this.request('get_many', fields).catch((err: unknown) => {
           // An agent started before get_many existed (still running after an upgrade): one get a name.
           if (values.size === 0 && err instanceof GlassdomeError && err.code === 'unknown_op') return null;
+          // The vault meant, reached by another link (the agent looks up no client's path): named as the agent names it.
+          if (err instanceof GlassdomeError && err.code === 'wrong_vault' && this.served !== undefined && this.meant !== this.served) {
+            this.meant = this.served;
+            return this.request('get_many', { ...fields, vault: this.served });
+          }
           throw err;
         });
         if (reply === null) return await getEach(this, rest);
@@ -212,7 +228,10 @@ export class AgentClient implements SecretStore {
         const wait = typeof reply.retry_after_ms === 'number' ? reply.retry_after_ms : 0;
         if (served.size === 0 && !(wait > 0)) throw protocolError('names'); // no value and no wait: no progress
         if (wait > MAX_RATE_WAIT_MS) throw rateWaitError(wait, values.size);
+        const all = waited + Math.max(wait, typeof reply.all_after_ms === 'number' ? reply.all_after_ms : 0);
+        if (all > MAX_RATE_WAIT_TOTAL_MS) throw rateTotalError(all, values.size);
         if (wait > 0) {
+          waited += wait;
           onWait?.(wait);
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
@@ -362,8 +381,9 @@ function ioFailure(err: unknown, socketPath: string, verb: string): GlassdomeErr
   return new GlassdomeError('no_agent', `lost the agent at ${socketPath}: cannot ${verb} it (${code ?? (err as Error).message})`, NO_AGENT_HINT);
 }
 
-function checkVault(hello: Hello, vault: string, socketPath: string): void {
-  if (hello.vault === vault) return;
+/** Throws `wrong_vault` unless the agent serves `vault` (as given, or once links are resolved); returns the agent's text for it. */
+function checkVault(hello: Hello, vault: string, socketPath: string): string {
+  if (hello.vault === vault) return vault;
   let same = false;
   try {
     same = fs.realpathSync(hello.vault) === fs.realpathSync(vault);
@@ -373,6 +393,7 @@ function checkVault(hello: Hello, vault: string, socketPath: string): void {
   if (!same) {
     throw new GlassdomeError('wrong_vault', `the agent at ${socketPath} serves ${hello.vault}, not ${vault}`, 'give this vault its own agent: eval "$(glassdome agent -a /tmp/glassdome-other.sock)"');
   }
+  return hello.vault;
 }
 
 /** The reply fields that carry secret bytes. */
@@ -397,12 +418,23 @@ function valuesOf(reply: Reply): Map<string, Uint8Array> {
   return out;
 }
 
+const RATE_WAIT_HINT = 'name the secrets the command needs (exec -s NAME), or raise rate_limits.read in the sealed policy (docs/POLICY.md)';
+
 /** A wait for the read rate limit longer than MAX_RATE_WAIT_MS. */
 function rateWaitError(waitMs: number, read: number): GlassdomeError {
   return new GlassdomeError(
     'rate_limited',
     `the agent's read rate limit holds the rest of these secrets back ${Math.ceil(waitMs / 1000)} s, longer than the ${MAX_RATE_WAIT_MS / 1000} s glassdome waits (${read} read so far)`,
-    'name the secrets the command needs (exec -s NAME), or raise rate_limits.read in the sealed policy (docs/POLICY.md)',
+    RATE_WAIT_HINT,
+  );
+}
+
+/** Waits for the read rate limit longer than MAX_RATE_WAIT_TOTAL_MS in all. */
+function rateTotalError(totalMs: number, read: number): GlassdomeError {
+  return new GlassdomeError(
+    'rate_limited',
+    `the agent's read rate limit would hold these secrets back ${Math.ceil(totalMs / 1000)} s in all, longer than the ${MAX_RATE_WAIT_TOTAL_MS / 1000} s glassdome waits (${read} read so far)`,
+    RATE_WAIT_HINT,
   );
 }
 

@@ -70,6 +70,9 @@ export interface Policy {
   syslog: SyslogConfig | null;
 }
 
+/** The smallest burst a rate limit may have: one request (below it the bucket never holds a token). */
+export const MIN_BURST = 1;
+
 const FACILITIES: Record<string, number> = { user: 1, auth: 4, authpriv: 10, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23 };
 const MATCHER_KEYS = ['exe', 'user', 'uid', 'cwd', 'parent', 'cn', 'exe_sha256', 'sha256'];
 
@@ -82,7 +85,7 @@ class Checker {
   }
 
   error(node: Node | null | undefined, message: string): never {
-    return fail('policy_invalid', `policy.yaml:${this.line(node)}: ${message}`, 'fix it, then reload the agent: kill -HUP $GLASSDOME_AGENT_PID');
+    return fail('policy_invalid', `policy.yaml:${this.line(node)}: ${message}`, 'fix it, then seal it into the vault: glassdome policy apply');
   }
 
   map(node: Node | null | undefined, allowed: string[], what: string): YAMLMap {
@@ -324,18 +327,19 @@ function parseRateLimits(c: Checker, node: Node | undefined): RateLimits {
     const v = c.get(m, key);
     if (!v) continue;
     const spec = c.map(v, ['rate', 'per', 'burst'], `rate_limits.${key}`);
-    const num = (k: string, fallback: number): number => {
+    // A limiter that can never grant (burst under 1) or never limits (infinite): refused, naming the line.
+    const num = (k: string, fallback: number, least: number, what: string): number => {
       const n = c.get(spec, k);
       if (!n) return fallback;
-      if (!isScalar(n) || typeof n.value !== 'number' || !(n.value > 0)) c.error(n, `rate_limits.${key}.${k} must be a positive number`);
+      if (!isScalar(n) || typeof n.value !== 'number' || !Number.isFinite(n.value) || !(n.value >= least)) c.error(n, `rate_limits.${key}.${k} must be ${what}`);
       return n.value;
     };
     const perNode = c.get(spec, 'per');
     const per = perNode ? c.string(perNode, 'per') : 'second';
     const seconds = { second: 1, minute: 60, hour: 3600 }[per];
     if (!seconds) c.error(perNode, 'per must be second, minute or hour');
-    const rate = num('rate', limits[key].perSecond * seconds);
-    const next: RateSpec = { perSecond: rate / seconds, burst: num('burst', Math.max(1, Math.ceil(rate))) };
+    const rate = num('rate', limits[key].perSecond * seconds, Number.MIN_VALUE, 'a finite number above 0');
+    const next: RateSpec = { perSecond: rate / seconds, burst: num('burst', Math.max(1, Math.ceil(rate)), MIN_BURST, `a finite number of at least ${MIN_BURST} (a bucket below one token never grants)`) };
     limits[key] = next;
   }
   return limits;

@@ -66,10 +66,17 @@ export class RateLimiter {
    * any: 0 when it holds them now.
    */
   msUntil(client: string, tokens: number, now = Date.now()): number {
+    return this.msUntilAll(client, Math.min(tokens, this.spec.burst), now);
+  }
+
+  /**
+   * Milliseconds until `client`'s bucket would have let `tokens` more reads through, past its burst
+   * (the refill of the tokens it lacks, if nothing else draws on it): 0 when it holds them now.
+   */
+  msUntilAll(client: string, tokens: number, now = Date.now()): number {
     const b = this.buckets.get(client);
-    const want = Math.min(tokens, this.spec.burst);
     const held = b ? Math.min(this.spec.burst, b.tokens + ((now - b.at) / 1000) * this.spec.perSecond) : this.spec.burst;
-    return held >= want ? 0 : Math.ceil(((want - held) / this.spec.perSecond) * 1000);
+    return held >= tokens ? 0 : Math.ceil(((tokens - held) / this.spec.perSecond) * 1000);
   }
 
   /** Seconds until `client` has a token again (0 when it has one now). */

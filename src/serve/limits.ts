@@ -1,7 +1,9 @@
 // The limits of `glassdome serve`, each a named constant (docs/API.md lists them).
 
-/** Connections served at once; more wait in the kernel's backlog. */
+/** Connections served at once; more are closed as they arrive (Node's maxConnections). */
 export const MAX_REMOTE_CONNECTIONS = 256;
+/** Connections from one address at once (a quarter of the above): more are closed at once, so one host cannot hold them all. */
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
 /** A TLS handshake must finish within this (ms). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A request's headers must arrive within this (ms): a slowloris client is cut off. */

@@ -2,7 +2,9 @@
 // refuses a revoked certificate at the handshake of a new connection) and into a set of revoked
 // serials (checked at every request, so a keep-alive connection opened before the revocation is
 // refused at its next request). The files are polled; a change is picked up within CRL_POLL_MS.
-// A CRL that does not parse or is not signed by the client CA is refused and the previous set kept.
+// A CRL that does not parse or is not signed by the client CA is refused and the previous set kept,
+// and so is one older (by thisUpdate) than the one in force from the same file: putting back an
+// earlier CRL, signed and still current, must not un-revoke a certificate.
 // Past a CRL's nextUpdate, OpenSSL refuses every client certificate at the handshake, so serve
 // warns (crlExpiryWarning) from CRL_WARN_MS before it, at start, at each reload and every hour.
 // Other sources of revoked serials (etcd, revocations-etcd.ts) implement RevokedSerials.
@@ -29,6 +31,8 @@ export interface CrlState {
   serials: Set<string>;
   /** The earliest nextUpdate of the files (ms since the epoch), and its file; null when none has one. */
   nextUpdate: { at: number; file: string } | null;
+  /** The thisUpdate of each file's CRL (ms since the epoch). */
+  thisUpdate: Map<string, number>;
 }
 
 /** Reads and checks every CRL file; throws on the first bad one. */
@@ -36,6 +40,7 @@ export async function loadCrls(files: string[], caPems: string[]): Promise<CrlSt
   const pems: string[] = [];
   const serials = new Set<string>();
   let nextUpdate: CrlState['nextUpdate'] = null;
+  const thisUpdate = new Map<string, number>();
   for (const file of files) {
     let pem: string;
     try {
@@ -45,10 +50,20 @@ export async function loadCrls(files: string[], caPems: string[]): Promise<CrlSt
     }
     const crl = await readCrl(pem, caPems);
     for (const s of crl.serials) serials.add(s);
+    thisUpdate.set(file, crl.thisUpdate);
     if (crl.nextUpdate !== null && (nextUpdate === null || crl.nextUpdate < nextUpdate.at)) nextUpdate = { at: crl.nextUpdate, file };
     pems.push(pem);
   }
-  return { pems, serials, nextUpdate };
+  return { pems, serials, nextUpdate, thisUpdate };
+}
+
+/** The file of `next` whose CRL is older than the one `current` holds from it, with both times; null when none is. */
+export function olderCrl(current: CrlState, next: CrlState): { file: string; at: number; inForce: number } | null {
+  for (const [file, at] of next.thisUpdate) {
+    const inForce = current.thisUpdate.get(file);
+    if (inForce !== undefined && at < inForce) return { file, at, inForce };
+  }
+  return null;
 }
 
 /** The warning to log when a CRL's nextUpdate is past or within CRL_WARN_MS of `now`; null otherwise. */
@@ -68,6 +83,8 @@ export class CrlWatch {
   constructor(
     private readonly files: string[],
     private readonly caPems: string[],
+    /** The CRLs in force (those loaded at start, then each applied one). */
+    private current: CrlState,
     private readonly apply: (state: CrlState) => void,
     private readonly log: (message: string) => void,
   ) {}
@@ -90,6 +107,12 @@ export class CrlWatch {
     this.reloading = this.reloading.then(async () => {
       try {
         const state = await loadCrls(this.files, this.caPems);
+        const older = olderCrl(this.current, state);
+        if (older) {
+          this.log(`CRL refused, keeping the previous one: ${older.file} was made at ${new Date(older.at).toISOString()}, before the one in force (${new Date(older.inForce).toISOString()}); an older CRL cannot un-revoke a certificate: write the current one with glassdome ca crl --out ${older.file}`);
+          return;
+        }
+        this.current = state;
         this.apply(state);
         this.log(`CRL reloaded: ${state.serials.size} revoked serials`);
       } catch (err) {

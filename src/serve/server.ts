@@ -9,10 +9,11 @@
 
 import https from 'node:https';
 import type http from 'node:http';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { normalizeSerial } from '../ca/authority.js';
 import { GlassdomeError, fail, type ErrorCode } from '../errors.js';
-import { remoteClient, type Client } from '../policy/client.js';
+import { remoteClient, type Client, type RemoteIdentity } from '../policy/client.js';
 import type { Guard } from '../policy/guard.js';
 import { RateLimiter } from '../policy/rate-limit.js';
 import { clientKey } from '../policy/client.js';
@@ -20,10 +21,10 @@ import type { AgentState } from '../agent/state.js';
 import type { SecretStore } from '../vault/store.js';
 import { checkName } from '../vault/names.js';
 import { VERSION } from '../version.js';
-import { sendError, sendJson } from './http.js';
+import { sendError, sendErrorOnSocket, sendJson } from './http.js';
 import * as L from './limits.js';
 import type { CrlState, RevokedSerials } from './revocation.js';
-import type { TokenRecord, TokenStore } from './tokens.js';
+import { claimedAccessor, type TokenRecord, type TokenStore } from './tokens.js';
 
 /** What the server needs: TLS material, the store behind the Guard, tokens, and where to log. */
 export interface ServeOptions {
@@ -56,6 +57,10 @@ export class ServeServer {
   readonly server: https.Server;
   private revoked: Set<string>;
   private readonly refusals = new RateLimiter(L.REFUSALS);
+  /** Connections refused for a certificate that did not verify, and their refusal (made once). */
+  private readonly refusedConnections = new WeakMap<object, Refusal>();
+  /** Open connections per remote address. */
+  private readonly connectionsFrom = new Map<string, number>();
 
   constructor(private readonly options: ServeOptions) {
     this.revoked = options.crl.serials;
@@ -75,8 +80,9 @@ export class ServeServer {
       (req, res) => void this.handle(req, res),
     );
     this.server.maxConnections = L.MAX_REMOTE_CONNECTIONS;
+    this.server.on('connection', (socket: net.Socket) => this.admit(socket));
     this.server.on('tlsClientError', () => undefined); // a failed handshake (TLS 1.2, bad hello) only ends that connection
-    this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server.on('clientError', (_err, socket) => this.clientError(socket as tls.TLSSocket));
   }
 
   /** Listens; resolves with the bound port. */
@@ -109,17 +115,18 @@ export class ServeServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const address = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const address = addressOf(req.socket);
     let client: Client | null = null;
     try {
       const url = new URL(req.url ?? '/', 'https://glassdome');
-      const body = await this.readBody(req, req.method === 'PUT' ? L.MAX_WRITE_BODY_BYTES : L.MAX_BODY_BYTES);
       if (url.pathname === '/v1/health' && req.method === 'GET') {
         sendJson(res, 200, { status: this.options.state.current() ? 'ok' : this.options.state.lockReason === 'expired' ? 'expired' : 'locked', version: VERSION });
         return;
       }
+      // Who asks first: a body (up to 1 MiB) is read only for a client that proved who it is.
       const who = await this.identify(req, address);
       client = who.client;
+      const body = await this.readBody(req, req.method === 'PUT' ? L.MAX_WRITE_BODY_BYTES : L.MAX_BODY_BYTES);
       try {
         await this.route(req.method ?? 'GET', url.pathname, who, res, body);
       } finally {
@@ -144,45 +151,47 @@ export class ServeServer {
     if (hasCert) {
       const serial = normalizeSerial(cert.serialNumber);
       const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
-      const why = !socket.authorized ? String(socket.authorizationError) : this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
-      if (why) this.refuse(address, cn ?? '(no cn)', `certificate ${serial} refused: ${why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ')}`, 403, true);
+      if (!socket.authorized) throw this.unverified(socket);
+      const why = this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
+      if (why) this.refuse(address, anonymous(cn ?? '(no cn)'), `certificate ${serial} refused: ${reasonOf(why)}`, 403, true);
     }
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer ([!-~]{1,256})$/.exec(auth);
-      if (!m) this.refuse(address, cn ?? '(token)', 'the Authorization header is not "Bearer TOKEN"', 401);
+      if (!m) this.refuse(address, anonymous(cn ?? '(token)'), 'the Authorization header is not "Bearer TOKEN"', 401);
       const token = m[1]!;
       let record: TokenRecord;
       try {
         record = await this.options.tokens.check(token, ['bootstrap', 'session', 'admin']);
       } catch (err) {
-        if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, '(token)', err.message, 401, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
-        throw err;
+        this.refuseToken(address, { cn: '(token)', accessor: claimedAccessor(token) }, err, 401);
       }
       return { client: remoteClient({ address, cn: record.client, sha256: null, accessor: record.accessor }), token, record };
     }
-    if (!hasCert) this.refuse(address, '(none)', 'no client certificate and no token', 401, false, 'denied', 'present a certificate of the client CA, or a token in Authorization: Bearer');
+    if (!hasCert) this.refuse(address, anonymous('(none)'), 'no client certificate and no token', 401, false, 'denied', 'present a certificate of the client CA, or a token in Authorization: Bearer');
     const sha256 = cert.fingerprint256.replace(/:/g, '').toLowerCase();
     return { client: remoteClient({ address, cn: cn!, sha256, accessor: null }), token: null, record: null };
   }
 
   private async route(method: string, path: string, who: { client: Client; token: string | null; record: TokenRecord | null }, res: http.ServerResponse, body: Buffer): Promise<void> {
     const { client, token, record } = who;
+    const remote = client.remote!;
+    const denied = (message: string, hint?: string): never => this.refuse(remote.address, remote, message, 403, false, 'denied', hint);
     if (method === 'POST' && path === '/v1/token/exchange') {
-      if (!token || record?.type !== 'bootstrap') fail('denied', 'exchange takes a bootstrap token in Authorization: Bearer');
-      const { token: session, record: r } = await this.options.tokens.exchange(token);
+      if (!token || record?.type !== 'bootstrap') denied('exchange takes a bootstrap token in Authorization: Bearer');
+      const { token: session, record: r } = await this.options.tokens.exchange(token!).catch((err: unknown) => this.refuseToken(remote.address, remote, err, 403));
       await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_exchange', resource: null, result: 'success', reason: `session ${r.accessor} until ${r.expires_at}` });
       sendJson(res, 200, { token: session, accessor: r.accessor, type: r.type, client: r.client, expires_at: r.expires_at });
       return;
     }
     if (method === 'POST' && path === '/v1/token/renew') {
-      if (!token) fail('denied', 'renew takes a session or admin token in Authorization: Bearer');
-      const r = await this.options.tokens.renew(token);
+      if (!token) denied('renew takes a session or admin token in Authorization: Bearer');
+      const r = await this.options.tokens.renew(token!).catch((err: unknown) => this.refuseToken(remote.address, remote, err, 403));
       await this.options.guard.record(client, { event_type: 'auth_success', action: 'token_renew', resource: null, result: 'success', reason: `until ${r.expires_at}` });
       sendJson(res, 200, { accessor: r.accessor, type: r.type, expires_at: r.expires_at });
       return;
     }
-    if (record?.type === 'bootstrap') fail('denied', 'a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
+    if (record?.type === 'bootstrap') denied('a bootstrap token only buys a session token', 'exchange it first: POST /v1/token/exchange');
     if ((method === 'PUT' || method === 'DELETE') && path.startsWith('/v1/secrets/')) {
       const name = secretNameOf(path);
       const store = this.unlockedStore(client);
@@ -238,16 +247,75 @@ export class ServeServer {
     return this.options.guard.store(client, this.options.vault);
   }
 
+  /**
+   * The refusal of a connection whose certificate did not verify, made (and audited) once per
+   * connection: by identify() at its request, or by clientError() when the connection fails first.
+   */
+  private unverified(socket: tls.TLSSocket): Refusal {
+    const known = this.refusedConnections.get(socket);
+    if (known) return known;
+    const cert = socket.getPeerCertificate();
+    const cn = typeof cert.subject?.CN === 'string' ? clip(cert.subject.CN, MAX_UNVERIFIED_CN) : '(no cn)';
+    let refusal: Refusal;
+    try {
+      this.refuse(addressOf(socket), anonymous(cn), `certificate ${normalizeSerial(cert.serialNumber)} refused: ${reasonOf(String(socket.authorizationError))}`, 403, true);
+    } catch (err) {
+      refusal = err as Refusal;
+    }
+    this.refusedConnections.set(socket, refusal!);
+    return refusal!;
+  }
+
+  /**
+   * A connection whose HTTP stream failed. After a certificate that fails its signature check (one
+   * made with another key under the CA's name), Node's OpenSSL leaves that error queued and reports
+   * it at a later read of the connection, often before the request is parsed: the refusal is then
+   * made here, audited and answered as identify() would, rather than the connection dropping unaudited.
+   */
+  private clientError(socket: tls.TLSSocket): void {
+    const answered = this.refusedConnections.has(socket);
+    const cert = socket.authorized === false && typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : null;
+    if (!answered && cert && Object.keys(cert).length > 0 && socket.writable) {
+      const refusal = this.unverified(socket);
+      sendErrorOnSocket(socket, refusal, { status: refusal.status, ...(refusal.retryAfter !== undefined ? { retryAfter: refusal.retryAfter } : {}) });
+      socket.setTimeout(L.HEADERS_TIMEOUT_MS, () => socket.destroy()); // ended once the answer is out (destroying now would drop it); a peer that never closes is cut off
+      return;
+    }
+    socket.destroy();
+  }
+
+  /** Counts a new connection against its address; past MAX_CONNECTIONS_PER_ADDRESS it is closed at once, so one host cannot take every connection. */
+  private admit(socket: net.Socket): void {
+    const host = socket.remoteAddress ?? '?';
+    const open = (this.connectionsFrom.get(host) ?? 0) + 1;
+    if (open > L.MAX_CONNECTIONS_PER_ADDRESS) {
+      socket.destroy();
+      return;
+    }
+    this.connectionsFrom.set(host, open);
+    socket.once('close', () => {
+      const left = (this.connectionsFrom.get(host) ?? 1) - 1;
+      if (left > 0) this.connectionsFrom.set(host, left);
+      else this.connectionsFrom.delete(host);
+    });
+  }
+
   /** Audits a refused request (sparingly: a refusal bucket per address) and throws its error. */
-  private refuse(address: string, cn: string, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
+  private refuse(address: string, who: Who, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
     const host = address.slice(0, address.lastIndexOf(':'));
     if (this.refusals.take(host)) {
-      const client = remoteClient({ address, cn, sha256: null, accessor: null });
+      const client = remoteClient({ address, ...who, sha256: null });
       this.options.guard.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: message }).catch((err: Error) => this.options.log(err.message));
       throw new Refusal(code, message, hint, status, close);
     }
     const wait = this.refusals.retryAfter(host);
     throw new Refusal('rate_limited', `too many refused requests from ${host}; retry in ${wait} s`, undefined, 429, true, wait);
+  }
+
+  /** Refuses (and audits, as refuse does) a token the store would not take; rethrows any other error (a store that cannot answer). */
+  private refuseToken(address: string, who: Who, err: unknown, status: number): never {
+    if (err instanceof GlassdomeError && REFUSED_TOKEN.has(err.code)) this.refuse(address, who, err.message, err.code === 'expired' ? 401 : status, false, err.code === 'expired' ? 'expired' : 'denied', err.hint);
+    throw err;
   }
 
   /** Reads a body of at most `limit` bytes (only PUT takes one: a value); a larger one is refused. */
@@ -275,6 +343,32 @@ export class ServeServer {
       req.on('error', reject);
     });
   }
+}
+
+/** Who a refusal names in its audit line: the CN (or a placeholder) and a token's accessor. */
+type Who = Pick<RemoteIdentity, 'cn' | 'accessor'>;
+
+/** A refused client known by no token. */
+function anonymous(cn: string): Who {
+  return { cn, accessor: null };
+}
+
+/** The characters of an unverified certificate's CN kept in its audit line (the CA issues at most 64). */
+const MAX_UNVERIFIED_CN = 64;
+
+/** `text` cut to `max` characters, marked when cut. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** How a refusal names its cause: OpenSSL's code in words (`CERT_HAS_EXPIRED`: cert has expired), `revoked` for a revocation. */
+function reasonOf(why: string): string {
+  return why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ');
+}
+
+/** ADDR:PORT of a connection's peer. */
+function addressOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
 /** The secret name of a `/v1/secrets/{name}` path (percent-decoded, checked). */

@@ -84,6 +84,11 @@ export function accessorOf(token: string): string {
   return m[2]!;
 }
 
+/** The accessor a string shaped like a token names, or null: for the audit line of a refused token. */
+export function claimedAccessor(token: string): string | null {
+  return TOKEN_PATTERN.exec(token.trim())?.[2] ?? null;
+}
+
 /** Refuses an accessor that is not 16 hex digits (a usage error of `token revoke`). */
 export function checkAccessor(accessor: string): void {
   if (!ACCESSOR_PATTERN.test(accessor)) fail('usage', `${JSON.stringify(accessor)} is not an accessor id`, 'see them with: glassdome token list');

@@ -145,13 +145,22 @@ export async function snapshotVault(paths: VaultPaths): Promise<Bundle> {
 export interface Replaced {
   /** The `replaced-*` directory that holds what was kept, or null when nothing was. */
   dir: string | null;
+  /** Whether a vault's files are kept there (else it holds only the audit log of a home with no vault). */
+  vault: boolean;
   /** Whether the files of a vault that does not parse are kept there. */
   unreadable: boolean;
-  /** Whether the audit log moved there (the replaced vault was another vault, or one not known). */
+  /** Whether the home's audit log moved there. */
   log: boolean;
-  /** Whether the replaced vault was the bundle's own (the same vault id): its log goes on. */
-  same: boolean;
+  /** Why the restored vault anchors the home's log afresh, at the restore line (it moved, or there was none), or null when it goes on from the backup's anchor. */
+  reanchor: string | null;
 }
+
+/**
+ * What becomes of the home's audit log under the restored vault: null when it goes on from the
+ * backup's anchor; else why not, and whether it moves aside (there is one: a new log starts). Told the replaced pair (null when none parsed); asked under the lock once the
+ * new vault is in place.
+ */
+export type LogVerdict = (old: Bundle | null) => { why: string; move: boolean } | null;
 
 /**
  * Replaces the vault with a checked bundle's pair (restore), as one crash-safe step. The old pair,
@@ -159,12 +168,11 @@ export interface Replaced {
  * disk) passes; if it throws, the old pair is put back. The files of the vault replaced (one
  * that does not parse, or whose vault.journal does not, included: only with `force`) are kept
  * byte for byte in a `replaced-*` directory, put back or dropped if `check` throws and otherwise
- * left there. When a vault is replaced that
- * is not the bundle's (another vault id, or none that parses), its audit log moves into that
- * directory (made for it if need be) once the new vault is in place: its MACs and anchor are
- * another key's.
+ * left there. When `logVerdict` says so (another vault's log, one MACed under another master key,
+ * one that does not verify), the home's audit log moves into that directory (made for it if need
+ * be) once the new vault is in place, so that a new chain starts.
  */
-export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void): Promise<Replaced> {
+export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boolean, check: () => void, logVerdict: LogVerdict): Promise<Replaced> {
   ensurePrivateDir(paths.home);
   return withLock(paths.lock, async () => {
     let journalUnreadable = false;
@@ -179,13 +187,14 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
     if (!force && (old || readPrivate(paths.masterKey) || readPrivate(paths.secrets))) {
       fail('exists', `a vault already exists at ${paths.home}`, 'keep it, or replace it with the backup: glassdome restore --force FILE');
     }
-    const same = (old?.vaultId ?? vaultIdQuiet(paths)) === bundle.vaultId;
     // Every vault replaced is kept, byte for byte: a wrong backup restored with --force loses nothing.
     const kept = keptCode().keepVaultFiles(paths);
     if (old) writePrivateAtomic(paths.replaced, bundleCode().serializeBundle(old));
     commitCode().commitPair(paths, bundle.vaultId, bundle.files);
+    let verdict: ReturnType<LogVerdict>;
     try {
       check();
+      verdict = logVerdict(old);
     } catch (err) {
       if (old) {
         commitCode().commitPair(paths, old.vaultId, old.files);
@@ -195,8 +204,8 @@ export async function replaceVault(paths: VaultPaths, bundle: Bundle, force: boo
       throw err;
     }
     removeIfPresent(paths.replaced);
-    const logDir = same || !kept ? null : await keptCode().keepAuditLog(paths, kept.dir); // no vault replaced: a log there is left as it is
-    return { dir: logDir ?? kept?.dir ?? null, unreadable: old === null && kept !== null, log: logDir !== null, same };
+    const logDir = verdict?.move ? await keptCode().keepAuditLog(paths, kept?.dir ?? null) : null;
+    return { dir: logDir ?? kept?.dir ?? null, vault: kept !== null, unreadable: old === null && kept !== null, log: logDir !== null, reanchor: verdict?.why ?? null };
   });
 }
 

@@ -17,6 +17,9 @@ export type BundleKind = 'glassdome-backup' | 'glassdome-rotation';
 /** The one bundle version this build reads and writes. */
 export const BUNDLE_VERSION = 1;
 
+/** The largest backup file `backup` writes and `restore` reads: far above any real vault, and under V8's longest string. */
+export const MAX_BACKUP_BYTES = 256 * 1024 * 1024;
+
 /** The vault files a bundle carries, in order: together they are the whole sealed vault. */
 export const BUNDLE_FILES = ['master_key.enc', 'secrets.encrypted'] as const;
 

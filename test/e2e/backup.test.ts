@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, type TestEnv } from '../helpers/cli.js';
+import { BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, stopAgent, unlock, type TestEnv } from '../helpers/cli.js';
 import { parseBundle, serializeBundle } from '../../src/vault/bundle.js';
 import { openSecrets, unsealMasterKey } from '../../src/vault/vault.js';
 
@@ -91,8 +91,8 @@ describe('backup and restore', () => {
       fs.writeFileSync(backup, text, { mode: 0o600 });
       const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
       expect(r.code, `${what}: ${r.stderr}`).toBe(6);
-      expect(r.stderr, what).toMatch(/^glassdome: .*(corrupt|failed authentication)/m);
-      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      // One line saying what, one hint: nothing replaced, and where a good copy comes from (not 'restore it from a backup').
+      expect(r.stderr, what).toMatch(/^glassdome: [^\n]*(corrupt|failed authentication|damaged or tampered)[^\n]*\nglassdome: hint: nothing was replaced; restore another copy of the backup, or take a new one: glassdome backup -o FILE\n$/);
       expect(snapshot(), what).toEqual(before);
     }
     await expectAll(t.env); // the agent still serves the untouched vault
@@ -117,7 +117,7 @@ describe('backup and restore', () => {
 
     const wrong = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], 'not the password');
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^glassdome: wrong password$/m);
+    expect(wrong.stderr).toMatch(/^glassdome: wrong password for the backup of \S+\nglassdome: hint: it opens with the master password the vault had when the backup was taken .*nothing was replaced\n$/);
     expect(snapshot()).toEqual(before);
 
     const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
@@ -128,6 +128,9 @@ describe('backup and restore', () => {
     expect((await unlock(t.env)).code).toBe(0);
     await expectAll(t.env);
     expect((await cli(t.env, ['get', 'later'])).code).toBe(3); // the backup's state, exactly
+    const verify = await cli(t.env, ['audit', 'verify']); // through the agent, unlocked again: the same key's log went on
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain('with the key (the agent)');
   });
 
   it('--force over a vault that does not parse keeps its files byte for byte (a damaged journal too) and says where', async () => {
@@ -145,8 +148,11 @@ describe('backup and restore', () => {
     const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
     expect(kept).toHaveLength(1);
     const dir = path.join(t.home, kept[0]!);
-    expect(r.stderr).toContain(`the files of the unreadable vault it replaced are kept in ${dir}, its audit log too`); // whose vault it was is not known
-    expect(fs.existsSync(path.join(dir, 'audit.log'))).toBe(true);
+    // The log stays: it verifies under the restored vault's key from the line the backup anchored (the same vault's, MACed under its key).
+    expect(r.stderr).toContain(`the files of the unreadable vault it replaced are kept in ${dir}: remove it`);
+    expect(fs.existsSync(path.join(dir, 'audit.log'))).toBe(false);
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.code, verified.stderr).toBe(0);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     for (const [name, bytes] of Object.entries(damaged)) {
       expect(fs.readFileSync(path.join(dir, name)), name).toEqual(bytes);
@@ -320,5 +326,218 @@ describe('backup and restore', () => {
       }
     }
     console.log(`restore kill -9 at the commit point: ${leftAside} of 3 rounds left replaced.backup`);
+  });
+});
+
+// Restores that a careful user makes must leave a log `audit verify` passes (h17a): before, a backup
+// taken before a rotation, or restored into an empty home, left verify at exit 6 until --reset-anchor.
+describe('restore and the audit log', () => {
+  const verify = (env: NodeJS.ProcessEnv, password = PASSWORD) => cli(env, ['audit', 'verify', '--password-stdin'], password);
+  const events = (home: string) => fs.readFileSync(path.join(home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const withoutAgent = (env: NodeJS.ProcessEnv) => {
+    stopAgent(env);
+    delete env.GLASSDOME_AUTH_SOCK;
+  };
+
+  it.each([['the agent unlocked', true], ['no agent', false]])(
+    'backup → rotate → restore --force of that backup (%s): audit verify passes; the log MACed under the rotated key moves aside with the vault it belongs to, restore says where, and it verifies there',
+    async (_what, agent) => {
+      expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+      if (!agent) withoutAgent(t.env);
+      const rotated = await cli(t.env, ['rotate', '--password-stdin'], PASSWORD);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      if (agent) expect((await cli(t.env, ['set', 'after-rotation'], 'v')).code).toBe(0); // MACed under the new key, and anchored
+      const logBefore = read('audit.log');
+      const rotatedVault = { master: read('master_key.enc'), secrets: read('secrets.encrypted') };
+
+      const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+      expect(r.code, r.stderr).toBe(0);
+      const kept = fs.readdirSync(t.home).filter((f) => f.startsWith('replaced-'));
+      expect(kept).toHaveLength(1);
+      const dir = path.join(t.home, kept[0]!);
+      expect(r.stderr).toContain(`the files of the vault it replaced are kept in ${dir}, its audit log too`);
+      expect(r.stderr).toContain('the audit log moved there as the vault it replaced was sealed under another master key, made by a rotation after the backup');
+      expect(r.stderr).toContain(`GLASSDOME_HOME=${dir} glassdome audit verify --password-stdin`);
+      if (agent) {
+        expect(r.stderr).toContain("was locked: unlock it with the backup's password");
+        expect((await cli(t.env, ['get', 'proxmox_password'])).code).toBe(4); // the rotated vault's key is gone from the agent
+      }
+      // Nothing lost: the rotated vault and its whole log, byte for byte (the agent's lock line may follow).
+      expect(fs.readdirSync(dir).sort()).toEqual(['audit.log', 'master_key.enc', 'secrets.encrypted']);
+      expect(fs.readFileSync(path.join(dir, 'master_key.enc'), 'utf8')).toBe(rotatedVault.master);
+      expect(fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').startsWith(logBefore)).toBe(true);
+      if (!agent) expect(fs.readFileSync(path.join(dir, 'secrets.encrypted'), 'utf8')).toBe(rotatedVault.secrets);
+
+      // The restored vault's log starts with the restore, MACed under the backup's key, and is anchored there.
+      const fresh = events(t.home);
+      expect(fresh).toHaveLength(1);
+      expect(fresh[0]).toMatchObject({ action: 'restore', seq: 1 });
+      expect(fresh[0].reason).toContain('the audit log starts anew here (the vault it replaced was sealed under another master key');
+      const v = await verify(t.env);
+      expect(v.code, v.stderr).toBe(0);
+      expect(v.stdout).toMatch(/1 MAC\(s\) verified.*the vault's anchor \(line 1\) matches/);
+      // The kept log still verifies where it is, with the kept (rotated) vault's key: MACs from its rotate_key line on.
+      const there = await verify({ ...t.env, GLASSDOME_HOME: dir, GLASSDOME_AUTH_SOCK: undefined });
+      expect(there.code, there.stderr).toBe(0);
+      expect(there.stdout).toMatch(/audit log intact: \d+ line\(s\).*MAC\(s\) verified.*the vault's anchor \(line \d+\) matches/);
+
+      if (agent) {
+        expect((await unlock(t.env)).code).toBe(0);
+        await expectAll(t.env);
+        expect((await cli(t.env, ['get', 'after-rotation'])).code).toBe(3); // the backup's state, exactly
+        expect((await cli(t.env, ['set', 'after-restore'], 'v')).code).toBe(0);
+        const again = await cli(t.env, ['audit', 'verify']); // through the agent
+        expect(again.code, again.stderr).toBe(0);
+        expect(again.stdout).toContain('with the key (the agent)');
+      }
+    },
+  );
+
+  it.each([['an agent running there', true], ['no agent', false]])(
+    'rotate → backup → restore into an empty home (%s): audit verify passes at once, every secret opens with the password; a log deleted afterwards is still caught',
+    async (_what, agent) => {
+      expect((await cli(t.env, ['rotate', '--password-stdin'], PASSWORD)).code).toBe(0);
+      expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+      const empty = makeEnv();
+      try {
+        if (agent) await startAgent(empty.env);
+        const r = await cli(empty.env, ['restore', backup, '--password-stdin'], PASSWORD);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).not.toMatch(/warning|reset-anchor/);
+        expect(fs.readdirSync(empty.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
+        const lines = events(empty.home);
+        const restored = lines[lines.length - 1];
+        expect(restored).toMatchObject({ action: 'restore', seq: lines.length });
+        expect(restored).toMatchObject({ seq: 1, reason: expect.stringContaining('the audit log starts anew here (the home had no audit log)') });
+        // Before: exit 6, the backup's anchor named a line of the log of the home it came from.
+        const v = await verify(empty.env);
+        expect(v.code, v.stderr).toBe(0);
+        expect(v.stdout).toContain(`the vault's anchor (line ${restored.seq}) matches`);
+        if (agent) {
+          expect((await unlock(empty.env)).code).toBe(0);
+          await expectAll(empty.env);
+          const viaAgent = await cli(empty.env, ['audit', 'verify']);
+          expect(viaAgent.code, viaAgent.stderr).toBe(0);
+        } else {
+          const keys = await unsealMasterKey(fs.readFileSync(path.join(empty.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
+          const map = openSecrets(keys, fs.readFileSync(path.join(empty.home, 'secrets.encrypted'), 'utf8'));
+          for (const [name, value] of Object.entries(SECRETS)) expect(Buffer.from(map.get(name)!.value).toString()).toBe(value);
+        }
+        // The fresh anchor still catches what it is for, in a home not just restored: a deleted log.
+        fs.rmSync(path.join(empty.home, 'audit.log'));
+        const cut = await verify(empty.env);
+        expect(cut.code).toBe(6);
+        expect(cut.stderr).toMatch(new RegExp(`^glassdome: audit log broken \\(audit\\.log\\): the log is empty or missing, but the vault anchored line ${restored.seq}`));
+      } finally {
+        empty.cleanup();
+      }
+    },
+  );
+
+  it('restore into a home that has no vault but a log that does not go on from the backup: the log is kept in a replaced-* directory restore names, and verify passes', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    const other = makeEnv();
+    try {
+      fs.mkdirSync(other.home, { mode: 0o700 });
+      fs.writeFileSync(path.join(other.home, 'audit.log'), fs.readFileSync(path.join(t.home, 'audit.log')).subarray(0, 10), { mode: 0o600 }); // a damaged, unrelated log
+      const r = await cli(other.env, ['restore', backup, '--password-stdin'], PASSWORD);
+      expect(r.code, r.stderr).toBe(0);
+      const kept = fs.readdirSync(other.home).filter((f) => f.startsWith('replaced-'));
+      expect(kept).toHaveLength(1);
+      const dir = path.join(other.home, kept[0]!);
+      expect(r.stderr).toContain(`the audit log that was here is kept in ${dir}: remove it once nothing there is needed`);
+      expect(r.stderr).toMatch(/the audit log moved there as it does not verify under the restored vault's key from the line the backup anchored: audit\.log line 1: /);
+      expect(fs.readdirSync(dir)).toEqual(['audit.log']);
+      expect(fs.readFileSync(path.join(dir, 'audit.log'))).toEqual(fs.readFileSync(path.join(t.home, 'audit.log')).subarray(0, 10));
+      const v = await verify(other.env);
+      expect(v.code, v.stderr).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('restore --force of an older backup of the same key over a log cut since: the cut log is kept aside (still exit 6 there) and named, not forgiven; verify passes on the new log', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    expect((await cli(t.env, ['set', 'later'], 'v')).code).toBe(0); // anchors the log's head in the live vault
+    expect((await cli(t.env, ['lock'])).code).toBe(0);
+    const lines = read('audit.log').split('\n');
+    fs.writeFileSync(path.join(t.home, 'audit.log'), `${lines.slice(0, -3).join('\n')}\n`); // the last two lines cut
+    const cutLog = read('audit.log');
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the audit log moved there as it does not verify under the restored vault's key from the line the vault it replaced anchored: audit\.log line \d+: the log ends at line \d+ but the vault anchored line \d+/);
+    const dir = path.join(t.home, fs.readdirSync(t.home).find((f) => f.startsWith('replaced-'))!);
+    expect(fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').startsWith(cutLog)).toBe(true); // plus what the locked agent wrote as restore told it to lock
+    const there = await verify({ ...t.env, GLASSDOME_HOME: dir, GLASSDOME_AUTH_SOCK: undefined });
+    expect(there.code).toBe(6); // the evidence still says what happened, where it was kept
+    const v = await verify(t.env);
+    expect(v.code, v.stderr).toBe(0);
+  });
+
+  it('passwd, then restore of a backup taken before it: the new password is refused naming the backup and replaces nothing; the old one restores, and verify passes', async () => {
+    expect((await cli(t.env, ['backup', '-o', backup])).code).toBe(0);
+    expect((await cli(t.env, ['set', 'later'], 'only in the live vault')).code).toBe(0);
+    const changed = await cli(t.env, ['passwd', '--password-stdin'], `${PASSWORD}\nnew password\n`);
+    expect(changed.code, changed.stderr).toBe(0);
+    const before = snapshot();
+    const wrong = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], 'new password');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^glassdome: wrong password for the backup of \S+\nglassdome: hint: it opens with the master password the vault had when the backup was taken \(a passwd since does not change it\); nothing was replaced\n$/);
+    expect(snapshot()).toEqual(before);
+
+    const r = await cli(t.env, ['restore', backup, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('audit log'); // the same key: the log goes on, anchored forward
+    const v = await verify(t.env);
+    expect(v.code, v.stderr).toBe(0);
+    expect((await unlock(t.env, [], 'new password')).code).toBe(1); // the vault is the backup's, password and all
+    expect((await unlock(t.env)).code).toBe(0);
+    await expectAll(t.env);
+    expect((await cli(t.env, ['get', 'later'])).code).toBe(3);
+  });
+
+  it('a missing backup file, or one that is not a regular file (a directory, /dev/zero, a fifo, over the size limit): one line and a hint, exit 3 or 2 or 1, at once, nothing replaced', async () => {
+    const before = snapshot();
+    const missing = await cli(t.env, ['restore', path.join(t.dir, 'nope'), '--force', '--password-stdin'], PASSWORD);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toBe(`glassdome: no file ${path.join(t.dir, 'nope')}\nglassdome: hint: name a file glassdome backup -o FILE wrote\n`);
+    const fifo = path.join(t.dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // Before: /dev/zero and the fifo hung (readFileSync waits for an end that never comes).
+    for (const file of [t.dir, '/dev/zero', fifo]) {
+      const r = await cli(t.env, ['restore', file, '--force', '--password-stdin'], PASSWORD);
+      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(`glassdome: ${file} is not a regular file\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
+    }
+    const big = path.join(t.dir, 'big.backup');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 256 * 1024 * 1024 + 1); // sparse: one byte over MAX_BACKUP_BYTES
+    const r = await cli(t.env, ['restore', big, '--force', '--password-stdin'], PASSWORD);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`glassdome: ${big} is over 268435456 bytes: not a glassdome backup\nglassdome: hint: name a file glassdome backup -o FILE wrote; nothing was replaced\n`);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('backup --force over a name that is not a regular file (a device node, a fifo, a symbolic link, a directory): exit 2, one line, the node left as it was', async () => {
+    // Found replaying `backup --force -o /dev/full` as root: the rename replaced the device node with the backup.
+    const device = path.join(t.dir, 'full');
+    const mknod = spawnSync('mknod', [device, 'c', '1', '7']);
+    expect(mknod.status, `mknod (coreutils) failed: ${mknod.stderr}`).toBe(0);
+    const fifo = path.join(t.dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const target = path.join(t.dir, 'target');
+    fs.writeFileSync(target, 'not a backup\n');
+    const link = path.join(t.dir, 'link');
+    fs.symlinkSync(target, link);
+    const dir = path.join(t.dir, 'dir');
+    fs.mkdirSync(dir);
+    for (const [file, isIt] of [[device, (s: fs.Stats) => s.isCharacterDevice()], [fifo, (s: fs.Stats) => s.isFIFO()], [link, (s: fs.Stats) => s.isSymbolicLink()], [dir, (s: fs.Stats) => s.isDirectory()]] as const) {
+      const r = await cli(t.env, ['backup', '--force', '-o', file]);
+      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toBe(`glassdome: ${file} is not a regular file\nglassdome: hint: glassdome backup -o writes a new file, or replaces one with --force: name a file\n`);
+      expect(isIt(fs.lstatSync(file)), file).toBe(true);
+    }
+    expect(fs.readFileSync(target, 'utf8')).toBe('not a backup\n');
+    expect(fs.readdirSync(t.dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { applyPolicy, cli, makeEnv, makeVault, unlockedEnv, type TestEnv } from '../helpers/cli.js';
+import { applyPolicy, cli, makeEnv, makeVault, PASSWORD, unlockedEnv, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_LINE_BYTES } from '../../src/protocol/limits.js';
 
@@ -41,6 +41,15 @@ const THREE: Array<[string, string]> = [
 
 /** A child that prints fd 3's JSON object back. */
 const PRINT_FD3 = ['/usr/bin/python3', '-c', 'import json,os; print(json.dumps(json.load(os.fdopen(3)), sort_keys=True))'];
+
+/** Mounts a FUSE file system at argv[1] that never answers, prints "mounted", and holds it until stdin closes. */
+const STALLED_MOUNT = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/dev/fuse", os.O_RDWR)
+if libc.mount(b"glassdome-test", sys.argv[1].encode(), b"fuse", 0, ("fd=%d,rootmode=40000,user_id=0,group_id=0" % fd).encode()) != 0:
+    sys.exit("mount: " + os.strerror(ctypes.get_errno()))
+print("mounted", flush=True)
+sys.stdin.read()`;
 
 /** A get_many over the raw socket, asked again for the rest while there is more; the reply lines as sent. */
 async function getManyOverWire(socket: string, names: string[]): Promise<Array<Record<string, unknown>>> {
@@ -77,13 +86,14 @@ describe('get_many', () => {
     expect(events(t, from, 'secret_access', 'app_two')).toEqual([]);
   });
 
-  it('exec hands every secret over from get_many replies: one audit line per value, no list', async () => {
+  it('exec hands every secret over from get_many replies: one audit line per value, and one list line of what it could see', async () => {
     const from = audit(t).length;
     const r = await cli(t.env, ['exec', '--', ...PRINT_FD3]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value', db_password: 'hunter2' });
     for (const name of ['app_one', 'app_two', 'db_password']) expect(events(t, from, 'secret_access', name).map((e) => e.result)).toEqual(['success']);
-    expect(audit(t).slice(from).filter((e) => e.action === 'list')).toEqual([]);
+    // What it could see, as `list` says it: one line (it was missing, so an auditor could not tell).
+    expect(audit(t).slice(from).filter((e) => e.action === 'list').map((e) => [e.result, e.reason])).toEqual([['success', '3 of 3 names visible']]);
     const some = await cli(t.env, ['exec', '-s', 'app_two', '-s', 'db_password', '--', ...PRINT_FD3]);
     expect(some.code, some.stderr).toBe(0);
     expect(JSON.parse(some.stdout)).toEqual({ app_two: 'second-value', db_password: 'hunter2' });
@@ -187,6 +197,7 @@ describe('get_many under a policy', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value' });
     expect(audit(t).slice(from).filter((e) => e.resource === 'db_password')).toEqual([]);
+    expect(audit(t).slice(from).filter((e) => e.action === 'list').map((e) => [e.result, e.reason])).toEqual([['success', '2 of 3 names visible']]);
   });
 });
 
@@ -231,13 +242,163 @@ describe('exec when the read rate limit would hold it back too long', () => {
     const marker = path.join(t.dir, 'ran');
     const r = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
+    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(1 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
     expect(fs.existsSync(marker)).toBe(false);
     // Again, the bucket now empty before the first value: the same wait is named, no value read.
     const again = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(0 read so far\)\n/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('the vault a get_many names', () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, THREE);
+  });
+  afterAll(() => t.cleanup());
+
+  it('is never looked up by the agent: one on a stalled mount is wrong_vault at once, and every other client is answered', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a FUSE file system that never answers and needs root (CI runs as root)');
+    const mnt = path.join(t.dir, 'stalled');
+    fs.mkdirSync(mnt);
+    // A FUSE mount whose server never answers (not even its INIT): any lookup under it waits until the server goes.
+    const server = spawn('/usr/bin/python3', ['-c', STALLED_MOUNT, mnt], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.once('data', (d: Buffer) => (d.toString().startsWith('mounted') ? resolve() : reject(new Error(JSON.stringify(d.toString())))));
+        server.once('exit', (code) => reject(new Error(`the FUSE server exited (${code})`)));
+      });
+      const wire = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+      const other = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+      try {
+        wire.request({ v: 1, id: 1, op: 'get_many', vault: path.join(mnt, 'home') });
+        other.request({ v: 1, id: 1, op: 'status' });
+        // Before, the agent's realpathSync of that path blocked its only thread: neither was answered.
+        expect(await other.reply(10_000)).toMatchObject({ ok: true });
+        expect(await wire.reply(10_000)).toMatchObject({ ok: false, error: { code: 'wrong_vault' } });
+      } finally {
+        wire.close();
+        other.close();
+      }
+    } finally {
+      server.stdin!.end(); // the server exits: the mount's requests fail, and it is unmounted
+      await new Promise((resolve) => server.once('close', resolve));
+      spawnSync('/bin/umount', ['-l', mnt]);
+    }
+  });
+
+  it('by another link to the same vault: exec still reads each value once (the client names it as the agent does)', async () => {
+    const link = path.join(t.dir, 'home-link');
+    fs.symlinkSync(t.home, link);
+    const from = audit(t).length;
+    const r = await cli({ ...t.env, GLASSDOME_HOME: link }, ['exec', '--', ...PRINT_FD3]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ app_one: 'first-value', app_two: 'second-value', db_password: 'hunter2' });
+    for (const name of ['app_one', 'app_two', 'db_password']) expect(events(t, from, 'secret_access', name).map((e) => e.result)).toEqual(['success']);
+  });
+});
+
+describe('get_many when the audit log fills up in the middle of its lines', () => {
+  let t: TestEnv;
+  let pid: number;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    pid = Number(t.env.GLASSDOME_AGENT_PID);
+    await importEnv(t, THREE);
+  });
+  afterAll(() => t.cleanup());
+
+  it('writes no line saying a value was released when the reply is withheld', async () => {
+    const log = path.join(t.home, 'audit.log');
+    expect((await cli(t.env, ['get', 'app_one'])).code).toBe(0);
+    const size = fs.statSync(log).size;
+    const lineBytes = size - fs.readFileSync(log, 'utf8').trimEnd().lastIndexOf('\n');
+    // Room for one and a half lines: the batch of three is written in part, then EFBIG.
+    const limit = (soft: string): void => {
+      const p = spawnSync('/usr/bin/prlimit', ['--pid', String(pid), `--fsize=${soft}:unlimited`], { encoding: 'utf8' });
+      expect(p.status, p.stderr).toBe(0);
+    };
+    limit(String(size + Math.floor(lineBytes * 1.5)));
+    const marker = path.join(t.dir, 'ran');
+    const r = await cli(t.env, ['exec', '-s', 'app_one', '-s', 'app_two', '-s', 'db_password', '--', '/usr/bin/touch', marker]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^glassdome: cannot write the audit log .*\(the file size limit \(ulimit -f\) was reached\), so the value is withheld$/m);
+    expect(fs.existsSync(marker)).toBe(false);
+    // Before, the first value's whole line stood in the log ("success": released) though no value left the agent.
+    expect(fs.statSync(log).size).toBe(size);
+    limit('unlimited');
+    expect((await cli(t.env, ['get', 'app_two'])).code).toBe(0);
+    const after = audit(t);
+    expect(after.filter((e) => e.event_type === 'secret_access' && e.action === 'get' && e.resource === 'app_two').map((e) => e.result)).toEqual(['success']);
+    const verified = await cli(t.env, ['audit', 'verify', '--password-stdin'], PASSWORD);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+  });
+});
+
+describe('a get_many of every secret from a client whose read bucket is empty', () => {
+  // 1 read a minute, bursts of 5: the bucket refills so slowly that the waits named are near whole minutes.
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, THREE);
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 1, per: minute, burst: 5 }\n');
+  });
+  afterAll(() => t.cleanup());
+
+  it('is held back before the vault is listed: no list, no value, and a wait that says nothing of the vault', async () => {
+    const wire = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+    try {
+      for (let id = 1; id <= 5; id++) {
+        wire.request({ v: 1, id, op: 'get', name: 'app_one' });
+        expect((await wire.reply(10_000)).ok).toBe(true);
+      }
+      const from = audit(t).length;
+      wire.request({ v: 1, id: 6, op: 'get_many' });
+      const reply = await wire.reply(10_000);
+      expect(reply).toMatchObject({ ok: true, names: [], lengths: [], values: '', more: true });
+      // Until the bucket is full (5 tokens: 5 minutes less what refilled), not until it holds the 3
+      // names this client may read: the wait used to count them (it was computed from the listing).
+      expect(reply.retry_after_ms).toBeGreaterThan(4.5 * 60_000);
+      expect(reply.retry_after_ms).toBeLessThanOrEqual(5 * 60_000);
+      expect(reply.all_after_ms).toBeUndefined();
+      const lines = audit(t).slice(from);
+      expect(lines.map((e) => [e.event_type, e.action])).toEqual([['rate_limited', 'get_many']]);
+    } finally {
+      wire.close();
+    }
+  });
+});
+
+describe('exec and secrets() when the read rate limit would hold them back too long in all', () => {
+  // 1 read a second, bursts of 2: no single wait is long (2 s), but 200 secrets take 200 s.
+  const COUNT = 200;
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, Array.from({ length: COUNT }, (_, i): [string, string] => [`s${String(i).padStart(3, '0')}`, `v${i}`]));
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 1, per: second, burst: 2 }\n');
+  }, 60_000);
+  afterAll(() => t.cleanup());
+
+  it('fails at once with rate_limited (exit 5) naming the total, before any wait; no child starts', async () => {
+    const marker = path.join(t.dir, 'ran');
+    const names = Array.from({ length: COUNT }, (_, i) => ['-s', `s${String(i).padStart(3, '0')}`]).flat();
+    // Before, exec waited 2 s a reply, 100 times (the test's 30 s timeout ends it).
+    const r = await cli(t.env, ['exec', ...names, '--', '/usr/bin/touch', marker]);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit would hold these secrets back (19[89]|200) s in all, longer than the 120 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
+    expect(r.stderr).not.toMatch(/waiting/);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('the Python client too', async () => {
+    const script = 'import glassdome\ntry:\n    glassdome.secrets()\nexcept glassdome.GlassdomeError as e:\n    print(e.code, e.message)';
+    const py = spawnSync('/usr/bin/python3', ['-c', script], { env: { ...t.env, PYTHONPATH: path.join(__dirname, '../../clients/python') }, encoding: 'utf8', timeout: 30_000 });
+    expect(py.status, py.stderr).toBe(0);
+    expect(py.stdout).toMatch(/^rate_limited the agent's read rate limit would hold these secrets back (19[89]|20[01]) s in all, longer than the 120 s this client waits\n$/);
   });
 });
 

@@ -79,7 +79,7 @@ describe('usage errors', () => {
     const missing = `${t.dir}/nowhere`;
     const restore = await cli(t.env, ['restore', missing, '--password-stdin'], 'pw');
     expect(restore.code).toBe(3);
-    expect(restore.stderr).toBe(`glassdome: no file ${missing}\nglassdome: hint: give the path of a file glassdome backup -o wrote\n`);
+    expect(restore.stderr).toBe(`glassdome: no file ${missing}\nglassdome: hint: name a file glassdome backup -o FILE wrote\n`);
     const imported = await cli(t.env, ['import', 'env', missing]);
     expect(imported.code).toBe(3);
     expect(imported.stderr).toBe(`glassdome: cannot read ${missing}: no such file or directory\nglassdome: hint: give the path of the file to import\n`);

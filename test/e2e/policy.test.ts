@@ -136,6 +136,33 @@ describe('policy', () => {
     expect(wrong.code).toBe(3);
   });
 
+  it('policy check and policy apply refuse a rate limit that can never grant or never limits, naming its line', async () => {
+    const before = fs.readFileSync(path.join(t.home, 'secrets.encrypted'));
+    // Before, a burst under 1 (a bucket that never holds a token: every read rate_limited for good)
+    // and an infinite rate or burst (no limit at all) were accepted and sealed.
+    const bad: Array<[string, RegExp]> = [
+      ['burst: 0.5', /^glassdome: policy.yaml:5: rate_limits.read.burst must be a finite number of at least 1 \(a bucket below one token never grants\)\n/],
+      ['burst: 0', /^glassdome: policy.yaml:5: rate_limits.read.burst must be a finite number of at least 1 /],
+      ['burst: -3', /^glassdome: policy.yaml:5: rate_limits.read.burst must be a finite number of at least 1 /],
+      ['burst: .inf', /^glassdome: policy.yaml:5: rate_limits.read.burst must be a finite number of at least 1 /],
+      ['burst: .nan', /^glassdome: policy.yaml:5: rate_limits.read.burst must be a finite number of at least 1 /],
+    ];
+    for (const rate of ['0', '-1', '.inf', '.nan', '1e-400', 'fast']) bad.push([`per: second\n    rate: ${rate}`, /^glassdome: policy.yaml:5: rate_limits.read.rate must be a finite number above 0\n/]);
+    for (const [line, message] of bad) {
+      writePolicy(`default_policy: allow\nrate_limits:\n  read:\n    ${line.includes('rate:') ? '' : 'rate: 5\n    '}${line}\n`);
+      const check = await cli(t.env, ['policy', 'check', 'x', 'read']);
+      expect(check.code, line).toBe(1);
+      expect(check.stderr, line).toMatch(message);
+      expect(check.stderr, line).toMatch(/\nglassdome: hint: fix it, then seal it into the vault: glassdome policy apply\n$/);
+      const apply = await cli(t.env, ['policy', 'apply', '--password-stdin'], PASSWORD);
+      expect(apply.code, line).toBe(1);
+      expect(apply.stderr, line).toMatch(message);
+    }
+    expect(fs.readFileSync(path.join(t.home, 'secrets.encrypted'))).toEqual(before);
+    writePolicy('default_policy: allow\nrate_limits:\n  read: { rate: 0.5, per: minute, burst: 1 }\n');
+    expect((await cli(t.env, ['policy', 'check', 'x', 'read'])).code).toBe(0); // the least that can grant
+  });
+
   it('policy apply through the agent is an admin action under the sealed policy; a bad policy keeps the old one', async () => {
     await applyPolicy(t, PYTHON_ONLY);
     await startAgent(t.env);

@@ -28,7 +28,9 @@ describe('policy.yaml validation', () => {
     expect(problem('client_roles:\n  x: ghost\n')).toMatch(/^policy.yaml:2: unknown role "ghost"/);
     expect(problem('roles:\n  a:\n    inherits: b\n  b:\n    inherits: a\n')).toMatch(/role inheritance loops: a → b → a/);
     expect(problem('authorization:\n  rules: [\n')).toMatch(/^policy.yaml:\d+: /);
-    expect(problem('rate_limits:\n  read: {rate: -1}\n')).toMatch(/^policy.yaml:2: rate_limits.read.rate must be a positive number/);
+    expect(problem('rate_limits:\n  unlock:\n    burst: 0.99\n')).toMatch(/^policy.yaml:3: rate_limits.unlock.burst must be a finite number of at least 1/);
+    expect(problem('rate_limits:\n  read: { rate: .inf }\n')).toMatch(/^policy.yaml:2: rate_limits.read.rate must be a finite number above 0/);
+    expect(problem('rate_limits:\n  read: {rate: -1}\n')).toMatch(/^policy.yaml:2: rate_limits.read.rate must be a finite number above 0/);
     expect(problem('clients:\n  scripts: {exe: relative/path}\n')).toMatch(/^policy.yaml:2: exe must be an absolute path glob/);
     expect(problem('default_policy: allow\n')).toBe('accepted');
     expect(problem('')).toBe('accepted');
