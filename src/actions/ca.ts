@@ -1,6 +1,6 @@
 // `glassdome ca init | issue | revoke | crl`: the CA tooling of the network daemon, over
 // src/ca/authority.ts. Issued keys are written 0600 next to their certificates (PREFIX.key,
-// PREFIX.crt); nothing is overwritten without --force.
+// PREFIX.crt); nothing is overwritten without --force, and nothing is written into the CA directory.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +32,7 @@ export async function caIssueAction(
   const prefix = path.resolve(options.out ?? options.cn);
   const certFile = `${prefix}.crt`;
   const keyFile = `${prefix}.key`;
+  if (sameDir(path.dirname(prefix), caPaths(paths.home).dir)) fail('usage', `--out ${options.out} is inside the CA directory ${caPaths(paths.home).dir}`, 'write issued certificates and keys elsewhere: the CA directory holds the CA key, which --force would overwrite');
   for (const f of [certFile, keyFile]) if (fs.existsSync(f) && !options.force) fail('exists', `${f} already exists`, 'choose another --out PREFIX, or overwrite with --force');
   const san = options.san ? options.san.split(',').filter((s) => s.length > 0) : [];
   const issued = await issueCertificate(paths.home, { cn: options.cn, server: options.server, san, notAfter: new Date(Date.now() + days * DAY_MS) });
@@ -40,6 +41,15 @@ export async function caIssueAction(
   if (options.json) writeJson({ serial: issued.serial, cn: options.cn, cert: certFile, key: keyFile, sha256: issued.sha256, days });
   else process.stdout.write(`${issued.serial}\n`);
   if (!options.json) process.stderr.write(`glassdome: issued ${options.server ? 'server' : 'client'} certificate ${options.cn} (serial ${issued.serial}, ${days} days): ${certFile}, key ${keyFile}\n`);
+}
+
+/** Whether two paths name the same directory (after symbolic links); false when either is missing. */
+function sameDir(a: string, b: string): boolean {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** `ca revoke`: adds a certificate to the CRL (ca/crl.pem), which a running `serve --crl` reloads, and with `store` to etcd's revoked serials. */

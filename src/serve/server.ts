@@ -149,7 +149,7 @@ export class ServeServer {
     const hasCert = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
     const cn = hasCert ? (Array.isArray(cert.subject?.CN) ? null : (cert.subject?.CN ?? null)) : null;
     if (hasCert) {
-      const serial = normalizeSerial(cert.serialNumber);
+      const serial = serialOf(cert);
       const lapsed = !(Date.parse(cert.valid_to) > Date.now()); // a keep-alive connection can outlive its certificate
       if (!socket.authorized) throw this.unverified(socket);
       const why = this.revoked.has(serial) || this.options.revocations?.has(serial) ? 'CERT_REVOKED' : lapsed ? 'CERT_HAS_EXPIRED' : cn === null ? 'no single CN' : null;
@@ -258,7 +258,7 @@ export class ServeServer {
     const cn = typeof cert.subject?.CN === 'string' ? clip(cert.subject.CN, MAX_UNVERIFIED_CN) : '(no cn)';
     let refusal: Refusal;
     try {
-      this.refuse(addressOf(socket), anonymous(cn), `certificate ${normalizeSerial(cert.serialNumber)} refused: ${reasonOf(String(socket.authorizationError))}`, 403, true);
+      this.refuse(addressOf(socket), anonymous(cn), `certificate ${serialOf(cert)} refused: ${reasonOf(String(socket.authorizationError))}`, 403, true);
     } catch (err) {
       refusal = err as Refusal;
     }
@@ -273,6 +273,16 @@ export class ServeServer {
    * made here, audited and answered as identify() would, rather than the connection dropping unaudited.
    */
   private clientError(socket: tls.TLSSocket): void {
+    try {
+      this.answerFailed(socket);
+    } catch (err) {
+      this.options.log(`internal error on a failed connection: ${(err as Error).message}`); // an event handler must not throw: that would end the daemon
+      socket.destroy();
+    }
+  }
+
+  /** clientError's work: the refusal of an unverified certificate answered and the connection ended, else the connection destroyed. */
+  private answerFailed(socket: tls.TLSSocket): void {
     const answered = this.refusedConnections.has(socket);
     const cert = socket.authorized === false && typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : null;
     if (!answered && cert && Object.keys(cert).length > 0 && socket.writable) {
@@ -364,6 +374,15 @@ function clip(text: string, max: number): string {
 /** How a refusal names its cause: OpenSSL's code in words (`CERT_HAS_EXPIRED`: cert has expired), `revoked` for a revocation. */
 function reasonOf(why: string): string {
   return why === 'CERT_REVOKED' ? 'revoked' : why.toLowerCase().replace(/_/g, ' ');
+}
+
+/** A certificate's serial as refusals and revocation checks name it: normalized, or (a serial no CA of glassdome issues: over 32 bytes, negative) cut to MAX_UNVERIFIED_CN characters as OpenSSL gave it. */
+function serialOf(cert: tls.PeerCertificate): string {
+  try {
+    return normalizeSerial(cert.serialNumber);
+  } catch {
+    return clip(String(cert.serialNumber), MAX_UNVERIFIED_CN);
+  }
 }
 
 /** ADDR:PORT of a connection's peer. */

@@ -50,7 +50,7 @@ const audit = (): Line[] =>
 const from = (address: string) => (e: Line) => String(e.client?.remote).startsWith(`${address}:`);
 
 /** A certificate for `cn` signed by a new self-signed CA named `caName` (never the lab's key). */
-async function rogueCertificate(dir: string, caName: string, cn: string): Promise<{ cert: string; key: string }> {
+async function rogueCertificate(dir: string, caName: string, cn: string, serial = '4a01'): Promise<{ cert: string; key: string }> {
   require('reflect-metadata');
   const X = require('@peculiar/x509') as typeof import('@peculiar/x509');
   X.cryptoProvider.set(webcrypto as unknown as Parameters<typeof X.cryptoProvider.set>[0]);
@@ -60,7 +60,7 @@ async function rogueCertificate(dir: string, caName: string, cn: string): Promis
   const keys = await gen();
   const now = Date.now();
   const leaf = await X.X509CertificateGenerator.create({
-    serialNumber: '4a01', subject: [{ CN: [cn] }], issuer: [{ CN: [caName] }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000),
+    serialNumber: serial, subject: [{ CN: [cn] }], issuer: [{ CN: [caName] }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000),
     publicKey: keys.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: alg,
     extensions: [new X.KeyUsagesExtension(X.KeyUsageFlags.digitalSignature, true), new X.ExtendedKeyUsageExtension([X.ExtendedKeyUsage.clientAuth])],
   });
@@ -94,6 +94,18 @@ describe('certificates that do not verify', () => {
       expect(line.event_type).toBe('peer_denied');
       expect(line.reason).toMatch(/^certificate 4A01 refused: cert signature failure$/);
     }
+  });
+
+  it('a certificate with a serial no CA of glassdome issues (40 bytes) is refused 403 and audited like any other, not a 400 usage error', async () => {
+    // Before: the serial went through normalizeSerial (at most 64 hex digits), which threw a
+    // usage error: 400 "is not a serial number" with the CLI's hint, and no audit line.
+    const address = '127.0.0.49';
+    const serial = `7f${'ab'.repeat(39)}`;
+    const rogue = await rogueCertificate(t.dir, 'glassdome-ca', 'agent-good', serial);
+    expect([curl(address, '/v1/status', rogue), curl(address, '/v1/status', rogue)]).toEqual([403, 403]);
+    await waitFor(() => audit().filter(from(address)).length >= 2, 'the refusals to be audited');
+    for (const line of audit().filter(from(address))) expect(line.reason).toBe(`certificate ${serial.toUpperCase().slice(0, 64)}… refused: cert signature failure`);
+    expect(daemon.child.exitCode).toBeNull();
   });
 
   it('a CN of escape sequences and new lines is shown escaped by glassdome audit, and cut to 64 characters in the log', async () => {
@@ -227,5 +239,22 @@ describe('tokens', () => {
       [accessor, `bootstrap token ${accessor} was already used`],
       [String(ex.body.accessor), `token ${String(ex.body.accessor)} is unknown or revoked`],
     ]);
+  });
+});
+
+describe('the CA tooling', () => {
+  it('ca issue --out into the CA directory is refused, even with --force: the CA key stays', async () => {
+    // Before: `ca issue --cn x --out $GLASSDOME_HOME/ca/ca --force` replaced ca.key and ca.crt
+    // with a client's; the next `ca issue` went on signing with that leaf (its key matches its
+    // certificate), issuing certificates nothing verifies, and the CA key was gone for good.
+    const ca = path.join(t.home, 'ca');
+    const key = fs.readFileSync(path.join(ca, 'ca.key'));
+    const r = await cli(t.env, ['ca', 'issue', '--cn', 'agent-x', '--out', path.join(ca, 'ca'), '--force']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^glassdome: --out \S+ is inside the CA directory \S+\nglassdome: hint: /);
+    expect(fs.readFileSync(path.join(ca, 'ca.key')).equals(key)).toBe(true);
+    const elsewhere = await cli(t.env, ['ca', 'issue', '--cn', 'agent-x', '--out', path.join(ca, '..', 'ca', 'sub')]);
+    expect(elsewhere.code).toBe(2);
+    expect(fs.existsSync(path.join(ca, 'sub.key'))).toBe(false);
   });
 });
