@@ -193,13 +193,17 @@ def _read_descriptor():
                 "read the secrets in the process glassdome exec started, or hand the descriptor down "
                 "(Python's subprocess closes it unless given pass_fds=(%d,))" % fd,
             )
+        # pread from offset 0: the offset is shared with every process that inherited the
+        # descriptor, so a read() here would leave the next step of a script reading nothing.
         chunks = []
+        offset = 0
         try:
             while True:
-                chunk = os.read(fd, 65536)
+                chunk = os.pread(fd, 65536, offset)
                 if not chunk:
                     break
                 chunks.append(chunk)
+                offset += len(chunk)
         except OSError as err:
             raise GlassdomeError("io", "cannot read the secrets descriptor %d: %s" % (fd, err.strerror))
         finally:

@@ -51,6 +51,10 @@ export function wipeAndRemove(dir: string, file: string): void {
 /** Edits one secret in the user's editor. */
 export async function editAction(options: { name: string }, paths: VaultPaths): Promise<void> {
   const name = checkName(options.name);
+  if (!process.env.VISUAL && !process.env.EDITOR && !process.stdin.isTTY) {
+    // vi with no terminal waits for ever (a script, a cron job): refuse before reading anything.
+    fail('usage', `no editor to run: VISUAL and EDITOR are unset, and there is no terminal for ${DEFAULT_EDITOR}`, `set one (EDITOR=nano glassdome edit ${name}), or store the value with: glassdome set ${name}`);
+  }
   const session = await openStore(paths);
   try {
     let current: Uint8Array;

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
+import { ioError } from '../store/secure-file.js';
 import { isValidName } from '../vault/names.js';
 import type { NewSecret } from '../vault/store.js';
 
@@ -32,8 +33,9 @@ export function readImport(format: ImportFormat, source: string): NewSecret[] {
 function statOrFail(source: string): fs.Stats {
   try {
     return fs.statSync(source);
-  } catch {
-    return fail('usage', `cannot read ${source}: no such file or directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fail('not_found', `cannot read ${source}: no such file or directory`, 'give the path of the file to import');
+    throw ioError(err, `cannot read ${source}`);
   }
 }
 

@@ -8,6 +8,9 @@ import { AgentClient, type Hello } from '../client/agent-client.js';
 import { fail, GlassdomeError } from '../errors.js';
 import { checkPrivate, ioError } from '../store/secure-file.js';
 
+/** The way out when the socket's directory cannot be made (an XDG_RUNTIME_DIR kept from another user after su, say). */
+export const SOCKET_DIR_HINT = 'point XDG_RUNTIME_DIR (or, without it, TMPDIR) at a directory of yours, or pick a socket path: glassdome agent -a PATH';
+
 /** What an agent of our uid says about itself, and the pid the kernel reports for its socket. */
 export type PeerHello = Hello & { peerPid: number };
 
@@ -43,7 +46,8 @@ export async function prepareSocketPath(socketPath: string, ownDir: boolean): Pr
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw ioError(err, `cannot create the socket directory ${dir}`);
+    const io = ioError(err, `cannot create the socket directory ${dir}`);
+    throw new GlassdomeError(io.code, io.message, SOCKET_DIR_HINT);
   }
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) fail('insecure_file', `${dir} is not a directory`);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GlassdomeError } from '../errors.js';
 import { defaultSocketDir, SOCKET_NAME } from '../client/socket-path.js';
-import { askHello, type PeerHello } from './listen.js';
+import { askHello, SOCKET_DIR_HINT, type PeerHello } from './listen.js';
 
 /**
  * At most this many private directories of ours are probed for a live agent of this vault (other
@@ -91,6 +91,6 @@ function makePrivateSocketDir(skipped: string): string {
   try {
     return path.join(fs.mkdtempSync(`${skipped}-`), SOCKET_NAME);
   } catch (err) {
-    throw new GlassdomeError('io', `cannot create a private socket directory beside ${skipped}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new GlassdomeError('io', `cannot create a private socket directory beside ${skipped}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, SOCKET_DIR_HINT);
   }
 }

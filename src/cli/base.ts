@@ -42,7 +42,8 @@ function asUsage(err: Error & { oclif?: { exit?: number } }, id: string | undefi
   if (err instanceof Errors.CLIError && err.oclif?.exit === 2) {
     const [first = '', second = ''] = err.message.split('\n').map((l) => l.trim());
     let message = first.replace(/^Error: /, '').replace(/\.$/, '');
-    if (/^the following errors occurred:$/i.test(message) && second) message = second;
+    if (/^the following errors? occurred:$/i.test(message) && second) message = second;
+    else if (/^parsing --\S+$/i.test(message) && second) message = `${message.slice('parsing '.length)}: ${second.charAt(0).toLowerCase()}${second.slice(1)}`;
     else if (message.endsWith(':') && second) message = `${message} ${second.split(/\s+/)[0]}`;
     message = message.charAt(0).toLowerCase() + message.slice(1);
     const command = (id ?? '').replaceAll(':', ' ');

@@ -6,6 +6,9 @@
 import fs from 'node:fs';
 import { exitStatus, GlassdomeError, type ErrorCode } from '../errors.js';
 
+/** What to do when the agent is at its connection limit (MAX_CONNECTIONS). */
+export const BUSY_HINT = 'other processes of yours hold every connection the agent serves; try again once they finish';
+
 /** Hints for codes whose errors usually arrive without one (e.g. from the agent). */
 const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   locked: 'unlock it: glassdome unlock',
@@ -15,6 +18,7 @@ const DEFAULT_HINTS: Partial<Record<ErrorCode, string>> = {
   invalid_name: 'names start with a letter or digit, then up to 127 of A-Z a-z 0-9 _ . - /',
   bad_key: 'the key does not open the vault the agent serves: if the master key was just rotated, run the command again',
   rate_limited: 'wait a moment and try again',
+  busy: BUSY_HINT,
   internal: 'this is a bug in glassdome; rerun with GLASSDOME_DEBUG=1 and report what it prints',
 };
 

@@ -13,7 +13,7 @@ import { MAX_LINE_BYTES } from './limits.js';
 export type Frame = { kind: 'line'; bytes: Uint8Array } | { kind: 'oversized' };
 
 /** The first room held for an unfinished line; it doubles as the line grows, up to the line limit. */
-export const FIRST_PARTIAL_BYTES = 4096;
+export const FIRST_PARTIAL_BYTES = 1024;
 
 /**
  * Splits incoming chunks into newline-terminated frames. The bytes of an unfinished line are

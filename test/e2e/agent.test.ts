@@ -123,6 +123,29 @@ describe('starting and reusing', () => {
   });
 });
 
+describe('a socket directory that cannot be made', () => {
+  it('an XDG_RUNTIME_DIR of another user (kept after su) or one that is not there: exit 1, and a hint that names the way out', () => {
+    // Run as nobody, whose XDG_RUNTIME_DIR names a directory of root's (0700), then one that does not exist.
+    fs.chmodSync(t.dir, 0o711);
+    const theirs = path.join(t.dir, 'root-runtime');
+    fs.mkdirSync(theirs, { mode: 0o700 });
+    const home = path.join(t.dir, 'nobody-home');
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chownSync(home, 65534, 65534);
+    const hint = 'glassdome: hint: point XDG_RUNTIME_DIR (or, without it, TMPDIR) at a directory of yours, or pick a socket path: glassdome agent -a PATH\n';
+    for (const [runtime, first] of [
+      [theirs, `glassdome: cannot create a private socket directory beside ${theirs}/glassdome: EACCES\n`],
+      [path.join(t.dir, 'gone'), `glassdome: cannot create the socket directory ${t.dir}/gone/glassdome: permission denied\n`],
+    ]) {
+      const env = { ...t.env, HOME: home, GLASSDOME_HOME: path.join(home, '.glassdome'), XDG_RUNTIME_DIR: runtime };
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'agent', '-s'], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.endsWith(`${first}${hint}`), r.stderr).toBe(true);
+    }
+  });
+});
+
 describe('the key in the agent', () => {
   beforeEach(async () => {
     await makeVault(t);

@@ -71,6 +71,13 @@ describe('edit', () => {
     return { env: { ...t.env, EDITOR: script, VISUAL: '' }, seen };
   }
 
+  it('with neither VISUAL nor EDITOR and no terminal, refuses at once (exit 2) instead of leaving vi waiting', async () => {
+    const env = { ...t.env, VISUAL: '', EDITOR: '' };
+    const r = await cli(env, ['edit', 'cfg'], undefined, 20_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('glassdome: no editor to run: VISUAL and EDITOR are unset, and there is no terminal for vi\nglassdome: hint: set one (EDITOR=nano glassdome edit cfg), or store the value with: glassdome set cfg\n');
+  });
+
   it('hands the value to $EDITOR in a 0700 directory on a tmpfs and wipes it afterwards', async () => {
     expect((await cli(t.env, ['set', 'cfg'], 'old-value')).code).toBe(0);
     const { env, seen } = editor('new-value\n');

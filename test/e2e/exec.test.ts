@@ -340,6 +340,14 @@ describe('the Python client', () => {
     expect(after).toBe('still mine True');
   });
 
+  it('two Python steps of one shell script under one exec both get their secrets, and fd 3 is still whole after them', async () => {
+    // The steps share fd 3's offset (one open file); before, the first step's read left the second at the end.
+    const step = (n: number) => `${PY} -c 'import glassdome; print(${n}, glassdome.get("db_pass"))'`;
+    const r = await cli(env(), ['exec', '-s', 'db_pass', '--', '/bin/sh', '-c', `${step(1)} && ${step(2)} && cat <&3`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1 p@ss w0rd\n2 p@ss w0rd\n{"db_pass":"p@ss w0rd"}');
+  });
+
   it('without exec asks the agent; errors carry the protocol code', () => {
     const script = [
       'import glassdome',

@@ -60,6 +60,32 @@ describe('help and version', () => {
   });
 });
 
+describe('usage errors', () => {
+  it('a missing required flag and a flag value out of range are named in one line, with the help hint', async () => {
+    // oclif says "The following error occurred:" (one error) and "Parsing --length" on a line of its
+    // own; before, these came out as "the following error occurred: Missing" and "parsing --length".
+    const backup = await cli(t.env, ['backup']);
+    expect(backup.code).toBe(2);
+    expect(backup.stderr).toBe('glassdome: missing required flag output\nglassdome: hint: see: glassdome backup --help\n');
+    const issue = await cli(t.env, ['ca', 'issue']);
+    expect(issue.code).toBe(2);
+    expect(issue.stderr).toBe('glassdome: missing required flag cn\nglassdome: hint: see: glassdome ca issue --help\n');
+    const length = await cli(t.env, ['generate', 'x', '--length', '0']);
+    expect(length.code).toBe(2);
+    expect(length.stderr).toBe('glassdome: --length: expected an integer greater than or equal to 1 but received: 0\nglassdome: hint: see: glassdome generate --help\n');
+  });
+
+  it('a file to read that is not there is not found (exit 3), with a hint about that file', async () => {
+    const missing = `${t.dir}/nowhere`;
+    const restore = await cli(t.env, ['restore', missing, '--password-stdin'], 'pw');
+    expect(restore.code).toBe(3);
+    expect(restore.stderr).toBe(`glassdome: no file ${missing}\nglassdome: hint: name a file glassdome backup -o FILE wrote\n`);
+    const imported = await cli(t.env, ['import', 'env', missing]);
+    expect(imported.code).toBe(3);
+    expect(imported.stderr).toBe(`glassdome: cannot read ${missing}: no such file or directory\nglassdome: hint: give the path of the file to import\n`);
+  });
+});
+
 /** The glassdome invocations inside one example line (in command position), as argv (shell quotes removed). */
 function invocations(example: string): string[][] {
   const out: string[][] = [];

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { alive, makeEnv, startAgent, type TestEnv } from '../helpers/cli.js';
+import { alive, cli, makeEnv, startAgent, type TestEnv } from '../helpers/cli.js';
+import { BUSY_HINT } from '../../src/cli/render.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_BAD_FRAMES, MAX_CONNECTIONS } from '../../src/protocol/limits.js';
 
@@ -111,6 +112,10 @@ describe('bounds', () => {
     const extra = await Wire.connect(socket);
     expect(await extra.reply()).toMatchObject({ id: null, ok: false, error: { code: 'busy' } });
     await extra.waitClosed();
+    // The CLI says so in one line and names the way out (before: no hint).
+    const cliBusy = await cli(t.env, ['get', 'x']);
+    expect(cliBusy.code).toBe(1);
+    expect(cliBusy.stderr).toBe(`glassdome: the agent serves at most ${MAX_CONNECTIONS} connections at once\nglassdome: hint: ${BUSY_HINT}\n`);
     for (const w of held) w.close();
     await new Promise((r) => setTimeout(r, 200));
     const after = await Wire.connect(socket);
