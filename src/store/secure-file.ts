@@ -145,6 +145,15 @@ let fileSizeSignalIgnored = false;
 
 /** Replaces `file` atomically with `data` (mode 0600), fsyncing the file and its directory. */
 export function writePrivateAtomic(file: string, data: string | Uint8Array): FileSignature {
+  return writeAtomic(file, data, 0o600);
+}
+
+/** Replaces `file` atomically with public `data` (mode 0644, a CRL or certificate), as writePrivateAtomic does; a symbolic link at `file` is replaced, never followed. */
+export function writePublicAtomic(file: string, data: string | Uint8Array): FileSignature {
+  return writeAtomic(file, data, 0o644);
+}
+
+function writeAtomic(file: string, data: string | Uint8Array, mode: number): FileSignature {
   if (!fileSizeSignalIgnored) {
     // Past RLIMIT_FSIZE (ulimit -f) the kernel sends SIGXFSZ, which would kill us mid-write;
     // with a handler the write fails with EFBIG instead, and the old file stays.
@@ -158,6 +167,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
   let renamed = false;
   try {
     fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o600);
+    if (mode !== 0o600) fs.fchmodSync(fd, mode); // exactly this mode, whatever the umask
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);

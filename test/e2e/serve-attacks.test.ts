@@ -258,3 +258,48 @@ describe('the CA tooling', () => {
     expect(fs.existsSync(path.join(ca, 'sub.key'))).toBe(false);
   });
 });
+
+describe('ca crl --out', () => {
+  it('replaces a symbolic link planted at --out instead of writing through it, and writes the CRL 0644', async () => {
+    // Before: writeFileSync followed the link, so whoever could plant it at the --out name had the
+    // operator's `ca crl` overwrite the file it pointed at (here a stand-in for /etc/shadow).
+    const dir = fs.mkdtempSync(path.join(t.dir, 'crl-out-'));
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'root:precious\n', { mode: 0o600 });
+    const out = path.join(dir, 'crl.pem');
+    fs.symlinkSync(victim, out);
+    const r = await cli(t.env, ['ca', 'crl', '--out', out]);
+    expect(r.stderr).toBe(`glassdome: CRL written to ${out}\n`);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('root:precious\n');
+    const st = fs.lstatSync(out);
+    expect(st.isFile()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o644);
+    expect(fs.readFileSync(out, 'utf8')).toBe(fs.readFileSync(path.join(t.home, 'ca', 'crl.pem'), 'utf8'));
+    expect(fs.readdirSync(dir).sort()).toEqual(['crl.pem', 'victim']);
+  });
+
+  it('replaces the CRL by a rename: a reader of the old file (a serve reloading it) sees the old CRL whole, never a mix', async () => {
+    // Before: writeFileSync truncated the file in place and wrote into it, so a daemon reloading
+    // the CRL at that moment could read half of it; a hard link to the old file shows the write.
+    const dir = fs.mkdtempSync(path.join(t.dir, 'crl-swap-'));
+    const out = path.join(dir, 'crl.pem');
+    await ok(t.env, ['ca', 'crl', '--out', out]);
+    const old = fs.readFileSync(out, 'utf8');
+    fs.linkSync(out, path.join(dir, 'held'));
+    const ino = fs.statSync(out).ino;
+    await ok(t.env, ['ca', 'crl', '--out', out]);
+    expect(fs.statSync(out).ino).not.toBe(ino);
+    expect(fs.readFileSync(path.join(dir, 'held'), 'utf8')).toBe(old);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^-----BEGIN X509 CRL-----\n[\s\S]+\n-----END X509 CRL-----\n$/);
+  });
+
+  it('--out into the CA directory is refused: the CA key stays', async () => {
+    // Before: `ca crl --out $GLASSDOME_HOME/ca/ca.key` wrote the CRL over the CA key.
+    const key = fs.readFileSync(path.join(t.home, 'ca', 'ca.key'));
+    const r = await cli(t.env, ['ca', 'crl', '--out', path.join(t.home, 'ca', 'ca.key')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^glassdome: --out \S+ is inside the CA directory \S+\nglassdome: hint: /);
+    expect(fs.readFileSync(path.join(t.home, 'ca', 'ca.key')).equals(key)).toBe(true);
+  });
+});
