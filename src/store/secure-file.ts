@@ -66,13 +66,33 @@ export function openPrivate(file: string, flags: number, mode = 0o600): number {
     throw err;
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) notRegular(file, st.isFIFO() ? 'a fifo' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file');
-    checkPrivate(file, st, 'file');
+    checkOpenPrivate(file, fd);
     return fd;
   } catch (err) {
     fs.closeSync(fd);
     throw err;
+  }
+}
+
+/** Refuses the file open at `fd` unless it is a regular file, ours, private. */
+function checkOpenPrivate(file: string, fd: number): void {
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) notRegular(file, st.isFIFO() ? 'a fifo' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file');
+  checkPrivate(file, st, 'file');
+}
+
+/**
+ * Reads a private file named on the command line (serve's TLS key): a symbolic link is followed,
+ * as ssh follows one to a key, but the file reached must be regular, ours and private, else
+ * `insecure_file` with the chmod or chown that fixes it. Throws the raw errno error when open fails.
+ */
+export function readOwnPrivateFile(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | O_NONBLOCK);
+  try {
+    checkOpenPrivate(file, fd);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

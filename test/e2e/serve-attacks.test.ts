@@ -303,3 +303,40 @@ describe('ca crl --out', () => {
     expect(fs.readFileSync(path.join(t.home, 'ca', 'ca.key')).equals(key)).toBe(true);
   });
 });
+
+describe('serve --key', () => {
+  const serveWithKey = (key: string) =>
+    cli(t.env, ['serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', path.join(t.dir, 'certs', 'server.crt'), '--key', key, '--client-ca', path.join(t.home, 'ca', 'ca.crt')], PASSWORD, 15_000);
+
+  it('a server key others can read is refused before the daemon unlocks or listens: exit 1 and the chmod', async () => {
+    // Before: serve started on a key file of mode 0644 (any local user could copy the server's
+    // key and pose as it) and served until stopped.
+    const key = path.join(t.dir, 'world-readable.key');
+    fs.copyFileSync(path.join(t.dir, 'certs', 'server.key'), key);
+    for (const mode of [0o644, 0o640]) {
+      fs.chmodSync(key, mode);
+      const r = await serveWithKey(key);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`glassdome: ${key} is accessible by others (mode 0${mode.toString(8)})\nglassdome: hint: chmod 600 ${key}\n`);
+    }
+  });
+
+  it('a server key owned by another user is refused, also through a symbolic link, and a fifo is refused without hanging', async () => {
+    const key = path.join(t.dir, 'nobody.key');
+    fs.copyFileSync(path.join(t.dir, 'certs', 'server.key'), key);
+    fs.chmodSync(key, 0o600);
+    fs.chownSync(key, 65534, 65534);
+    const link = path.join(t.dir, 'nobody-link.key');
+    fs.symlinkSync(key, link);
+    for (const name of [key, link]) {
+      const r = await serveWithKey(name);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^glassdome: ${name} is owned by uid 65534, not by you \\(uid 0\\)\\nglassdome: hint: check who wrote it, then: chown 0 ${name}\\n$`));
+    }
+    const fifo = path.join(t.dir, 'fifo.key');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = await serveWithKey(fifo);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is not a regular file \(it is a fifo\)/);
+  });
+});
