@@ -2,7 +2,8 @@
 // with real TLS clients (curl, Node's tls and net) and real certificates: a certificate made with
 // another key under the CA's name, one host holding every connection, unauthenticated request
 // bodies held in memory, a certificate CN that writes escape sequences into `glassdome audit`,
-// an older CRL put back to un-revoke a certificate, and token refusals missing from the audit log.
+// an older CRL put back to un-revoke a certificate, token refusals missing from the audit log,
+// `ca crl --out` writing through a planted symbolic link (and in place), and a server key others can read.
 // Each test failed before its fix. Every attack comes from a loopback address of its own, so the
 // per-address limits of one never meet another's.
 
