@@ -58,20 +58,7 @@ export async function chooseLocation(home: string, note: (line: string) => void,
 
 /** A live agent of ours serving `home` in one of the private directories made beside `skipped`. */
 async function findPrivateAgent(skipped: string, home: string): Promise<{ socketPath: string; hello: PeerHello } | null> {
-  const base = path.dirname(skipped);
-  const prefix = `${path.basename(skipped)}-`;
-  let names: string[];
-  try {
-    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix));
-  } catch {
-    return null;
-  }
-  let probed = 0;
-  for (const name of names) {
-    const dir = path.join(base, name);
-    if (!fs.existsSync(dir) || unusableDirReason(dir) !== null) continue;
-    if (++probed > MAX_PRIVATE_DIRS_PROBED) break;
-    const socketPath = path.join(dir, SOCKET_NAME);
+  for (const socketPath of privateSocketPaths(skipped)) {
     let hello: PeerHello | null;
     try {
       hello = await askHello(socketPath);
@@ -82,6 +69,21 @@ async function findPrivateAgent(skipped: string, home: string): Promise<{ socket
     if (hello && hello.vault === home) return { socketPath, hello };
   }
   return null;
+}
+
+/** The sockets of the private directories of ours made beside `skipped` (at most MAX_PRIVATE_DIRS_PROBED). */
+export function privateSocketPaths(skipped: string): string[] {
+  const base = path.dirname(skipped);
+  const prefix = `${path.basename(skipped)}-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(base).filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+  // Other users' directories with the prefix are passed over before counting: they cannot use up the probes.
+  const ours = names.map((n) => path.join(base, n)).filter((dir) => fs.existsSync(dir) && unusableDirReason(dir) === null);
+  return ours.slice(0, MAX_PRIVATE_DIRS_PROBED).map((dir) => path.join(dir, SOCKET_NAME));
 }
 
 /** Makes a fresh private directory (mkdtemp, 0700) beside `skipped`; returns the socket path in it. */

@@ -100,10 +100,11 @@ export class AgentClient implements SecretStore {
    * request, and no result is handed out until the agent is shown to serve that vault
    * (`wrong_vault` otherwise): no extra round trip. With `early`, the hello and those requests
    * are written at once, for a caller with work to do before it asks: the agent answers meanwhile,
-   * and a later request() for one of them takes its reply instead of asking again.
+   * and a later request() for one of them takes its reply instead of asking again. `timeoutMs`
+   * bounds each wait for a reply (or for room to send).
    */
-  static async connect(socketPath: string, vault?: string, early?: readonly EarlyRequest[]): Promise<AgentClient> {
-    const client = AgentClient.open(socketPath);
+  static async connect(socketPath: string, vault?: string, early?: readonly EarlyRequest[], timeoutMs = REPLY_TIMEOUT_MS): Promise<AgentClient> {
+    const client = AgentClient.open(socketPath, timeoutMs);
     if (vault !== undefined) {
       // Written together with the first request: one write, and one read for the agent.
       const id = client.nextId++;
@@ -122,10 +123,10 @@ export class AgentClient implements SecretStore {
     return client;
   }
 
-  private static open(socketPath: string): AgentClient {
+  private static open(socketPath: string, timeoutMs: number): AgentClient {
     let fd: number;
     try {
-      fd = connectStream(socketPath, REPLY_TIMEOUT_MS);
+      fd = connectStream(socketPath, timeoutMs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new GlassdomeError('no_agent', `no agent answers at ${socketPath} (${code})`, NO_AGENT_HINT);

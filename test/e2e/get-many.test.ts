@@ -242,7 +242,7 @@ describe('exec when the read rate limit would hold it back too long', () => {
     const marker = path.join(t.dir, 'ran');
     const r = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(1 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
+    expect(r.stderr).toMatch(/^glassdome: the agent's read rate limit holds the rest of these secrets back \d+ s, longer than the 60 s glassdome waits \(2 read so far\)\nglassdome: hint: name the secrets the command needs \(exec -s NAME\), or raise rate_limits\.read in the sealed policy/);
     expect(fs.existsSync(marker)).toBe(false);
     // Again, the bucket now empty before the first value: the same wait is named, no value read.
     const again = await cli(t.env, ['exec', '--', '/usr/bin/touch', marker]);
@@ -366,6 +366,33 @@ describe('a get_many of every secret from a client whose read bucket is empty', 
       expect(reply.all_after_ms).toBeUndefined();
       const lines = audit(t).slice(from);
       expect(lines.map((e) => [e.event_type, e.action])).toEqual([['rate_limited', 'get_many']]);
+    } finally {
+      wire.close();
+    }
+  });
+});
+
+describe('a get_many of every secret that serves no value', () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await unlockedEnv();
+    await importEnv(t, THREE);
+    await applyPolicy(t, 'default_policy: allow\nrate_limits:\n  read: { rate: 1, per: hour, burst: 3 }\n');
+  });
+  afterAll(() => t.cleanup());
+
+  it('pays a token for its listing: a client cannot make the agent list the vault for free', async () => {
+    const wire = await Wire.connect(t.env.GLASSDOME_AUTH_SOCK!);
+    try {
+      const from = audit(t).length;
+      // Nothing sorts after "zzz": each listing serves nothing. Before, none took a token.
+      for (let id = 1; id <= 3; id++) {
+        wire.request({ v: 1, id, op: 'get_many', after: 'zzz' });
+        expect(await wire.reply(10_000)).toMatchObject({ ok: true, names: [], more: false });
+      }
+      wire.request({ v: 1, id: 4, op: 'get_many', after: 'zzz' });
+      expect(await wire.reply(10_000)).toMatchObject({ ok: true, names: [], more: true, retry_after_ms: expect.any(Number) });
+      expect(audit(t).slice(from).filter((e) => e.action === 'list').map((e) => e.reason)).toEqual(Array(3).fill('3 of 3 names visible'));
     } finally {
       wire.close();
     }

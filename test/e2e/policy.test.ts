@@ -190,6 +190,8 @@ describe('policy', () => {
     expect((await cli(t.env, ['get', '-n', 'proxmox_a'])).stdout).toBe('v'); // node-writes still applies
     writePolicy(nodeRules); // node-admin may apply through the agent: it drops its own admin
     expect((await cli(t.env, ['policy', 'apply'])).code).toBe(0);
+    // The outcome line is written once the reply is on its way (the change stands even if it is lost): wait for it.
+    await waitFor(() => events().filter((e) => e.action === 'policy_apply').length >= 6, 'the outcome line of the last policy_apply');
     expect(events().filter((e) => e.action === 'policy_apply').map((e) => `${e.result}:${e.client.exe === PYTHON_EXE ? 'python' : 'node'}`)).toEqual(['success:node', 'denied:node', 'failure:node', 'success:node', 'attempt:node', 'success:node']);
     expect((await cli(t.env, ['policy', 'apply'])).code).toBe(5);
   });
