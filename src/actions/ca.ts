@@ -8,7 +8,7 @@ import { caPaths, DEFAULT_DAYS, initCa, issueCertificate, refreshCrl, revokeCert
 import { writeJson } from '../cli/render.js';
 import { fail } from '../errors.js';
 import type { VaultPaths } from '../store/paths.js';
-import { writePrivateAtomic } from '../store/secure-file.js';
+import { writePrivateAtomic, writePublicAtomic } from '../store/secure-file.js';
 import { revokeSerialInEtcd } from '../serve/revocations-etcd.js';
 import { withEtcd } from './etcd-access.js';
 
@@ -60,11 +60,12 @@ export async function caRevokeAction(options: { target: string; json: boolean; s
   else process.stderr.write(`glassdome: ${r.already ? 'already revoked' : 'revoked'} ${r.serial} (${r.cn}); CRL written to ${caPaths(paths.home).crl}${inEtcd ? `; recorded in etcd (${options.store})` : ''}\n`);
 }
 
-/** `ca crl`: signs a fresh CRL into ca/crl.pem; prints it, or copies it to --out. */
+/** `ca crl`: signs a fresh CRL into ca/crl.pem; prints it, or copies it to --out (0644, replaced atomically: a symbolic link there is replaced, never followed). */
 export async function caCrlAction(options: { out: string | undefined }, paths: VaultPaths): Promise<void> {
+  if (options.out && sameDir(path.dirname(path.resolve(options.out)), caPaths(paths.home).dir)) fail('usage', `--out ${options.out} is inside the CA directory ${caPaths(paths.home).dir}`, 'copy the CRL elsewhere: the CA directory holds the CA key, and ca/crl.pem is written anyway');
   const pem = await refreshCrl(paths.home);
   if (options.out) {
-    fs.writeFileSync(options.out, pem, { mode: 0o644 });
+    writePublicAtomic(options.out, pem);
     process.stderr.write(`glassdome: CRL written to ${options.out}\n`);
   } else {
     process.stdout.write(pem);

@@ -16,11 +16,12 @@ import { daemonAnchorOnWrite, daemonBreak } from '../audit/anchor.js';
 import { AuditLog } from '../audit/log.js';
 import { prepareKdf } from '../cli/kdf.js';
 import { MAX_PASSWORD_BYTES, readPassword, stripOneNewline } from '../cli/password.js';
-import { fail } from '../errors.js';
+import { fail, GlassdomeError } from '../errors.js';
 import { disableCoreDumps, setNotDumpable } from '../os/libc.js';
 import { Guard } from '../policy/guard.js';
 import { policyInForce } from '../policy/sealed.js';
 import type { VaultPaths } from '../store/paths.js';
+import { readOwnPrivateFile } from '../store/secure-file.js';
 import { loadVault } from '../store/vault-files.js';
 import { readMasterKeyText } from '../store/vault-text.js';
 import { wipeMap } from '../vault/payload.js';
@@ -99,14 +100,16 @@ export async function serveAction(options: ServeActionOptions, paths: VaultPaths
   if (options.replicaId !== undefined && options.store === undefined) fail('usage', '--replica-id names a replica on etcd', 'give --store etcd://… as well, or leave --replica-id out');
   const ownId = options.store === undefined ? undefined : replicaId(options.replicaId, paths.home);
   const log = (m: string): void => void process.stderr.write(`glassdome serve: ${m}\n`);
-  const read = (file: string, what: string): string => {
+  const read = (file: string, what: string, reader = (f: string): string => fs.readFileSync(f, 'utf8')): string => {
     try {
-      return fs.readFileSync(file, 'utf8');
+      return reader(file);
     } catch (err) {
+      if (err instanceof GlassdomeError) throw err;
       return fail('usage', `cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   };
-  const tlsFiles = { key: read(options.key, 'key'), cert: read(options.cert, 'certificate'), clientCa: read(options.clientCa, 'client CA') };
+  // The server's private key must be ours and private, as a vault file must (readable by others, refused: chmod 600).
+  const tlsFiles = { key: read(options.key, 'key', readOwnPrivateFile), cert: read(options.cert, 'certificate'), clientCa: read(options.clientCa, 'client CA') };
   const crl = await loadCrls(options.crl, [tlsFiles.clientCa]);
   process.umask(0o077);
   setNotDumpable();

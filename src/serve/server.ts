@@ -23,6 +23,7 @@ import { checkName } from '../vault/names.js';
 import { VERSION } from '../version.js';
 import { sendError, sendErrorOnSocket, sendJson } from './http.js';
 import * as L from './limits.js';
+import { hostKey } from './address-key.js';
 import type { CrlState, RevokedSerials } from './revocation.js';
 import { claimedAccessor, type TokenRecord, type TokenStore } from './tokens.js';
 
@@ -59,7 +60,7 @@ export class ServeServer {
   private readonly refusals = new RateLimiter(L.REFUSALS);
   /** Connections refused for a certificate that did not verify, and their refusal (made once). */
   private readonly refusedConnections = new WeakMap<object, Refusal>();
-  /** Open connections per remote address. */
+  /** Open connections per remote address (hostKey). */
   private readonly connectionsFrom = new Map<string, number>();
 
   constructor(private readonly options: ServeOptions) {
@@ -294,9 +295,9 @@ export class ServeServer {
     socket.destroy();
   }
 
-  /** Counts a new connection against its address; past MAX_CONNECTIONS_PER_ADDRESS it is closed at once, so one host cannot take every connection. */
+  /** Counts a new connection against its address (an IPv6 one by its /64: hostKey); past MAX_CONNECTIONS_PER_ADDRESS it is closed at once, so one host cannot take every connection. */
   private admit(socket: net.Socket): void {
-    const host = socket.remoteAddress ?? '?';
+    const host = hostKey(socket.remoteAddress ?? '?');
     const open = (this.connectionsFrom.get(host) ?? 0) + 1;
     if (open > L.MAX_CONNECTIONS_PER_ADDRESS) {
       socket.destroy();
@@ -312,7 +313,7 @@ export class ServeServer {
 
   /** Audits a refused request (sparingly: a refusal bucket per address) and throws its error. */
   private refuse(address: string, who: Who, message: string, status: number, close = false, code: 'denied' | 'expired' = 'denied', hint?: string): never {
-    const host = address.slice(0, address.lastIndexOf(':'));
+    const host = hostKey(address.slice(0, address.lastIndexOf(':')));
     if (this.refusals.take(host)) {
       const client = remoteClient({ address, ...who, sha256: null });
       this.options.guard.record(client, { event_type: 'peer_denied', action: 'connect', resource: null, result: 'denied', reason: message }).catch((err: Error) => this.options.log(err.message));

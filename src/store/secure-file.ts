@@ -66,13 +66,33 @@ export function openPrivate(file: string, flags: number, mode = 0o600): number {
     throw err;
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) notRegular(file, st.isFIFO() ? 'a fifo' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file');
-    checkPrivate(file, st, 'file');
+    checkOpenPrivate(file, fd);
     return fd;
   } catch (err) {
     fs.closeSync(fd);
     throw err;
+  }
+}
+
+/** Refuses the file open at `fd` unless it is a regular file, ours, private. */
+function checkOpenPrivate(file: string, fd: number): void {
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) notRegular(file, st.isFIFO() ? 'a fifo' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device or other special file');
+  checkPrivate(file, st, 'file');
+}
+
+/**
+ * Reads a private file named on the command line (serve's TLS key): a symbolic link is followed,
+ * as ssh follows one to a key, but the file reached must be regular, ours and private, else
+ * `insecure_file` with the chmod or chown that fixes it. Throws the raw errno error when open fails.
+ */
+export function readOwnPrivateFile(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | O_NONBLOCK);
+  try {
+    checkOpenPrivate(file, fd);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -145,6 +165,15 @@ let fileSizeSignalIgnored = false;
 
 /** Replaces `file` atomically with `data` (mode 0600), fsyncing the file and its directory. */
 export function writePrivateAtomic(file: string, data: string | Uint8Array): FileSignature {
+  return writeAtomic(file, data, 0o600);
+}
+
+/** Replaces `file` atomically with public `data` (mode 0644, a CRL or certificate), as writePrivateAtomic does; a symbolic link at `file` is replaced, never followed. */
+export function writePublicAtomic(file: string, data: string | Uint8Array): FileSignature {
+  return writeAtomic(file, data, 0o644);
+}
+
+function writeAtomic(file: string, data: string | Uint8Array, mode: number): FileSignature {
   if (!fileSizeSignalIgnored) {
     // Past RLIMIT_FSIZE (ulimit -f) the kernel sends SIGXFSZ, which would kill us mid-write;
     // with a handler the write fails with EFBIG instead, and the old file stays.
@@ -158,6 +187,7 @@ export function writePrivateAtomic(file: string, data: string | Uint8Array): Fil
   let renamed = false;
   try {
     fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o600);
+    if (mode !== 0o600) fs.fchmodSync(fd, mode); // exactly this mode, whatever the umask
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);

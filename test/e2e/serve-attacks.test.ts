@@ -2,7 +2,8 @@
 // with real TLS clients (curl, Node's tls and net) and real certificates: a certificate made with
 // another key under the CA's name, one host holding every connection, unauthenticated request
 // bodies held in memory, a certificate CN that writes escape sequences into `glassdome audit`,
-// an older CRL put back to un-revoke a certificate, and token refusals missing from the audit log.
+// an older CRL put back to un-revoke a certificate, token refusals missing from the audit log,
+// `ca crl --out` writing through a planted symbolic link (and in place), and a server key others can read.
 // Each test failed before its fix. Every attack comes from a loopback address of its own, so the
 // per-address limits of one never meet another's.
 
@@ -256,5 +257,87 @@ describe('the CA tooling', () => {
     const elsewhere = await cli(t.env, ['ca', 'issue', '--cn', 'agent-x', '--out', path.join(ca, '..', 'ca', 'sub')]);
     expect(elsewhere.code).toBe(2);
     expect(fs.existsSync(path.join(ca, 'sub.key'))).toBe(false);
+  });
+});
+
+describe('ca crl --out', () => {
+  it('replaces a symbolic link planted at --out instead of writing through it, and writes the CRL 0644', async () => {
+    // Before: writeFileSync followed the link, so whoever could plant it at the --out name had the
+    // operator's `ca crl` overwrite the file it pointed at (here a stand-in for /etc/shadow).
+    const dir = fs.mkdtempSync(path.join(t.dir, 'crl-out-'));
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'root:precious\n', { mode: 0o600 });
+    const out = path.join(dir, 'crl.pem');
+    fs.symlinkSync(victim, out);
+    const r = await cli(t.env, ['ca', 'crl', '--out', out]);
+    expect(r.stderr).toBe(`glassdome: CRL written to ${out}\n`);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('root:precious\n');
+    const st = fs.lstatSync(out);
+    expect(st.isFile()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o644);
+    expect(fs.readFileSync(out, 'utf8')).toBe(fs.readFileSync(path.join(t.home, 'ca', 'crl.pem'), 'utf8'));
+    expect(fs.readdirSync(dir).sort()).toEqual(['crl.pem', 'victim']);
+  });
+
+  it('replaces the CRL by a rename: a reader of the old file (a serve reloading it) sees the old CRL whole, never a mix', async () => {
+    // Before: writeFileSync truncated the file in place and wrote into it, so a daemon reloading
+    // the CRL at that moment could read half of it; a hard link to the old file shows the write.
+    const dir = fs.mkdtempSync(path.join(t.dir, 'crl-swap-'));
+    const out = path.join(dir, 'crl.pem');
+    await ok(t.env, ['ca', 'crl', '--out', out]);
+    const old = fs.readFileSync(out, 'utf8');
+    fs.linkSync(out, path.join(dir, 'held'));
+    const ino = fs.statSync(out).ino;
+    await ok(t.env, ['ca', 'crl', '--out', out]);
+    expect(fs.statSync(out).ino).not.toBe(ino);
+    expect(fs.readFileSync(path.join(dir, 'held'), 'utf8')).toBe(old);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^-----BEGIN X509 CRL-----\n[\s\S]+\n-----END X509 CRL-----\n$/);
+  });
+
+  it('--out into the CA directory is refused: the CA key stays', async () => {
+    // Before: `ca crl --out $GLASSDOME_HOME/ca/ca.key` wrote the CRL over the CA key.
+    const key = fs.readFileSync(path.join(t.home, 'ca', 'ca.key'));
+    const r = await cli(t.env, ['ca', 'crl', '--out', path.join(t.home, 'ca', 'ca.key')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^glassdome: --out \S+ is inside the CA directory \S+\nglassdome: hint: /);
+    expect(fs.readFileSync(path.join(t.home, 'ca', 'ca.key')).equals(key)).toBe(true);
+  });
+});
+
+describe('serve --key', () => {
+  const serveWithKey = (key: string) =>
+    cli(t.env, ['serve', '--password-stdin', '--listen', '127.0.0.1:0', '--cert', path.join(t.dir, 'certs', 'server.crt'), '--key', key, '--client-ca', path.join(t.home, 'ca', 'ca.crt')], PASSWORD, 15_000);
+
+  it('a server key others can read is refused before the daemon unlocks or listens: exit 1 and the chmod', async () => {
+    // Before: serve started on a key file of mode 0644 (any local user could copy the server's
+    // key and pose as it) and served until stopped.
+    const key = path.join(t.dir, 'world-readable.key');
+    fs.copyFileSync(path.join(t.dir, 'certs', 'server.key'), key);
+    for (const mode of [0o644, 0o640]) {
+      fs.chmodSync(key, mode);
+      const r = await serveWithKey(key);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`glassdome: ${key} is accessible by others (mode 0${mode.toString(8)})\nglassdome: hint: chmod 600 ${key}\n`);
+    }
+  });
+
+  it('a server key owned by another user is refused, also through a symbolic link, and a fifo is refused without hanging', async () => {
+    const key = path.join(t.dir, 'nobody.key');
+    fs.copyFileSync(path.join(t.dir, 'certs', 'server.key'), key);
+    fs.chmodSync(key, 0o600);
+    fs.chownSync(key, 65534, 65534);
+    const link = path.join(t.dir, 'nobody-link.key');
+    fs.symlinkSync(key, link);
+    for (const name of [key, link]) {
+      const r = await serveWithKey(name);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^glassdome: ${name} is owned by uid 65534, not by you \\(uid 0\\)\\nglassdome: hint: check who wrote it, then: chown 0 ${name}\\n$`));
+    }
+    const fifo = path.join(t.dir, 'fifo.key');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = await serveWithKey(fifo);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is not a regular file \(it is a fifo\)/);
   });
 });

@@ -10,16 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeEnv, type TestEnv } from '../helpers/cli.js';
-import { clientEnv, makeLab, startServe, type Daemon } from '../helpers/serve.js';
+import { AGENTS_READ_POLICY, clientEnv, makeLab, startServe, type Daemon } from '../helpers/serve.js';
 
-const POLICY = `
-authorization:
-  rules:
-    - name: agents
-      clients: ["agent-*"]
-      secrets: ["proxmox_*"]
-      actions: [read]
-`;
 const HOUR = 3600_000;
 
 let t: TestEnv;
@@ -49,7 +41,7 @@ async function signedCrl(file: string, thisUpdate: number, nextUpdate: number): 
 
 beforeAll(async () => {
   t = makeEnv();
-  await makeLab(t, POLICY, ['agent-a']);
+  await makeLab(t, AGENTS_READ_POLICY, ['agent-a']);
 }, 120_000);
 
 afterAll(() => {

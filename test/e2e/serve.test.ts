@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../src/ca/authority.js';
 import { REFUSALS } from '../../src/serve/limits.js';
 import { cli, makeEnv, PASSWORD, python, waitFor, type TestEnv } from '../helpers/cli.js';
-import { clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
+import { AGENTS_READ_POLICY, clientEnv, makeLab, ok, request, startServe, type Daemon } from '../helpers/serve.js';
 
 /**
  * Reads each client may make in this file: a burst that no test but the rate-limit one comes near,
@@ -32,14 +32,7 @@ const LIMIT_FROM = '127.0.0.7';
 /** Refusals the limit's test may send past the burst before a 429 must have come (the refill is a few a second). */
 const REFUSAL_PROBES = 200;
 
-const POLICY = `
-authorization:
-  rules:
-    - name: agents
-      clients: ["agent-*"]
-      secrets: ["proxmox_*"]
-      actions: [read]
-    - name: jobs
+const POLICY = `${AGENTS_READ_POLICY}    - name: jobs
       clients: ["job-*"]
       secrets: ["ci/*"]
       actions: [read]

@@ -12,6 +12,16 @@ import { readMasterKeyText } from '../../src/store/vault-text.js';
 import { unsealMasterKey, wipeKeys } from '../../src/vault/vault.js';
 import { applyPolicy, BIN, cli, makeVault, PASSWORD, waitFor, type TestEnv } from './cli.js';
 
+/** A policy letting certificates `agent-*` read `proxmox_*`. */
+export const AGENTS_READ_POLICY = `
+authorization:
+  rules:
+    - name: agents
+      clients: ["agent-*"]
+      secrets: ["proxmox_*"]
+      actions: [read]
+`;
+
 /** A running daemon. */
 export interface Daemon {
   child: ChildProcess;
