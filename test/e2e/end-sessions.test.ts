@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
-import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, sharedTmpEnv, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { scanMemory } from '../helpers/memory.js';
 import { unsealMasterKey } from '../../src/vault/vault.js';
 
@@ -103,12 +103,7 @@ describe('init --force', () => {
     // The default socket directory is ${TMPDIR}/glassdome-<uid> in a TMPDIR shared with uid 65534
     // (1777), who makes it first and listens there with a backlog it fills itself. Before, connect(2)
     // to it blocked for ever (the probe's 2 s bound was set only once connected): init --force hung.
-    fs.chmodSync(t.dir, 0o711);
-    const tmp = path.join(t.dir, 'tmp');
-    fs.mkdirSync(tmp);
-    fs.chmodSync(tmp, 0o1777);
-    const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
-    delete env.XDG_RUNTIME_DIR;
+    const { tmp, env } = sharedTmpEnv(t);
     const planted = path.join(tmp, `glassdome-${process.getuid!()}`, 'agent.sock');
     const jam = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c', JAMMED_SOCKET, planted], { stdio: ['ignore', 'pipe', 'pipe'] });
     stop.push(jam.pid!);
