@@ -295,11 +295,14 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
 
 /** A socket of `type` connected to a Unix socket path; the error carries the errno's name. */
-function connectUnix(socketPath: string, type: number): number {
+function connectUnix(socketPath: string, type: number, timeoutMs?: number): number {
   const pathBytes = Buffer.from(socketPath, 'utf8');
   if (pathBytes.length > 107) throw Object.assign(new Error(`socket path too long: ${socketPath}`), { code: 'ENAMETOOLONG' });
   const fd = c('socket')(AF_UNIX, type | SOCK_CLOEXEC, 0);
   if (fd < 0) throw errnoError('socket');
+  // Before connect: a listener whose backlog is full (one that never accepts, maybe another
+  // user's) holds a blocking connect(2) until SO_SNDTIMEO, for ever without it (EAGAIN then).
+  if (timeoutMs !== undefined) setTimeouts(fd, timeoutMs);
   // struct sockaddr_un: sa_family (little-endian, as before), then the path and a NUL. A plain
   // Uint8Array, indexing and set(), not Buffer.alloc, writeUInt16LE and write: on the CLI's path
   // each of those compiles on its first call (~0.2 ms of a get together, measured).
@@ -326,7 +329,11 @@ export function connectDatagram(socketPath: string): number {
  * client this costs none of node:net's start-up (~4 ms of every `glassdome get`).
  */
 export function connectStream(socketPath: string, timeoutMs: number): number {
-  const fd = connectUnix(socketPath, SOCK_STREAM);
+  return connectUnix(socketPath, SOCK_STREAM, timeoutMs);
+}
+
+/** Makes a socket's reads and writes (and a stream connect) give up after `timeoutMs`; closes it on failure. */
+function setTimeouts(fd: number, timeoutMs: number): void {
   const timeval = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt((timeoutMs % 1000) * 1000)]);
   for (const option of [SO_RCVTIMEO, SO_SNDTIMEO]) {
     if (c('setsockopt')(fd, SOL_SOCKET, option, timeval, 16) !== 0) {
@@ -335,7 +342,6 @@ export function connectStream(socketPath: string, timeoutMs: number): number {
       throw err;
     }
   }
-  return fd;
 }
 
 /** Sends one datagram without blocking; false when it could not be sent now. */

@@ -5,9 +5,31 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
-import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, BIN, cli, makeEnv, makeVault, PASSWORD, sharedTmpEnv, startAgent, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { scanMemory } from '../helpers/memory.js';
 import { unsealMasterKey } from '../../src/vault/vault.js';
+
+/** Another user's socket that never accepts, its backlog filled by its own connects: argv[1] is its path. */
+const JAMMED_SOCKET = `
+import os, socket, sys, time
+p = sys.argv[1]
+os.mkdir(os.path.dirname(p), 0o755)
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(p)
+os.chmod(p, 0o777)
+srv.listen(0)
+fill = []
+while True:
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(p)
+    except BlockingIOError:
+        break
+    fill.append(c)
+print("ready", len(fill), flush=True)
+time.sleep(600)
+`;
 
 let t: TestEnv;
 let other: TestEnv;
@@ -75,6 +97,27 @@ describe('init --force', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+  });
+
+  it('a socket planted by another user at the default path that never accepts (its backlog full) does not hold it: the agents of ours are still locked', async () => {
+    // The default socket directory is ${TMPDIR}/glassdome-<uid> in a TMPDIR shared with uid 65534
+    // (1777), who makes it first and listens there with a backlog it fills itself. Before, connect(2)
+    // to it blocked for ever (the probe's 2 s bound was set only once connected): init --force hung.
+    const { tmp, env } = sharedTmpEnv(t);
+    const planted = path.join(tmp, `glassdome-${process.getuid!()}`, 'agent.sock');
+    const jam = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-c', JAMMED_SOCKET, planted], { stdio: ['ignore', 'pipe', 'pipe'] });
+    stop.push(jam.pid!);
+    let out = '';
+    jam.stdout!.on('data', (c: Buffer) => (out += c));
+    await waitFor(() => /^ready [1-9]/m.test(out) || jam.exitCode !== null, 'the planted socket to be jammed');
+    expect(out).toMatch(/^ready [1-9]/m);
+    const ours = await agentAt(env, path.join(t.dir, 'ours.sock'));
+    const unset = { ...env };
+    delete unset.GLASSDOME_AUTH_SOCK;
+    const r = await cli(unset, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`glassdome: agent pid ${ours.GLASSDOME_AGENT_PID} was locked: unlock it with the new password\n`);
+    expect((await cli(ours, ['get', 'x'])).code).toBe(4);
   });
 
   it('an agent in the foreground (glassdome agent -D -a) is found too', async () => {

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { alive, cli, makeEnv, makeVault, python, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
+import { alive, cli, makeEnv, makeVault, python, sharedTmpEnv, unlock, waitFor, type TestEnv } from '../helpers/cli.js';
 import { Wire } from '../helpers/wire.js';
 import { MAX_PRIVATE_DIRS_PROBED } from '../../src/agent/location.js';
 
@@ -79,12 +79,7 @@ async function plantFakeAgent(tmp: string, decoyPid: number): Promise<{ socket: 
  */
 async function sharedTmp(): Promise<{ tmp: string; env: NodeJS.ProcessEnv }> {
   await makeVault(t);
-  fs.chmodSync(t.dir, 0o711);
-  const tmp = path.join(t.dir, 'tmp');
-  fs.mkdirSync(tmp);
-  fs.chmodSync(tmp, 0o1777);
-  const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
-  delete env.XDG_RUNTIME_DIR;
+  const { tmp, env } = sharedTmpEnv(t);
   t.env = env;
   return { tmp, env };
 }

@@ -56,6 +56,20 @@ export function makeEnv(): TestEnv {
   };
 }
 
+/**
+ * A TMPDIR in t's directory shared with other users (1777, its parent 0711), and t's env with it and
+ * no XDG_RUNTIME_DIR: the default socket directory is then ${TMPDIR}/glassdome-<uid>, which another user may make first.
+ */
+export function sharedTmpEnv(t: TestEnv): { tmp: string; env: NodeJS.ProcessEnv } {
+  fs.chmodSync(t.dir, 0o711);
+  const tmp = path.join(t.dir, 'tmp');
+  fs.mkdirSync(tmp);
+  fs.chmodSync(tmp, 0o1777);
+  const env: NodeJS.ProcessEnv = { ...t.env, TMPDIR: tmp };
+  delete env.XDG_RUNTIME_DIR;
+  return { tmp, env };
+}
+
 /** Runs `glassdome ARGS` with optional stdin; resolves when it exits. */
 export function cli(env: NodeJS.ProcessEnv, args: string[], input?: string | Buffer, timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve, reject) => {
