@@ -123,8 +123,10 @@ function logVerdict(paths: VaultPaths, keys: VaultKeys, old: Bundle | null): { w
   // The same key's log must also still hold the line the replaced (newer) vault anchored: a restore forgives no cut.
   const broken = anchored.broken ?? (replacedAnchor ? verifyAuditLog(paths.audit, { key: keys.auditKey, anchor: replacedAnchor }).broken : null);
   if (!broken) return null;
+  const where = `${broken.file}${broken.line > 0 ? ` line ${broken.line}` : ''}: ${broken.problem}`;
+  if (!old) return { why: `it is not the log the backup's anchor names, with no vault here to anchor it (${where})`, move: true }; // an agent's lock line in an empty home, or a stray log
   const from = anchored.broken ? 'the line the backup anchored' : 'the line the vault it replaced anchored';
-  return { why: `it does not verify under the restored vault's key from ${from}: ${broken.file}${broken.line > 0 ? ` line ${broken.line}` : ''}: ${broken.problem}`, move: true };
+  return { why: `it does not verify under the restored vault's key from ${from}: ${where}`, move: true };
 }
 
 /** The audit anchor sealed in a vault's secrets.encrypted when it opens under `keys` (the same master key); undefined when it does not. */

@@ -404,12 +404,20 @@ describe('restore and the audit log', () => {
         const r = await cli(empty.env, ['restore', backup, '--password-stdin'], PASSWORD);
         expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).not.toMatch(/warning|reset-anchor/);
-        expect(r.stderr).toContain('glassdome: the audit log starts anew with this restore (the home had no audit log)\n');
-        expect(fs.readdirSync(empty.home).filter((f) => f.startsWith('replaced'))).toEqual([]);
+        const kept = fs.readdirSync(empty.home).filter((f) => f.startsWith('replaced'));
+        if (agent && kept.length > 0) {
+          // The agent, told to lock before the swap, may have written its (unkeyed) line there first: a log the backup's anchor does not name, kept aside.
+          expect(kept).toHaveLength(1);
+          expect(fs.readdirSync(path.join(empty.home, kept[0]!))).toEqual(['audit.log']);
+          expect(r.stderr).toContain(`the audit log that was here is kept in ${path.join(empty.home, kept[0]!)}`);
+          expect(r.stderr).toContain("the audit log moved there as it is not the log the backup's anchor names, with no vault here to anchor it");
+        } else {
+          expect(kept).toEqual([]);
+          expect(r.stderr).toContain('glassdome: the audit log starts anew with this restore (the home had no audit log)\n');
+        }
         const lines = events(empty.home);
         const restored = lines[lines.length - 1];
-        expect(restored).toMatchObject({ action: 'restore', seq: lines.length });
-        expect(restored).toMatchObject({ seq: 1, reason: expect.stringContaining('the audit log starts anew here (the home had no audit log)') });
+        expect(restored).toMatchObject({ action: 'restore', seq: 1, reason: expect.stringContaining('the audit log starts anew here (') });
         // Before: exit 6, the backup's anchor named a line of the log of the home it came from.
         const v = await verify(empty.env);
         expect(v.code, v.stderr).toBe(0);
@@ -447,7 +455,7 @@ describe('restore and the audit log', () => {
       expect(kept).toHaveLength(1);
       const dir = path.join(other.home, kept[0]!);
       expect(r.stderr).toContain(`the audit log that was here is kept in ${dir}: remove it once nothing there is needed`);
-      expect(r.stderr).toMatch(/the audit log moved there as it does not verify under the restored vault's key from the line the backup anchored: audit\.log line 1: /);
+      expect(r.stderr).toMatch(/the audit log moved there as it is not the log the backup's anchor names, with no vault here to anchor it \(audit\.log line 1: /);
       expect(fs.readdirSync(dir)).toEqual(['audit.log']);
       expect(fs.readFileSync(path.join(dir, 'audit.log'))).toEqual(fs.readFileSync(path.join(t.home, 'audit.log')).subarray(0, 10));
       const v = await verify(other.env);
