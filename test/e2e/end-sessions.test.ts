@@ -120,6 +120,23 @@ describe('init --force', () => {
     expect((await cli(ours, ['get', 'x'])).code).toBe(4);
   });
 
+  it('another program of ours whose script is named agent/main.js is not spoken to, nor named to be killed', async () => {
+    // Some other service's node …/agent/main.js (no --home, no --socket), listening and never answering.
+    const script = path.join(t.dir, 'service', 'agent', 'main.js');
+    fs.mkdirSync(path.dirname(script), { recursive: true });
+    const socket = path.join(t.dir, 'service.sock');
+    const heard = path.join(t.dir, 'heard');
+    fs.writeFileSync(script, `require('node:net').createServer((c) => c.on('data', (d) => require('node:fs').appendFileSync(${JSON.stringify(heard)}, d))).listen(${JSON.stringify(socket)});`);
+    const service = spawn(process.execPath, [script], { stdio: 'ignore' });
+    stop.push(service.pid!);
+    await waitFor(() => fs.existsSync(socket), 'the service socket');
+    const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    // Before: it was sent a hello, and init said "the agent pid N ... did not answer ...: kill N".
+    expect(r.stderr).not.toContain(`pid ${service.pid}`);
+    expect(fs.existsSync(heard)).toBe(false);
+  });
+
   it('an agent in the foreground (glassdome agent -D -a) is found too', async () => {
     const socket = path.join(t.dir, 'fg.sock');
     const agent = spawn(process.execPath, [BIN, 'agent', '-D', '-a', socket], { env: t.env, stdio: 'ignore' });
