@@ -68,6 +68,8 @@ describe('init --force', () => {
     for (const env of [atDefault, elsewhere, named]) expect((await cli(env, ['set', 'x'], 'old')).code).toBe(0);
 
     const { masterKey } = await unsealMasterKey(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
+    // The scan finds the key where it is (else the check after init could not fail).
+    for (const env of [elsewhere, atDefault]) expect(scanMemory(Number(env.GLASSDOME_AGENT_PID), { 'old master key': Buffer.from(masterKey) })['old master key'], env.GLASSDOME_AUTH_SOCK).toBeGreaterThan(0);
     // Run with GLASSDOME_AUTH_SOCK at one of them; before, only that one was locked.
     const r = await cli(named, ['init', '--password-stdin', '--force'], 'pw2');
     expect(r.code, r.stderr).toBe(0);
