@@ -223,9 +223,16 @@ def _read_descriptor():
 def _is_exec_descriptor(fd):
     """Whether ``fd`` is the sealed memfd glassdome exec made, not a descriptor that took its number."""
     try:
-        return os.readlink("/proc/self/fd/%d" % fd) == _EXEC_MEMFD and bool(fcntl.fcntl(fd, _F_GET_SEALS) & _F_SEAL_WRITE)
+        # Only a sealed memfd carries F_SEAL_WRITE (a socket or another file: EINVAL or no such seal).
+        if not fcntl.fcntl(fd, _F_GET_SEALS) & _F_SEAL_WRITE:
+            return False
     except OSError:
         return False
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd) == _EXEC_MEMFD
+    except OSError:
+        # No /proc here (a chroot, a sandbox, a mount namespace without it): the seal is the word.
+        return not os.path.isdir("/proc/self/fd")
 
 
 def _check_peer(sock, path):

@@ -67,7 +67,7 @@ function ownerOf(pid: number): number | null {
   }
 }
 
-/** The command line of a process that runs a glassdome agent (`node …/agent/main.js`, as the CLI starts one, or `glassdome agent` in the foreground); else null. */
+/** The command line of a process that runs a glassdome agent (`node …/agent/main.js --home … --socket …`, as the CLI starts one, or `glassdome agent` in the foreground); else null. */
 function agentArgv(pid: number): string[] | null {
   let argv: string[];
   try {
@@ -75,7 +75,8 @@ function agentArgv(pid: number): string[] | null {
   } catch {
     return null;
   }
-  if (argv.some((a) => a.endsWith('/agent/main.js'))) return argv;
+  // As launchAgent starts one: any other program's …/agent/main.js is not asked (nor named to be killed).
+  if (argv.some((a) => a.endsWith('/agent/main.js')) && argv.includes('--home') && argv.includes('--socket')) return argv;
   const script = argv.findIndex((a) => /(^|\/)(glassdome|run\.js|lean\.js)$/.test(a));
   return script >= 0 && argv[script + 1] === 'agent' ? argv : null;
 }

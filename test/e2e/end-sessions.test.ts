@@ -68,6 +68,8 @@ describe('init --force', () => {
     for (const env of [atDefault, elsewhere, named]) expect((await cli(env, ['set', 'x'], 'old')).code).toBe(0);
 
     const { masterKey } = await unsealMasterKey(fs.readFileSync(path.join(t.home, 'master_key.enc'), 'utf8'), Buffer.from(PASSWORD));
+    // The scan finds the key where it is (else the check after init could not fail).
+    for (const env of [elsewhere, atDefault]) expect(scanMemory(Number(env.GLASSDOME_AGENT_PID), { 'old master key': Buffer.from(masterKey) })['old master key'], env.GLASSDOME_AUTH_SOCK).toBeGreaterThan(0);
     // Run with GLASSDOME_AUTH_SOCK at one of them; before, only that one was locked.
     const r = await cli(named, ['init', '--password-stdin', '--force'], 'pw2');
     expect(r.code, r.stderr).toBe(0);
@@ -118,6 +120,23 @@ describe('init --force', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`glassdome: agent pid ${ours.GLASSDOME_AGENT_PID} was locked: unlock it with the new password\n`);
     expect((await cli(ours, ['get', 'x'])).code).toBe(4);
+  });
+
+  it('another program of ours whose script is named agent/main.js is not spoken to, nor named to be killed', async () => {
+    // Some other service's node …/agent/main.js (no --home, no --socket), listening and never answering.
+    const script = path.join(t.dir, 'service', 'agent', 'main.js');
+    fs.mkdirSync(path.dirname(script), { recursive: true });
+    const socket = path.join(t.dir, 'service.sock');
+    const heard = path.join(t.dir, 'heard');
+    fs.writeFileSync(script, `require('node:net').createServer((c) => c.on('data', (d) => require('node:fs').appendFileSync(${JSON.stringify(heard)}, d))).listen(${JSON.stringify(socket)});`);
+    const service = spawn(process.execPath, [script], { stdio: 'ignore' });
+    stop.push(service.pid!);
+    await waitFor(() => fs.existsSync(socket), 'the service socket');
+    const r = await cli(t.env, ['init', '--password-stdin', '--force'], 'pw2');
+    expect(r.code, r.stderr).toBe(0);
+    // Before: it was sent a hello, and init said "the agent pid N ... did not answer ...: kill N".
+    expect(r.stderr).not.toContain(`pid ${service.pid}`);
+    expect(fs.existsSync(heard)).toBe(false);
   });
 
   it('an agent in the foreground (glassdome agent -D -a) is found too', async () => {

@@ -340,6 +340,14 @@ describe('the Python client', () => {
     expect(after).toBe('still mine True');
   });
 
+  it('in a child with no /proc (a mount namespace without it, as in a chroot or sandbox) still reads exec’s descriptor', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test unmounts /proc in a new mount namespace and needs root (CI runs as root)');
+    // Before: /proc/self/fd/3 could not be read, so exec's own sealed memfd was refused as bad_request.
+    const r = await cli(env(), ['exec', '-s', 'db_pass', '--', '/usr/bin/unshare', '--mount', '/bin/sh', '-c', `umount -l /proc && ${PY} -c 'import os, glassdome; print(os.path.isdir("/proc/self"), glassdome.get("db_pass"))'`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('False p@ss w0rd\n');
+  });
+
   it('two Python steps of one shell script under one exec both get their secrets, and fd 3 is still whole after them', async () => {
     // The steps share fd 3's offset (one open file); before, the first step's read left the second at the end.
     const step = (n: number) => `${PY} -c 'import glassdome; print(${n}, glassdome.get("db_pass"))'`;
