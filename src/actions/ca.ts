@@ -60,7 +60,7 @@ export async function caRevokeAction(options: { target: string; json: boolean; s
   else process.stderr.write(`glassdome: ${r.already ? 'already revoked' : 'revoked'} ${r.serial} (${r.cn}); CRL written to ${caPaths(paths.home).crl}${inEtcd ? `; recorded in etcd (${options.store})` : ''}\n`);
 }
 
-/** `ca crl`: signs a fresh CRL into ca/crl.pem; prints it, or copies it to --out (0644, replaced atomically: a symbolic link there is replaced, never followed). */
+/** `ca crl`: signs a fresh CRL into ca/crl.pem; prints it, or copies it to --out (0644, replaced atomically; a symbolic link or other non-regular file there is refused, never followed). */
 export async function caCrlAction(options: { out: string | undefined }, paths: VaultPaths): Promise<void> {
   if (options.out && sameDir(path.dirname(path.resolve(options.out)), caPaths(paths.home).dir)) fail('usage', `--out ${options.out} is inside the CA directory ${caPaths(paths.home).dir}`, 'copy the CRL elsewhere: the CA directory holds the CA key, and ca/crl.pem is written anyway');
   const pem = await refreshCrl(paths.home);

@@ -261,23 +261,26 @@ describe('the CA tooling', () => {
 });
 
 describe('ca crl --out', () => {
-  it('replaces a symbolic link planted at --out instead of writing through it, and writes the CRL 0644', async () => {
+  it('refuses a symbolic link planted at --out instead of writing through it (exit 1, one line + hint), and writes a new CRL 0644', async () => {
     // Before: writeFileSync followed the link, so whoever could plant it at the --out name had the
-    // operator's `ca crl` overwrite the file it pointed at (here a stand-in for /etc/shadow).
+    // operator's `ca crl` overwrite the file it pointed at (here a stand-in for /etc/shadow). Now
+    // the link is left as it was, as backup -o and inject -o leave one (output-nodes.test).
     const dir = fs.mkdtempSync(path.join(t.dir, 'crl-out-'));
     const victim = path.join(dir, 'victim');
     fs.writeFileSync(victim, 'root:precious\n', { mode: 0o600 });
     const out = path.join(dir, 'crl.pem');
     fs.symlinkSync(victim, out);
     const r = await cli(t.env, ['ca', 'crl', '--out', out]);
-    expect(r.stderr).toBe(`glassdome: CRL written to ${out}\n`);
-    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`glassdome: ${out} is not a regular file (a device, a fifo, a symbolic link or a directory); it was not replaced\nglassdome: hint: name a regular file, or a new one\n`);
+    expect(r.code).toBe(1);
     expect(fs.readFileSync(victim, 'utf8')).toBe('root:precious\n');
-    const st = fs.lstatSync(out);
-    expect(st.isFile()).toBe(true);
-    expect(st.mode & 0o777).toBe(0o644);
-    expect(fs.readFileSync(out, 'utf8')).toBe(fs.readFileSync(path.join(t.home, 'ca', 'crl.pem'), 'utf8'));
+    expect(fs.lstatSync(out).isSymbolicLink()).toBe(true);
+    expect(fs.readlinkSync(out)).toBe(victim);
     expect(fs.readdirSync(dir).sort()).toEqual(['crl.pem', 'victim']);
+    const fresh = path.join(dir, 'new.pem');
+    await ok(t.env, ['ca', 'crl', '--out', fresh]);
+    expect(fs.lstatSync(fresh).mode & 0o777).toBe(0o644);
+    expect(fs.readFileSync(fresh, 'utf8')).toBe(fs.readFileSync(path.join(t.home, 'ca', 'crl.pem'), 'utf8'));
   });
 
   it('replaces the CRL by a rename: a reader of the old file (a serve reloading it) sees the old CRL whole, never a mix', async () => {
