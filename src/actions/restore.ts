@@ -7,8 +7,8 @@
 // from the lines the backup and the replaced vault anchored; else (another vault's log, one MACed
 // under the master key a rotation made after the backup, one that does not verify) it moves into
 // that directory, where it is checked with the vault kept beside it, and a new chain starts with
-// the restore line, anchored at once (so too when there is no log). Sessions of the replaced vault end first: the agent is told to
-// lock, the keyring session is removed.
+// the restore line, anchored at once (so too when there is no log). Sessions of the replaced
+// vault end first: every agent of it found is told to lock, the keyring session is removed.
 
 import fs from 'node:fs';
 import { localWriteHooks, recordLocal } from '../audit/local.js';

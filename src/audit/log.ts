@@ -5,9 +5,10 @@
 // rotates (audit.log → audit.log.1 …) and the chain continues into the new file; a rotation that
 // drops the oldest file says where the log now starts. `head` reads the chain's last line for the
 // anchor sealed in the vault. Any failure is `audit_failed`: the caller then withholds secrets
-// (fail closed); the lines of one batch stand or fall together (a write cut short is cut back). An event may carry a `LineCheck` (the agent's process-identity check): the writer
-// runs the checks of a batch together, just before its lines are built and just after they are
-// written, so one batch shares what they read.
+// (fail closed); the lines of one batch stand or fall together (a write cut short is cut back).
+// An event may carry a `LineCheck` (the agent's process-identity check): the writer runs the
+// checks of a batch together, just before its lines are built and just after they are written,
+// so one batch shares what they read.
 
 import fs from 'node:fs';
 import { GlassdomeError } from '../errors.js';

@@ -351,7 +351,8 @@ export class AgentClient implements SecretStore {
       throw this.fail(ioFailure(err, this.socketPath, 'read from'));
     }
     if (n === 0) throw this.fail(new GlassdomeError('no_agent', `the agent at ${this.socketPath} closed the connection`, NO_AGENT_HINT));
-    // The splitter keeps views of what it is given until a line is complete: give it its own copy.
+    // A complete line comes out of the splitter as a view of what it is given, and the read buffer
+    // is wiped and reused: give it its own copy (an unfinished line the splitter copies itself).
     const data = Buffer.from(this.chunk.subarray(0, n));
     this.chunk.fill(0, 0, n);
     for (const frame of this.splitter.push(data)) {
