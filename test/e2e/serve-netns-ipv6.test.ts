@@ -24,8 +24,8 @@ const [port, caFile, max, server, host, sameHost, otherHost] = process.argv.slic
 const ca = fs.readFileSync(caFile);
 const open = (from) => new Promise((resolve) => {
   // The chain is verified against the CA; the name against the certificate's DNS:localhost, as
-  // Node 22.23 does not match an IPv6 host with the certificate's IP Address SAN (its compressed
-  // fd00:1::1 against OpenSSL's FD00:1:0:0:0:0:0:1), which Node 20 does.
+  // Node 22.23 (like 24.17+) matches no IPv6 host with an IP Address SAN: a regression of the
+  // CVE-2026-48618 releases (nodejs/node#64144, fixed by #64145). Node 20.20 matches it.
   const s = tls.connect({ host: server, port: Number(port), localAddress: from, ca, checkServerIdentity: (_host, cert) => tls.checkServerIdentity('localhost', cert) });
   s.once('secureConnect', () => resolve({ s, ok: true }));
   s.once('error', () => resolve({ s, ok: false }));
